@@ -1,0 +1,77 @@
+//! The core's error: a stable code from the shared table plus a sentence for the user.
+
+use longhall_types::{ErrorBody, ErrorCode};
+
+/// Every failure the core reports. Transports map `code` to their own form (HTTP status,
+/// WebSocket `error` frame, CLI exit) and show `message` unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CoreError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;
+
+impl CoreError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        CoreError { code, message: message.into() }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { code: self.code.as_str().to_owned(), message: self.message.clone() }
+    }
+
+    pub fn room_not_found(room: i64) -> Self {
+        CoreError::new(
+            ErrorCode::RoomNotFound,
+            format!("Room {room} does not exist; search the room directory for the rooms you can see."),
+        )
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        CoreError::new(ErrorCode::InvalidValue, message)
+    }
+
+    pub fn admin_required() -> Self {
+        CoreError::new(ErrorCode::AdminRequired, "Only administrators may do this; ask an administrator.")
+    }
+}
+
+/// A store failure. The store says whether the failure is a conflict the user can fix
+/// (a unique name) or an outage; nothing was committed either way.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was violated (names).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The referenced row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The store failed or is unreachable.
+    #[error("store failure: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for CoreError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => CoreError::new(
+                ErrorCode::NameTaken,
+                format!("{what} is already taken; choose another name."),
+            ),
+            StoreError::NotFound(what) => {
+                CoreError::new(ErrorCode::InvalidValue, format!("{what} no longer exists."))
+            }
+            StoreError::Unavailable(why) => {
+                tracing::error!(error = %why, "store failure");
+                CoreError::new(
+                    ErrorCode::StoreUnavailable,
+                    "The server could not store this right now and nothing was saved; try again shortly.",
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Longhall's domain: the model, the rules, the services, and the ports they use.
+//!
+//! This crate does no I/O of its own: storage, files and time come through the traits in
+//! [`ports`]. Transports (HTTP, WebSocket, CLI) call the services in [`service`] and nothing
+//! else, so every rule holds the same for every client.
+
+pub mod error;
+pub mod model;
+pub mod ports;
+pub mod principal;
+
+pub use error::{CoreError, CoreResult, StoreError, StoreResult};

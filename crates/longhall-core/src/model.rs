@@ -1,0 +1,317 @@
+//! The domain objects as the core and the stores hold them.
+
+use longhall_types::api::{FileRef, Privacy, RoomInvitations, RoomType};
+
+use crate::principal::Principal;
+
+pub type UserId = i64;
+pub type GroupId = i64;
+pub type CategoryId = i64;
+pub type RoomId = i64;
+pub type AddinId = i64;
+pub type FileId = i64;
+pub type TokenId = i64;
+/// Per-room dense message sequence number, starting at 1.
+pub type Seq = i64;
+/// Milliseconds since 1970-01-01 UTC.
+pub type Millis = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    /// Lower-case `name@domain`.
+    pub login: String,
+    pub display_name: String,
+    pub email: String,
+    pub site: Option<String>,
+    pub disabled: bool,
+    pub admin: bool,
+    /// Name of the user-scope (tag) policy granted to this user.
+    pub policy: Option<String>,
+}
+
+impl User {
+    pub fn domain(&self) -> &str {
+        self.login.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    /// Direct members: only `Principal::User` and `Principal::Group`.
+    pub members: Vec<Principal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    pub description: String,
+    pub invitations: bool,
+    pub file_upload: bool,
+    pub chat_history: bool,
+    pub allowed: Vec<Principal>,
+    pub denied: Vec<Principal>,
+    pub creators: Vec<Principal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: RoomId,
+    pub name: String,
+    pub description: String,
+    pub category: CategoryId,
+    pub privacy: Privacy,
+    pub room_type: RoomType,
+    pub invitations: RoomInvitations,
+    pub addin: Option<AddinId>,
+    pub disabled: bool,
+    pub members: Vec<Principal>,
+    pub managers: Vec<Principal>,
+    pub presenters: Vec<Principal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addin {
+    pub id: AddinId,
+    pub name: String,
+    pub url: String,
+}
+
+/// Where a policy or configuration applies. Tag scopes exist for policies only.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Global,
+    Site(String),
+    Tag(String),
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s.split_once(':') {
+            None if s == "global" => Some(Scope::Global),
+            Some(("site", n)) if !n.trim().is_empty() => Some(Scope::Site(n.trim().to_owned())),
+            Some(("tag", n)) if !n.trim().is_empty() => Some(Scope::Tag(n.trim().to_owned())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scope::Global => f.write_str("global"),
+            Scope::Site(n) => write!(f, "site:{n}"),
+            Scope::Tag(n) => write!(f, "tag:{n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub scope: Scope,
+    pub enable_persistent_chat: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub scope: Scope,
+    pub default_chat_history: u32,
+    pub max_file_size_kb: u64,
+    pub participant_update_limit: u32,
+    pub room_management_url: String,
+}
+
+impl Config {
+    pub const DEFAULT_CHAT_HISTORY: u32 = 30;
+    pub const MAX_FILE_SIZE_KB: u64 = 20_000;
+    pub const PARTICIPANT_UPDATE_LIMIT: u32 = 75;
+
+    pub fn defaults(scope: Scope) -> Config {
+        Config {
+            scope,
+            default_chat_history: Self::DEFAULT_CHAT_HISTORY,
+            max_file_size_kb: Self::MAX_FILE_SIZE_KB,
+            participant_update_limit: Self::PARTICIPANT_UPDATE_LIMIT,
+            room_management_url: String::new(),
+        }
+    }
+}
+
+/// A message about to be committed. The store assigns the sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    pub room: RoomId,
+    pub author: UserId,
+    /// Author login and room name at the time, kept in the compliance record.
+    pub author_login: String,
+    pub room_name: String,
+    pub ts: Millis,
+    pub text: String,
+    pub alert: bool,
+    pub story_title: Option<String>,
+    pub file: Option<FileId>,
+    /// False when the category keeps no history: the message gets a sequence number and a
+    /// compliance record but is not kept for users.
+    pub keep: bool,
+}
+
+/// A message as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub room: RoomId,
+    pub seq: Seq,
+    pub ts: Millis,
+    pub author: UserId,
+    pub text: String,
+    pub alert: bool,
+    pub story_title: Option<String>,
+    pub file: Option<FileRef>,
+    pub replaced: bool,
+}
+
+/// An uploaded file's metadata; the bytes live in the file store under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileMeta {
+    pub id: FileId,
+    pub room: RoomId,
+    pub uploader: UserId,
+    pub key: String,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Issued by sign-in; expires.
+    Session,
+    /// Long-lived token for bots, created by an administrator.
+    Api,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Session => "session",
+            TokenKind::Api => "api",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: TokenId,
+    pub user: UserId,
+    pub kind: TokenKind,
+    pub label: String,
+    /// Hex SHA-256 of the token; the token itself is never stored.
+    pub hash: String,
+    pub created: Millis,
+    pub expires: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub user: UserId,
+    /// Per-user increasing id.
+    pub id: i64,
+    pub room: RoomId,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Followed {
+    pub room: RoomId,
+    pub read_seq: Seq,
+}
+
+/// Kinds of compliance events (compliance.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ComplianceKind {
+    Join,
+    Part,
+    Chat,
+    Backchat,
+    FileUpload,
+    FileDownload,
+    MessageReplaced,
+    MessageRemoved,
+    RoomCleared,
+}
+
+impl ComplianceKind {
+    pub const ALL: [ComplianceKind; 9] = [
+        ComplianceKind::Join,
+        ComplianceKind::Part,
+        ComplianceKind::Chat,
+        ComplianceKind::Backchat,
+        ComplianceKind::FileUpload,
+        ComplianceKind::FileDownload,
+        ComplianceKind::MessageReplaced,
+        ComplianceKind::MessageRemoved,
+        ComplianceKind::RoomCleared,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComplianceKind::Join => "JOIN",
+            ComplianceKind::Part => "PART",
+            ComplianceKind::Chat => "CHAT",
+            ComplianceKind::Backchat => "BACKCHAT",
+            ComplianceKind::FileUpload => "FILEUPLOAD",
+            ComplianceKind::FileDownload => "FILEDOWNLOAD",
+            ComplianceKind::MessageReplaced => "MESSAGE_REPLACED",
+            ComplianceKind::MessageRemoved => "MESSAGE_REMOVED",
+            ComplianceKind::RoomCleared => "ROOM_CLEARED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ComplianceKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One compliance record. Names are snapshots taken when the event happened.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplianceEvent {
+    pub kind: ComplianceKind,
+    pub ts: Millis,
+    pub room: RoomId,
+    pub room_name: String,
+    pub user: UserId,
+    pub user_login: String,
+    pub seq: Option<Seq>,
+    /// Kind-specific detail: message text and flags, file name and size, range read, reason.
+    pub detail: serde_json::Value,
+}
+
+/// A content search, already restricted to rooms the searcher may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub rooms: Vec<RoomId>,
+    /// Substring to find (any language; case-insensitive for letters that have case).
+    pub text: Option<String>,
+    pub author: Option<UserId>,
+    pub from_ts: Option<Millis>,
+    pub to_ts: Option<Millis>,
+    /// Newest first, at most this many.
+    pub limit: u32,
+}
+
+/// Everything the core keeps in memory, as loaded from the store at start.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogData {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub categories: Vec<Category>,
+    /// Each room with its last assigned sequence number.
+    pub rooms: Vec<(Room, Seq)>,
+    pub addins: Vec<Addin>,
+    pub policies: Vec<Policy>,
+    pub configs: Vec<Config>,
+}

@@ -1,0 +1,634 @@
+//! HTTP request and response bodies under `/api/v1`.
+//!
+//! Times are milliseconds since 1970-01-01 UTC. Principals are written as strings:
+//! `user:alice@example.org`, `group:traders`, `domain:example.org`, `everyone`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Room privacy: who finds the room and who may join it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Privacy {
+    /// Everyone in the category's scope finds, joins, reads and posts.
+    Open,
+    /// Everyone in scope finds it; members join, read and post.
+    #[default]
+    Closed,
+    /// Only members find it; to anyone else it does not exist.
+    Secret,
+}
+
+/// Room type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomType {
+    /// Every reader may post.
+    #[default]
+    Normal,
+    /// Only presenters post; everyone else reads.
+    Auditorium,
+}
+
+/// A room's invitation setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomInvitations {
+    /// Follow the category's invitations switch.
+    #[default]
+    Inherit,
+    /// Never send invitations for this room.
+    Off,
+}
+
+/// Edit of a principal list: `replace` (if given) first, then `remove`, then `add`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<String>,
+}
+
+/// A page of results with the cursor to pass as `after` for the next page.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<i64>,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Authentication
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub login: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignInResponse {
+    /// Bearer token for `Authorization: Bearer <token>` and the WebSocket.
+    pub token: String,
+    pub me: Me,
+}
+
+/// Who the caller is, with the policy and configuration in force for them.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    pub policy: EffectivePolicy,
+    pub config: EffectiveConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EffectivePolicy {
+    pub enable_persistent_chat: bool,
+    /// The policy that decided: `global`, `site:<name>` or `tag:<name>`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EffectiveConfig {
+    pub default_chat_history: u32,
+    pub max_file_size_kb: u64,
+    pub participant_update_limit: u32,
+    pub room_management_url: String,
+    /// The configuration that decided: `global` or `site:<name>`.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiToken {
+    /// The user (bot) the token acts as; defaults to the caller.
+    #[serde(default)]
+    pub login: Option<String>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiTokenCreated {
+    pub id: i64,
+    /// Shown once; only its hash is stored.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    pub id: i64,
+    pub login: String,
+    /// `session` or `api`.
+    pub kind: String,
+    pub label: String,
+    pub created: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Directory: users, groups
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub login: String,
+    pub display_name: String,
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    pub disabled: bool,
+    pub admin: bool,
+    /// Name of the user-scope (tag) policy granted, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// `name@domain`.
+    pub login: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+    pub password: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserUpdate {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Empty string clears the site.
+    #[serde(default)]
+    pub site: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub admin: Option<bool>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Grant a user-scope policy by name; empty string removes the grant.
+    #[serde(default)]
+    pub policy: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GroupView {
+    pub id: i64,
+    pub name: String,
+    /// Direct members: `user:<login>` and `group:<name>` entries.
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGroup {
+    pub name: String,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub members: Option<ListEdit>,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Categories, add-ins, policies, configuration
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CategoryView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub invitations: bool,
+    pub file_upload: bool,
+    pub chat_history: bool,
+    pub allowed_members: Vec<String>,
+    pub denied_members: Vec<String>,
+    pub creators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub invitations: bool,
+    #[serde(default)]
+    pub file_upload: bool,
+    /// Defaults to true.
+    #[serde(default)]
+    pub chat_history: Option<bool>,
+    #[serde(default)]
+    pub allowed_members: Vec<String>,
+    #[serde(default)]
+    pub denied_members: Vec<String>,
+    #[serde(default)]
+    pub creators: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub invitations: Option<bool>,
+    #[serde(default)]
+    pub file_upload: Option<bool>,
+    #[serde(default)]
+    pub chat_history: Option<bool>,
+    #[serde(default)]
+    pub allowed_members: Option<ListEdit>,
+    #[serde(default)]
+    pub denied_members: Option<ListEdit>,
+    #[serde(default)]
+    pub creators: Option<ListEdit>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AddinView {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAddin {
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddinUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyView {
+    /// `global`, `site:<name>` or `tag:<name>`.
+    pub scope: String,
+    pub enable_persistent_chat: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyPut {
+    pub enable_persistent_chat: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConfigView {
+    /// `global` or `site:<name>`.
+    pub scope: String,
+    pub default_chat_history: u32,
+    pub max_file_size_kb: u64,
+    pub participant_update_limit: u32,
+    pub room_management_url: String,
+}
+
+/// Fields left out keep their current value (or the default for a new scope).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPut {
+    #[serde(default)]
+    pub default_chat_history: Option<u32>,
+    #[serde(default)]
+    pub max_file_size_kb: Option<u64>,
+    #[serde(default)]
+    pub participant_update_limit: Option<u32>,
+    #[serde(default)]
+    pub room_management_url: Option<String>,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Rooms
+
+/// The caller's standing in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct RoomRoles {
+    pub member: bool,
+    pub manager: bool,
+    pub presenter: bool,
+    /// May join and read now.
+    pub can_read: bool,
+    /// May post now.
+    pub can_post: bool,
+    /// May edit the room's settings and lists.
+    pub can_manage: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoomView {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub category_id: i64,
+    pub category: String,
+    pub privacy: Privacy,
+    #[serde(rename = "type")]
+    pub room_type: RoomType,
+    pub invitations: RoomInvitations,
+    /// Whether invitations are actually sent (category on and room Inherit).
+    pub invitations_active: bool,
+    pub file_upload: bool,
+    pub chat_history: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addin: Option<AddinView>,
+    pub disabled: bool,
+    /// Connections joined right now.
+    pub participant_count: u32,
+    /// Last message sequence number (0 for a room without messages).
+    pub last_seq: i64,
+    pub roles: RoomRoles,
+    /// Lists are shown to managers and administrators only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managers: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presenters: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRoom {
+    pub name: String,
+    /// Category id or name.
+    pub category: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub privacy: Privacy,
+    #[serde(default, rename = "type")]
+    pub room_type: RoomType,
+    #[serde(default)]
+    pub invitations: RoomInvitations,
+    /// Add-in name.
+    #[serde(default)]
+    pub addin: Option<String>,
+    #[serde(default)]
+    pub members: Vec<String>,
+    #[serde(default)]
+    pub managers: Vec<String>,
+    #[serde(default)]
+    pub presenters: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Category id or name: moves the room (purging out-of-scope list entries).
+    #[serde(default)]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub privacy: Option<Privacy>,
+    #[serde(default, rename = "type")]
+    pub room_type: Option<RoomType>,
+    #[serde(default)]
+    pub invitations: Option<RoomInvitations>,
+    /// Add-in name; empty string removes the add-in.
+    #[serde(default)]
+    pub addin: Option<String>,
+    /// Managers may set true; only administrators may set false.
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub members: Option<ListEdit>,
+    #[serde(default)]
+    pub managers: Option<ListEdit>,
+    #[serde(default)]
+    pub presenters: Option<ListEdit>,
+}
+
+/// What a category move removed from the room's lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoomUpdated {
+    pub room: RoomView,
+    /// Entries dropped because they are out of the new category's scope.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub purged: Vec<String>,
+}
+
+impl Default for RoomView {
+    fn default() -> Self {
+        RoomView {
+            id: 0,
+            name: String::new(),
+            description: String::new(),
+            category_id: 0,
+            category: String::new(),
+            privacy: Privacy::Closed,
+            room_type: RoomType::Normal,
+            invitations: RoomInvitations::Inherit,
+            invitations_active: false,
+            file_upload: false,
+            chat_history: true,
+            addin: None,
+            disabled: false,
+            participant_count: 0,
+            last_seq: 0,
+            roles: RoomRoles::default(),
+            members: None,
+            managers: None,
+            presenters: None,
+        }
+    }
+}
+
+/// A user who is connected to a room right now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Participant {
+    pub login: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Participants {
+    pub count: u32,
+    /// True when the room is "large": above `participant_update_limit`, no list is sent.
+    pub large: bool,
+    pub participants: Vec<Participant>,
+}
+
+/// A user eligible for a room's (or category's) lists, groups expanded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EligibleUser {
+    pub login: String,
+    pub display_name: String,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Messages, history, search
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FileRef {
+    pub id: i64,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MessageView {
+    pub room: i64,
+    pub seq: i64,
+    /// Server time, ms since 1970 UTC.
+    pub ts: i64,
+    /// Author login.
+    pub author: String,
+    pub author_name: String,
+    pub text: String,
+    #[serde(default)]
+    pub alert: bool,
+    /// Present for a story: its title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub story_title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileRef>,
+    /// Set when an administrator replaced the text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replaced: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostRequest {
+    pub text: String,
+    #[serde(default)]
+    pub alert: bool,
+    #[serde(default)]
+    pub story_title: Option<String>,
+    /// Id of a file uploaded to the same room, to attach.
+    #[serde(default)]
+    pub file: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Posted {
+    pub room: i64,
+    pub seq: i64,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPage {
+    pub room: i64,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// More messages exist in the paging direction.
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    pub messages: Vec<MessageView>,
+    /// The result cap was reached: narrow the search to see the rest.
+    pub cap_hit: bool,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Following, invitations
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FollowedRoom {
+    pub room: i64,
+    pub name: String,
+    pub last_seq: i64,
+    pub read_seq: i64,
+    pub unread: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationView {
+    /// Per-user increasing id.
+    pub id: i64,
+    pub room: i64,
+    pub room_name: String,
+    pub ts: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadPosition {
+    pub seq: i64,
+}
+
+// ----------------------------------------------------------------------------------------------
+// Administration of content and compliance
+
+/// Remove or replace messages of one room.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveMessages {
+    pub seqs: Vec<i64>,
+    /// If given, the text is replaced by it; otherwise a default notice replaces it.
+    #[serde(default)]
+    pub replacement: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClearRoom {
+    /// Delete messages up to and including this time (ms since 1970).
+    pub up_to: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct Affected {
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ComplianceEventView {
+    pub id: i64,
+    /// `JOIN`, `PART`, `CHAT`, `BACKCHAT`, `FILEUPLOAD`, `FILEDOWNLOAD`, `MESSAGE_REPLACED`,
+    /// `MESSAGE_REMOVED`, `ROOM_CLEARED`.
+    pub kind: String,
+    pub ts: i64,
+    pub room: i64,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    /// Kind-specific detail (message text, file name, range read…).
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
