@@ -15,17 +15,25 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        CoreError { code, message: message.into() }
+        CoreError {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody { code: self.code.as_str().to_owned(), message: self.message.clone() }
+        ErrorBody {
+            code: self.code.as_str().to_owned(),
+            message: self.message.clone(),
+        }
     }
 
     pub fn room_not_found(room: i64) -> Self {
         CoreError::new(
             ErrorCode::RoomNotFound,
-            format!("Room {room} does not exist; search the room directory for the rooms you can see."),
+            format!(
+                "Room {room} does not exist; search the room directory for the rooms you can see."
+            ),
         )
     }
 
@@ -34,7 +42,10 @@ impl CoreError {
     }
 
     pub fn admin_required() -> Self {
-        CoreError::new(ErrorCode::AdminRequired, "Only administrators may do this; ask an administrator.")
+        CoreError::new(
+            ErrorCode::AdminRequired,
+            "Only administrators may do this; ask an administrator.",
+        )
     }
 }
 

@@ -10,3 +10,9 @@ pub mod ports;
 pub mod principal;
 
 pub use error::{CoreError, CoreResult, StoreError, StoreResult};
+pub mod catalog;
+pub mod live;
+pub mod rules;
+pub mod service;
+
+pub use service::{Actor, Longhall, Settings};

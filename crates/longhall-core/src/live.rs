@@ -1,0 +1,714 @@
+//! Live state of this server: connections, who is joined where, each room's recent
+//! messages, and ordered fan-out.
+//!
+//! Ordering and exactly-once delivery rest on three facts:
+//! - messages are published by one task (the poster) in commit order, under the room's lock;
+//! - a joining connection is registered *pending* under the same lock at the moment its
+//!   backchat snapshot is taken, so every later message is buffered for it;
+//! - the join answer is queued before the buffer is flushed, on the connection's one queue.
+//!
+//! Frames are serialised once per delivery and shared as `Bytes` by every recipient. Each
+//! connection has a bounded queue; a connection that lets it fill is closed as a slow
+//! consumer and resumes from its last sequence number when it reconnects.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use longhall_types::ErrorCode;
+use longhall_types::api::{MessageView, Participant};
+use longhall_types::ws::ServerFrame;
+use tokio::sync::{Notify, mpsc};
+
+use crate::error::CoreError;
+use crate::model::{RoomId, Seq, UserId};
+
+pub type ConnId = u64;
+
+/// Serialises a frame once; the bytes are shared by every recipient.
+pub fn encode(frame: &ServerFrame) -> Bytes {
+    // Serialising our own types to JSON cannot fail (no non-string map keys, no NaN floats).
+    Bytes::from(serde_json::to_vec(frame).unwrap_or_default())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One client connection's outbound side.
+pub struct Connection {
+    pub id: ConnId,
+    pub user: UserId,
+    tx: mpsc::Sender<Bytes>,
+    closing: Mutex<Option<CoreError>>,
+    closed: AtomicBool,
+    notify: Notify,
+    joined: Mutex<HashSet<RoomId>>,
+}
+
+impl Connection {
+    /// Queues a frame; a full queue closes the connection as a slow consumer.
+    pub fn send(&self, frame: Bytes) -> bool {
+        match self.tx.try_send(frame) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.close(CoreError::new(
+                    ErrorCode::SlowConsumer,
+                    "The connection fell too far behind and was closed; reconnect and resume from your last sequence numbers.",
+                ));
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Asks the transport to close the connection with this reason (first reason wins).
+    pub fn close(&self, reason: CoreError) {
+        let mut slot = lock(&self.closing);
+        if slot.is_none() {
+            *slot = Some(reason);
+            self.closed.store(true, Ordering::Release);
+            self.notify.notify_one();
+        }
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves with the reason once `close` was called.
+    pub async fn closing(&self) -> CoreError {
+        loop {
+            if let Some(reason) = lock(&self.closing).clone() {
+                return reason;
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    pub fn joined_rooms(&self) -> Vec<RoomId> {
+        lock(&self.joined).iter().copied().collect()
+    }
+
+    pub fn is_joined(&self, room: RoomId) -> bool {
+        lock(&self.joined).contains(&room)
+    }
+}
+
+struct Member {
+    conn: Arc<Connection>,
+    /// While the join answer is being prepared, live frames wait here.
+    pending: Option<Vec<Bytes>>,
+}
+
+#[derive(Default)]
+struct RoomState {
+    members: HashMap<ConnId, Member>,
+    /// Connected users and how many of their connections are joined.
+    users: HashMap<UserId, (u32, Participant)>,
+    large: bool,
+    /// The latest messages, oldest first.
+    cache: VecDeque<MessageView>,
+    cache_loaded: bool,
+    /// The cache holds every kept message of the room.
+    cache_complete: bool,
+}
+
+/// One room's live state.
+pub struct RoomLive {
+    last_seq: AtomicI64,
+    state: Mutex<RoomState>,
+}
+
+impl RoomLive {
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq.load(Ordering::Acquire)
+    }
+}
+
+/// What a joining connection gets from the cache, or the range to read from the store.
+pub enum Snapshot {
+    Ready {
+        messages: Vec<MessageView>,
+        has_more: bool,
+    },
+    /// Read from the store: kept messages with seq ≤ `up_to` (the rest arrive live).
+    FromStore { up_to: Seq },
+}
+
+/// What the caller asked to see on join.
+#[derive(Debug, Clone, Copy)]
+pub enum Window {
+    Latest(u32),
+    After(Seq, u32),
+}
+
+pub struct JoinOutcome {
+    pub snapshot: Snapshot,
+    pub participants: Option<Vec<Participant>>,
+    pub first_of_user: bool,
+}
+
+/// The live state of every room and connection of this server.
+pub struct Hub {
+    rooms: RwLock<HashMap<RoomId, Arc<RoomLive>>>,
+    conns: RwLock<HashMap<ConnId, Arc<Connection>>>,
+    next_conn: AtomicU64,
+    cache_cap: AtomicU32,
+    update_limit: AtomicU32,
+}
+
+impl Hub {
+    pub fn new(
+        rooms: impl IntoIterator<Item = (RoomId, Seq)>,
+        cache_cap: u32,
+        update_limit: u32,
+    ) -> Hub {
+        let rooms = rooms
+            .into_iter()
+            .map(|(id, seq)| {
+                (
+                    id,
+                    Arc::new(RoomLive {
+                        last_seq: AtomicI64::new(seq),
+                        state: Mutex::default(),
+                    }),
+                )
+            })
+            .collect();
+        Hub {
+            rooms: RwLock::new(rooms),
+            conns: RwLock::default(),
+            next_conn: AtomicU64::new(1),
+            cache_cap: AtomicU32::new(cache_cap),
+            update_limit: AtomicU32::new(update_limit),
+        }
+    }
+
+    pub fn set_limits(&self, cache_cap: u32, update_limit: u32) {
+        self.cache_cap.store(cache_cap, Ordering::Relaxed);
+        self.update_limit.store(update_limit, Ordering::Relaxed);
+    }
+
+    pub fn cache_cap(&self) -> u32 {
+        self.cache_cap.load(Ordering::Relaxed)
+    }
+
+    pub fn room(&self, id: RoomId) -> Option<Arc<RoomLive>> {
+        self.rooms
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id)
+            .cloned()
+    }
+
+    pub fn add_room(&self, id: RoomId, last_seq: Seq) {
+        self.rooms
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id)
+            .or_insert_with(|| {
+                Arc::new(RoomLive {
+                    last_seq: AtomicI64::new(last_seq),
+                    state: Mutex::default(),
+                })
+            });
+    }
+
+    pub fn last_seq(&self, room: RoomId) -> Seq {
+        self.room(room).map(|r| r.last_seq()).unwrap_or(0)
+    }
+
+    /// Connected users in the room.
+    pub fn participant_count(&self, room: RoomId) -> u32 {
+        self.room(room)
+            .map(|r| lock(&r.state).users.len() as u32)
+            .unwrap_or(0)
+    }
+
+    pub fn participants(&self, room: RoomId) -> (u32, bool, Vec<Participant>) {
+        let Some(r) = self.room(room) else {
+            return (0, false, vec![]);
+        };
+        let st = lock(&r.state);
+        let list = if st.large {
+            vec![]
+        } else {
+            st.users.values().map(|(_, p)| p.clone()).collect()
+        };
+        (st.users.len() as u32, st.large, list)
+    }
+
+    /// Users with at least one connection joined to the room.
+    pub fn joined_users(&self, room: RoomId) -> Vec<UserId> {
+        self.room(room)
+            .map(|r| lock(&r.state).users.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    // ---- connections
+
+    pub fn connect(&self, user: UserId, queue: usize) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(queue);
+        let conn = Arc::new(Connection {
+            id: self.next_conn.fetch_add(1, Ordering::Relaxed),
+            user,
+            tx,
+            closing: Mutex::new(None),
+            closed: AtomicBool::new(false),
+            notify: Notify::new(),
+            joined: Mutex::default(),
+        });
+        self.conns
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(conn.id, conn.clone());
+        (conn, rx)
+    }
+
+    pub fn disconnect(&self, conn: ConnId) {
+        self.conns
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&conn);
+    }
+
+    pub fn connections(&self) -> Vec<Arc<Connection>> {
+        self.conns
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn connections_of(&self, user: UserId) -> Vec<Arc<Connection>> {
+        self.connections()
+            .into_iter()
+            .filter(|c| c.user == user)
+            .collect()
+    }
+
+    /// Sends a frame to every connection of a user.
+    pub fn send_to_user(&self, user: UserId, frame: &ServerFrame) {
+        let conns = self.connections_of(user);
+        if !conns.is_empty() {
+            let bytes = encode(frame);
+            for c in conns {
+                c.send(bytes.clone());
+            }
+        }
+    }
+
+    // ---- the recent-message cache
+
+    pub fn cache_loaded(&self, room: RoomId) -> bool {
+        self.room(room).is_some_and(|r| lock(&r.state).cache_loaded)
+    }
+
+    /// Installs messages read from the store, merged with any published meanwhile.
+    pub fn fill_cache(&self, room: RoomId, fetched: Vec<MessageView>, complete: bool) {
+        let Some(r) = self.room(room) else { return };
+        let cap = self.cache_cap() as usize;
+        let mut st = lock(&r.state);
+        if st.cache_loaded {
+            return;
+        }
+        let newer: Vec<MessageView> = st.cache.drain(..).collect();
+        let last_fetched = fetched.last().map(|m| m.seq).unwrap_or(0);
+        st.cache.extend(fetched);
+        st.cache
+            .extend(newer.into_iter().filter(|m| m.seq > last_fetched));
+        st.cache_complete = complete;
+        while st.cache.len() > cap {
+            st.cache.pop_front();
+            st.cache_complete = false;
+        }
+        st.cache_loaded = true;
+    }
+
+    /// Forgets the cache (after an administrator changed or removed content).
+    pub fn invalidate_cache(&self, room: RoomId) {
+        if let Some(r) = self.room(room) {
+            let mut st = lock(&r.state);
+            st.cache.clear();
+            st.cache_loaded = false;
+            st.cache_complete = false;
+        }
+    }
+
+    // ---- publishing
+
+    /// Delivers a committed message to every joined connection, in the order of calls.
+    /// `keep` is false for rooms that keep no history: delivered, never cached.
+    pub fn publish(&self, message: MessageView, keep: bool) {
+        let Some(r) = self.room(message.room) else {
+            return;
+        };
+        let seq = message.seq;
+        let cap = self.cache_cap() as usize;
+        let frame = encode(&ServerFrame::Message(message.clone()));
+        let mut st = lock(&r.state);
+        r.last_seq.fetch_max(seq, Ordering::AcqRel);
+        for m in st.members.values_mut() {
+            match &mut m.pending {
+                Some(buf) => buf.push(frame.clone()),
+                None => {
+                    m.conn.send(frame.clone());
+                }
+            }
+        }
+        if keep {
+            st.cache.push_back(message);
+            while st.cache.len() > cap {
+                st.cache.pop_front();
+                st.cache_complete = false;
+            }
+        }
+    }
+
+    /// Registers `conn` in the room as pending and takes its snapshot atomically.
+    pub fn join(
+        &self,
+        conn: &Arc<Connection>,
+        room: RoomId,
+        who: Participant,
+        window: Window,
+    ) -> Option<JoinOutcome> {
+        let r = self.room(room)?;
+        let limit = self.update_limit.load(Ordering::Relaxed) as usize;
+        let mut st = lock(&r.state);
+        let up_to = r.last_seq();
+        let snapshot = snapshot_of(&st, window, up_to);
+        st.members.insert(
+            conn.id,
+            Member {
+                conn: conn.clone(),
+                pending: Some(Vec::new()),
+            },
+        );
+        lock(&conn.joined).insert(room);
+        let first_of_user = {
+            let entry = st.users.entry(conn.user).or_insert((0, who.clone()));
+            entry.0 += 1;
+            entry.0 == 1
+        };
+        if st.users.len() > limit {
+            st.large = true;
+        }
+        if first_of_user && !st.large {
+            let frame = encode(&ServerFrame::ParticipantJoined {
+                room,
+                participant: who,
+            });
+            for (id, m) in st.members.iter_mut() {
+                if *id == conn.id {
+                    continue;
+                }
+                match &mut m.pending {
+                    Some(buf) => buf.push(frame.clone()),
+                    None => {
+                        m.conn.send(frame.clone());
+                    }
+                }
+            }
+        }
+        let participants = (!st.large).then(|| st.users.values().map(|(_, p)| p.clone()).collect());
+        Some(JoinOutcome {
+            snapshot,
+            participants,
+            first_of_user,
+        })
+    }
+
+    /// Ends the pending state: queued live frames follow the join answer already sent.
+    pub fn activate(&self, conn: &Connection, room: RoomId) {
+        let Some(r) = self.room(room) else { return };
+        let mut st = lock(&r.state);
+        if let Some(m) = st.members.get_mut(&conn.id)
+            && let Some(buf) = m.pending.take()
+        {
+            for f in buf {
+                conn.send(f);
+            }
+        }
+    }
+
+    /// Removes `conn` from the room. Returns whether it was joined and whether that was the
+    /// user's last connection there. `notice` is sent to the connection itself first.
+    pub fn leave(
+        &self,
+        conn: &Connection,
+        room: RoomId,
+        notice: Option<&ServerFrame>,
+    ) -> Option<bool> {
+        let r = self.room(room)?;
+        let limit = self.update_limit.load(Ordering::Relaxed) as usize;
+        let mut st = lock(&r.state);
+        lock(&conn.joined).remove(&room);
+        st.members.remove(&conn.id)?;
+        if let Some(n) = notice {
+            conn.send(encode(n));
+        }
+        let mut last_of_user = false;
+        let mut left = None;
+        if let Some(entry) = st.users.get_mut(&conn.user) {
+            entry.0 -= 1;
+            if entry.0 == 0 {
+                last_of_user = true;
+                left = st.users.remove(&conn.user).map(|(_, p)| p);
+            }
+        }
+        // Hysteresis: a large room becomes small again only below 80 % of the limit.
+        if st.large && st.users.len() * 5 < limit * 4 {
+            st.large = false;
+        }
+        if let (Some(p), false) = (left, st.large) {
+            let frame = encode(&ServerFrame::ParticipantLeft {
+                room,
+                participant: p,
+            });
+            for m in st.members.values_mut() {
+                match &mut m.pending {
+                    Some(buf) => buf.push(frame.clone()),
+                    None => {
+                        m.conn.send(frame.clone());
+                    }
+                }
+            }
+        }
+        Some(last_of_user)
+    }
+
+    /// Connections joined to a room.
+    pub fn members(&self, room: RoomId) -> Vec<Arc<Connection>> {
+        self.room(room)
+            .map(|r| {
+                lock(&r.state)
+                    .members
+                    .values()
+                    .map(|m| m.conn.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn remove_room(&self, room: RoomId) {
+        self.rooms
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&room);
+    }
+
+    pub fn is_large(&self, room: RoomId) -> bool {
+        self.room(room).is_some_and(|r| lock(&r.state).large)
+    }
+}
+
+fn snapshot_of(st: &RoomState, window: Window, up_to: Seq) -> Snapshot {
+    if !st.cache_loaded {
+        return Snapshot::FromStore { up_to };
+    }
+    let cache = &st.cache;
+    match window {
+        Window::Latest(n) => {
+            let n = n as usize;
+            if cache.len() >= n || st.cache_complete {
+                let skip = cache.len().saturating_sub(n);
+                let messages: Vec<MessageView> = cache.iter().skip(skip).cloned().collect();
+                let has_more = skip > 0 || !st.cache_complete;
+                Snapshot::Ready { messages, has_more }
+            } else {
+                Snapshot::FromStore { up_to }
+            }
+        }
+        Window::After(after, n) => {
+            let covers = st.cache_complete
+                || cache.front().is_some_and(|m| m.seq <= after + 1)
+                || after >= up_to;
+            if covers {
+                let newer: Vec<MessageView> =
+                    cache.iter().filter(|m| m.seq > after).cloned().collect();
+                let has_more = newer.len() > n as usize;
+                Snapshot::Ready {
+                    messages: newer.into_iter().take(n as usize).collect(),
+                    has_more,
+                }
+            } else {
+                Snapshot::FromStore { up_to }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(room: RoomId, seq: Seq) -> MessageView {
+        MessageView {
+            room,
+            seq,
+            ts: seq,
+            author: "a@x.org".into(),
+            author_name: "A".into(),
+            text: format!("m{seq}"),
+            alert: false,
+            story_title: None,
+            file: None,
+            replaced: false,
+        }
+    }
+
+    fn who(n: &str) -> Participant {
+        Participant {
+            login: n.into(),
+            display_name: n.into(),
+        }
+    }
+
+    fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<serde_json::Value> {
+        let mut out = vec![];
+        while let Ok(b) = rx.try_recv() {
+            out.push(serde_json::from_slice(&b).unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn pending_joiner_gets_live_messages_only_after_activation_in_order() {
+        let hub = Hub::new([(1, 0)], 30, 75);
+        hub.fill_cache(1, vec![], true);
+        let (a, mut rx) = hub.connect(10, 100);
+        let out = hub.join(&a, 1, who("a"), Window::Latest(30)).unwrap();
+        assert!(
+            matches!(out.snapshot, Snapshot::Ready { ref messages, has_more: false } if messages.is_empty())
+        );
+        hub.publish(msg(1, 1), true);
+        hub.publish(msg(1, 2), true);
+        assert!(drain(&mut rx).is_empty(), "nothing before the join answer");
+        a.send(Bytes::from_static(b"{\"type\":\"joined\"}"));
+        hub.activate(&a, 1);
+        hub.publish(msg(1, 3), true);
+        let got: Vec<String> = drain(&mut rx)
+            .iter()
+            .map(|v| format!("{}{}", v["type"], v["seq"]))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "\"joined\"null",
+                "\"message\"1",
+                "\"message\"2",
+                "\"message\"3"
+            ]
+        );
+    }
+
+    #[test]
+    fn backchat_comes_from_cache_and_unkept_messages_are_not_cached() {
+        let hub = Hub::new([(1, 0)], 3, 75);
+        hub.fill_cache(1, vec![], true);
+        for s in 1..=4 {
+            hub.publish(msg(1, s), true);
+        }
+        hub.publish(msg(1, 5), false);
+        let (a, _rx) = hub.connect(10, 100);
+        let out = hub.join(&a, 1, who("a"), Window::Latest(2)).unwrap();
+        match out.snapshot {
+            Snapshot::Ready { messages, has_more } => {
+                assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
+                assert!(has_more);
+            }
+            Snapshot::FromStore { .. } => panic!("cache should serve"),
+        }
+        // Asking for more than the cache holds after trimming goes to the store.
+        let (b, _rx) = hub.connect(11, 100);
+        assert!(matches!(
+            hub.join(&b, 1, who("b"), Window::Latest(10))
+                .unwrap()
+                .snapshot,
+            Snapshot::FromStore { up_to: 5 }
+        ));
+        assert_eq!(hub.last_seq(1), 5);
+    }
+
+    #[test]
+    fn fill_cache_merges_messages_published_while_loading() {
+        let hub = Hub::new([(1, 2)], 30, 75);
+        hub.publish(msg(1, 3), true); // published while the store read was in flight
+        hub.fill_cache(1, vec![msg(1, 1), msg(1, 2), msg(1, 3)], true);
+        let (a, _rx) = hub.connect(10, 100);
+        match hub
+            .join(&a, 1, who("a"), Window::After(1, 10))
+            .unwrap()
+            .snapshot
+        {
+            Snapshot::Ready { messages, .. } => {
+                assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3])
+            }
+            Snapshot::FromStore { .. } => panic!("cache covers"),
+        }
+    }
+
+    #[test]
+    fn large_room_stops_notices_and_resumes_below_eighty_percent() {
+        let hub = Hub::new([(1, 0)], 30, 5);
+        hub.fill_cache(1, vec![], true);
+        let mut conns = vec![];
+        for u in 0..6 {
+            let (c, rx) = hub.connect(u, 1000);
+            let out = hub
+                .join(&c, 1, who(&format!("u{u}")), Window::Latest(1))
+                .unwrap();
+            hub.activate(&c, 1);
+            assert_eq!(
+                out.participants.is_none(),
+                u == 5,
+                "the 6th user makes the room large"
+            );
+            conns.push((c, rx));
+        }
+        assert!(hub.is_large(1));
+        drain(&mut conns[0].1);
+        // 6 -> 5 -> 4 users: still large (4 is 80 % of 5, not below it).
+        for i in [5, 4] {
+            let c = conns[i].0.clone();
+            hub.leave(&c, 1, None);
+        }
+        assert!(hub.is_large(1));
+        assert!(
+            drain(&mut conns[0].1).is_empty(),
+            "no leave notices in a large room"
+        );
+        let c3 = conns[3].0.clone();
+        hub.leave(&c3, 1, None); // 3 users < 4: small again
+        assert!(!hub.is_large(1));
+        let got = drain(&mut conns[0].1);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0]["type"], "participant_left");
+    }
+
+    #[test]
+    fn full_queue_closes_the_connection_as_slow_consumer() {
+        let hub = Hub::new([(1, 0)], 30, 75);
+        hub.fill_cache(1, vec![], true);
+        let (a, _rx) = hub.connect(10, 2);
+        hub.join(&a, 1, who("a"), Window::Latest(1)).unwrap();
+        hub.activate(&a, 1);
+        for s in 1..=3 {
+            hub.publish(msg(1, s), true);
+        }
+        assert!(a.is_closing());
+        let reason = futures_now(a.closing());
+        assert_eq!(reason.code, ErrorCode::SlowConsumer);
+    }
+
+    fn futures_now<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+}

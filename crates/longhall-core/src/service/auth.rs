@@ -1,0 +1,315 @@
+//! Sign-in, tokens and who the caller is.
+
+use base64::Engine;
+use longhall_types::ErrorCode;
+use longhall_types::api::{ApiTokenCreated, Me, TokenView};
+use sha2::Digest;
+
+use super::Longhall;
+use crate::error::{CoreError, CoreResult};
+use crate::model::{TokenId, TokenKind, TokenRecord, User, UserId};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user: User,
+}
+
+impl Actor {
+    /// The deployment itself (first start, offline tools): an administrator with no account.
+    pub fn system() -> Actor {
+        Actor {
+            user: User {
+                id: 0,
+                login: "system@longhall.invalid".into(),
+                display_name: "Longhall".into(),
+                email: String::new(),
+                site: None,
+                disabled: false,
+                admin: true,
+                policy: None,
+            },
+        }
+    }
+
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.user.admin
+    }
+
+    pub fn require_admin(&self) -> CoreResult<()> {
+        if self.user.admin {
+            Ok(())
+        } else {
+            Err(CoreError::admin_required())
+        }
+    }
+}
+
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    // The OS random source failing is unrecoverable; an all-zero token must never be issued.
+    if getrandom::fill(&mut b).is_err() {
+        panic!("the operating system's random source failed");
+    }
+    b
+}
+
+/// A new bearer token: 32 random bytes, base64url, with a recognisable prefix.
+fn new_token() -> String {
+    format!(
+        "lh_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
+/// A random password for a new administrator, typeable and long enough.
+pub fn random_password() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<18>())
+}
+
+/// Tokens are stored as their SHA-256, so a leaked store reveals no usable token.
+pub fn token_hash(token: &str) -> String {
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) async fn hash_password(password: String) -> CoreResult<String> {
+    use argon2::PasswordHasher;
+    tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+    })
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .ok_or_else(|| {
+        CoreError::new(
+            ErrorCode::Internal,
+            "The password could not be hashed; try again.",
+        )
+    })
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    use argon2::PasswordVerifier;
+    tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+pub(super) fn check_password(password: &str) -> CoreResult<()> {
+    use longhall_types::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
+        return Err(CoreError::invalid(format!(
+            "A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
+        )));
+    }
+    Ok(())
+}
+
+fn bad_credentials() -> CoreError {
+    CoreError::new(
+        ErrorCode::InvalidCredentials,
+        "The login or the password is wrong; check both and try again.",
+    )
+}
+
+impl Longhall {
+    /// Checks login and password and issues a session token. Users whose effective policy is
+    /// off are refused (administrators may still sign in to administer).
+    pub async fn sign_in(&self, login: &str, password: &str) -> CoreResult<(String, Me)> {
+        let user = self.cat().user_by_login(login).cloned();
+        let Some(user) = user else {
+            // Same work and answer as a wrong password, so logins can't be probed by timing.
+            let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
+            return Err(bad_credentials());
+        };
+        let hash = self
+            .store
+            .password_hash(user.id)
+            .await?
+            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        if !verify_password(password.to_owned(), hash).await {
+            return Err(bad_credentials());
+        }
+        self.check_usable(&user)?;
+        let token = new_token();
+        let now = self.now();
+        let record = TokenRecord {
+            id: 0,
+            user: user.id,
+            kind: TokenKind::Session,
+            label: "sign-in".into(),
+            hash: token_hash(&token),
+            created: now,
+            expires: Some(now + self.settings.session_ttl_ms),
+        };
+        self.store.insert_token(&record).await?;
+        let me = self.me(&Actor { user });
+        Ok((token, me))
+    }
+
+    fn check_usable(&self, user: &User) -> CoreResult<()> {
+        if user.disabled {
+            return Err(CoreError::new(
+                ErrorCode::AccountDisabled,
+                "This account is disabled; ask an administrator to enable it.",
+            ));
+        }
+        if !user.admin && !self.cat().effective_policy(user).enable_persistent_chat {
+            return Err(policy_off());
+        }
+        Ok(())
+    }
+
+    /// Resolves a bearer token to its user; refuses revoked, expired and disabled ones.
+    pub async fn authenticate(&self, token: &str) -> CoreResult<Actor> {
+        let unauthenticated = || {
+            CoreError::new(
+                ErrorCode::Unauthenticated,
+                "The token is missing, expired or revoked; sign in again to get a new one.",
+            )
+        };
+        if token.is_empty() || token.len() > 200 {
+            return Err(unauthenticated());
+        }
+        let record = self
+            .store
+            .find_token(&token_hash(token))
+            .await?
+            .ok_or_else(unauthenticated)?;
+        if record.expires.is_some_and(|e| e <= self.now()) {
+            return Err(unauthenticated());
+        }
+        let user = self
+            .cat()
+            .users
+            .get(&record.user)
+            .cloned()
+            .ok_or_else(unauthenticated)?;
+        self.check_usable(&user)?;
+        Ok(Actor { user })
+    }
+
+    /// Revokes the token that made this call.
+    pub async fn sign_out(&self, token: &str) -> CoreResult<()> {
+        if let Some(record) = self.store.find_token(&token_hash(token)).await? {
+            self.store.delete_token(record.id).await?;
+        }
+        Ok(())
+    }
+
+    pub fn me(&self, actor: &Actor) -> Me {
+        let cat = self.cat();
+        Me {
+            user: super::views::user_view(&actor.user),
+            policy: cat.effective_policy(&actor.user),
+            config: cat.effective_config_view(actor.user.site.as_deref()),
+        }
+    }
+
+    /// Chat needs the effective policy on, for administrators too.
+    pub(super) fn require_chat(&self, actor: &Actor) -> CoreResult<()> {
+        if self
+            .cat()
+            .effective_policy(&actor.user)
+            .enable_persistent_chat
+        {
+            Ok(())
+        } else {
+            Err(policy_off())
+        }
+    }
+
+    /// A long-lived token for a bot (administrators only); shown once.
+    pub async fn create_api_token(
+        &self,
+        actor: &Actor,
+        login: Option<&str>,
+        label: &str,
+    ) -> CoreResult<ApiTokenCreated> {
+        actor.require_admin()?;
+        crate::rules::check_name("token label", label)?;
+        let user = match login {
+            Some(l) => self
+                .cat()
+                .user_by_login(l)
+                .cloned()
+                .ok_or_else(|| super::not_found(ErrorCode::UserNotFound, "such user"))?,
+            None => actor.user.clone(),
+        };
+        let token = new_token();
+        let record = TokenRecord {
+            id: 0,
+            user: user.id,
+            kind: TokenKind::Api,
+            label: label.to_owned(),
+            hash: token_hash(&token),
+            created: self.now(),
+            expires: None,
+        };
+        let id = self.store.insert_token(&record).await?;
+        Ok(ApiTokenCreated { id, token })
+    }
+
+    /// Tokens: administrators see everyone's, others their own.
+    pub async fn list_tokens(&self, actor: &Actor) -> CoreResult<Vec<TokenView>> {
+        let filter = if actor.is_admin() {
+            None
+        } else {
+            Some(actor.id())
+        };
+        let tokens = self.store.list_tokens(filter).await?;
+        let cat = self.cat();
+        Ok(tokens
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                login: cat
+                    .users
+                    .get(&t.user)
+                    .map(|u| u.login.clone())
+                    .unwrap_or_default(),
+                kind: t.kind.as_str().to_owned(),
+                label: t.label,
+                created: t.created,
+            })
+            .collect())
+    }
+
+    /// Revokes a token: one's own, or anyone's for an administrator.
+    pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> CoreResult<()> {
+        let mine = self
+            .store
+            .list_tokens(if actor.is_admin() {
+                None
+            } else {
+                Some(actor.id())
+            })
+            .await?;
+        if !mine.iter().any(|t| t.id == id) || !self.store.delete_token(id).await? {
+            return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
+        }
+        Ok(())
+    }
+}
+
+fn policy_off() -> CoreError {
+    CoreError::new(
+        ErrorCode::PolicyDisabled,
+        "Persistent chat is not enabled for your account; ask an administrator to grant a policy that enables it.",
+    )
+}
+
+/// A valid Argon2id hash of a random string, verified against when the login is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J5Ow1z2cJ2m+1Ww0k5n7vB0c2iGeEsoY8T1tP3Qp8w4";

@@ -1,0 +1,285 @@
+//! The services every transport calls. `Longhall` holds the explicit state of one server
+//! (no globals: a test may run several in one process).
+//!
+//! Files, by noun: `auth` (sign-in, tokens), `directory` (users, groups), `admin`
+//! (categories, add-ins, policies, configuration), `rooms` (room management), `chat`
+//! (join, leave, post, history, search), `following` (follows, read positions,
+//! invitations), `files`, `content` (administrators' content actions), `views` (wire forms).
+
+mod admin;
+mod auth;
+mod chat;
+mod content;
+mod directory;
+mod files;
+mod following;
+mod rooms;
+mod views;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use longhall_types::ErrorCode;
+use longhall_types::api::MessageView;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::catalog::Catalog;
+use crate::error::{CoreError, CoreResult};
+use crate::live::Hub;
+use crate::model::*;
+use crate::ports::{Clock, FileStore, Store};
+use crate::principal::Principal;
+
+pub use auth::Actor;
+pub use chat::HistoryQuery;
+pub use rooms::RoomQuery;
+
+/// Tunables of one server that are not deployment configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Lifetime of a sign-in token.
+    pub session_ttl_ms: i64,
+    /// Frames a connection may have queued before it is closed as a slow consumer.
+    pub outbound_queue: usize,
+    /// Most posts committed in one group commit.
+    pub max_batch: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_ttl_ms: 30 * 24 * 3600 * 1000,
+            outbound_queue: longhall_types::limits::OUTBOUND_QUEUE_FRAMES,
+            max_batch: 512,
+        }
+    }
+}
+
+struct PostJob {
+    post: NewPost,
+    view: MessageView,
+    reply: oneshot::Sender<CoreResult<Seq>>,
+}
+
+/// One Longhall server: the catalog in memory, the live hub, and the ports.
+pub struct Longhall {
+    store: Arc<dyn Store>,
+    files: Arc<dyn FileStore>,
+    clock: Arc<dyn Clock>,
+    settings: Settings,
+    catalog: RwLock<Catalog>,
+    /// Serialises catalog changes: validate, write to the store, then apply in memory.
+    write_lock: tokio::sync::Mutex<()>,
+    pub hub: Hub,
+    poster: mpsc::Sender<PostJob>,
+}
+
+/// What the first start of a new deployment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstStart {
+    pub admin_login: String,
+    /// The generated one-time password, when none was supplied.
+    pub generated_password: Option<String>,
+}
+
+impl Longhall {
+    /// Loads the catalog from the store and starts the poster task (needs a tokio runtime).
+    pub async fn start(
+        store: Arc<dyn Store>,
+        files: Arc<dyn FileStore>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> CoreResult<Arc<Longhall>> {
+        let data = store.load_catalog().await?;
+        let (catalog, seqs) = Catalog::from_data(data);
+        let hub = Hub::new(
+            seqs,
+            catalog.max_chat_history(),
+            catalog.participant_update_limit(),
+        );
+        let (tx, rx) = mpsc::channel(settings.max_batch * 4);
+        let lh = Arc::new(Longhall {
+            store: store.clone(),
+            files,
+            clock,
+            settings: settings.clone(),
+            catalog: RwLock::new(catalog),
+            write_lock: tokio::sync::Mutex::new(()),
+            hub,
+            poster: tx,
+        });
+        tokio::spawn(run_poster(
+            Arc::downgrade(&lh),
+            store,
+            rx,
+            settings.max_batch,
+        ));
+        Ok(lh)
+    }
+
+    fn cat(&self) -> RwLockReadGuard<'_, Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cat_mut(&self) -> RwLockWriteGuard<'_, Catalog> {
+        self.catalog.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Is the store reachable?
+    pub async fn ready(&self) -> CoreResult<()> {
+        self.store.ping().await.map_err(CoreError::from)
+    }
+
+    /// First start of a new deployment: turns the global policy on (so a first user can chat
+    /// at once), creates the administrator, and a "General" category with an Open "Lobby".
+    /// Does nothing on later starts.
+    pub async fn first_start(
+        &self,
+        admin_login: &str,
+        password: Option<String>,
+    ) -> CoreResult<Option<FirstStart>> {
+        if self.store.get_meta("initialized").await?.is_some() {
+            return Ok(None);
+        }
+        let generated = password.is_none();
+        let password = password.unwrap_or_else(auth::random_password);
+        let system = Actor::system();
+        if !self.cat().policies.contains_key(&Scope::Global) {
+            self.put_policy(
+                &system,
+                "global",
+                longhall_types::api::PolicyPut {
+                    enable_persistent_chat: true,
+                    description:
+                        "Turned on at first start so that the first users can chat at once.".into(),
+                },
+            )
+            .await?;
+            tracing::info!("first start: the global policy enables persistent chat for everyone");
+        }
+        if self.cat().user_by_login(admin_login).is_none() {
+            self.create_user(
+                &system,
+                longhall_types::api::NewUser {
+                    login: admin_login.to_owned(),
+                    display_name: Some("Administrator".into()),
+                    email: None,
+                    site: None,
+                    password: password.clone(),
+                    admin: true,
+                },
+            )
+            .await?;
+        }
+        if self.cat().categories.is_empty() {
+            let cat = self
+                .create_category(
+                    &system,
+                    longhall_types::api::NewCategory {
+                        name: "General".into(),
+                        description: "For everyone.".into(),
+                        invitations: true,
+                        file_upload: true,
+                        chat_history: Some(true),
+                        allowed_members: vec!["everyone".into()],
+                        denied_members: vec![],
+                        creators: vec!["everyone".into()],
+                    },
+                )
+                .await?;
+            self.create_room(
+                &system,
+                longhall_types::api::NewRoom {
+                    name: "Lobby".into(),
+                    category: cat.id.to_string(),
+                    description: "Say hello.".into(),
+                    privacy: longhall_types::api::Privacy::Open,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        }
+        self.store
+            .put_meta("initialized", &self.now().to_string())
+            .await?;
+        Ok(Some(FirstStart {
+            admin_login: admin_login.to_owned(),
+            generated_password: generated.then_some(password),
+        }))
+    }
+
+    /// Closes every connection with `reason` and records their PART events (graceful stop).
+    pub async fn shutdown(&self, reason: CoreError) {
+        for conn in self.hub.connections() {
+            self.disconnect(&conn, "server stopping").await;
+            conn.close(reason.clone());
+        }
+    }
+}
+
+fn not_found(code: ErrorCode, what: &str) -> CoreError {
+    CoreError::new(code, format!("There is no {what}; check the name or id."))
+}
+
+/// Applies a list edit: replace, then remove, then add (deduplicated, order kept).
+fn apply_edit(
+    list: &mut Vec<Principal>,
+    replace: Option<Vec<Principal>>,
+    remove: &[Principal],
+    add: Vec<Principal>,
+) {
+    if let Some(r) = replace {
+        *list = Vec::new();
+        for p in r {
+            if !list.contains(&p) {
+                list.push(p);
+            }
+        }
+    }
+    list.retain(|p| !remove.contains(p));
+    for p in add {
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+}
+
+/// The group-commit loop: takes every queued post, commits them in one store call, publishes
+/// them in commit order, then acknowledges. Clients can't cancel it, so a committed message
+/// is always published.
+async fn run_poster(
+    lh: std::sync::Weak<Longhall>,
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<PostJob>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        let posts: Vec<NewPost> = batch.iter().map(|j| j.post.clone()).collect();
+        let result = store.commit_posts(posts).await;
+        let Some(lh) = lh.upgrade() else { return };
+        match result {
+            Ok(seqs) => {
+                for (job, seq) in batch.drain(..).zip(seqs) {
+                    let mut view = job.view;
+                    view.seq = seq;
+                    lh.hub.publish(view, job.post.keep);
+                    let _ = job.reply.send(Ok(seq));
+                }
+            }
+            Err(e) => {
+                let err = CoreError::from(e);
+                for job in batch.drain(..) {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
