@@ -73,9 +73,7 @@ impl Catalog {
     // ---- lookups by name
 
     pub fn user_by_login(&self, login: &str) -> Option<&User> {
-        self.logins
-            .get(&login.to_lowercase())
-            .and_then(|id| self.users.get(id))
+        self.logins.get(&login.to_lowercase()).and_then(|id| self.users.get(id))
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
@@ -100,34 +98,19 @@ impl Catalog {
 
     /// A category named by id or by name.
     pub fn find_category(&self, id_or_name: &str) -> CoreResult<&Category> {
-        let by_id = id_or_name
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| self.categories.get(&id));
-        by_id
-            .or_else(|| self.category_by_name(id_or_name))
-            .ok_or_else(|| {
-                CoreError::new(
-                    ErrorCode::CategoryNotFound,
-                    format!(
-                        "There is no category \"{id_or_name}\"; list the categories to pick one."
-                    ),
-                )
-            })
+        let by_id = id_or_name.parse::<i64>().ok().and_then(|id| self.categories.get(&id));
+        by_id.or_else(|| self.category_by_name(id_or_name)).ok_or_else(|| {
+            CoreError::new(
+                ErrorCode::CategoryNotFound,
+                format!("There is no category \"{id_or_name}\"; list the categories to pick one."),
+            )
+        })
     }
 
     /// Categories and rooms share one name space.
-    pub fn name_in_use(
-        &self,
-        name: &str,
-        except_room: Option<RoomId>,
-        except_category: Option<CategoryId>,
-    ) -> bool {
-        self.room_by_name(name)
-            .is_some_and(|r| Some(r.id) != except_room)
-            || self
-                .category_by_name(name)
-                .is_some_and(|c| Some(c.id) != except_category)
+    pub fn name_in_use(&self, name: &str, except_room: Option<RoomId>, except_category: Option<CategoryId>) -> bool {
+        self.room_by_name(name).is_some_and(|r| Some(r.id) != except_room)
+            || self.category_by_name(name).is_some_and(|c| Some(c.id) != except_category)
     }
 
     // ---- principals
@@ -144,14 +127,8 @@ impl Catalog {
             )
         };
         match PrincipalRef::parse(written).ok_or_else(unknown)? {
-            PrincipalRef::User(login) => self
-                .user_by_login(&login)
-                .map(|u| Principal::User(u.id))
-                .ok_or_else(unknown),
-            PrincipalRef::Group(name) => self
-                .group_by_name(&name)
-                .map(|g| Principal::Group(g.id))
-                .ok_or_else(unknown),
+            PrincipalRef::User(login) => self.user_by_login(&login).map(|u| Principal::User(u.id)).ok_or_else(unknown),
+            PrincipalRef::Group(name) => self.group_by_name(&name).map(|g| Principal::Group(g.id)).ok_or_else(unknown),
             PrincipalRef::Domain(d) => Ok(Principal::Domain(d)),
             PrincipalRef::Everyone => Ok(Principal::Everyone),
         }
@@ -161,10 +138,7 @@ impl Catalog {
         if written.len() > longhall_types::limits::MAX_LIST_ITEMS {
             return Err(CoreError::new(
                 ErrorCode::TooLong,
-                format!(
-                    "A list edit may name at most {} principals.",
-                    longhall_types::limits::MAX_LIST_ITEMS
-                ),
+                format!("A list edit may name at most {} principals.", longhall_types::limits::MAX_LIST_ITEMS),
             ));
         }
         written.iter().map(|w| self.resolve(w)).collect()
@@ -193,8 +167,7 @@ impl Catalog {
     /// Every group that contains `start`, transitively (cycles are tolerated).
     fn ancestors(&self, start: &Principal) -> HashSet<GroupId> {
         let mut seen = HashSet::new();
-        let mut queue: VecDeque<GroupId> =
-            self.parents.get(start).cloned().unwrap_or_default().into();
+        let mut queue: VecDeque<GroupId> = self.parents.get(start).cloned().unwrap_or_default().into();
         while let Some(g) = queue.pop_front() {
             if seen.insert(g)
                 && let Some(up) = self.parents.get(&Principal::Group(g))
@@ -206,16 +179,8 @@ impl Catalog {
     }
 
     pub fn affiliations(&self, user: UserId) -> Affiliations {
-        let domain = self
-            .users
-            .get(&user)
-            .map(|u| u.domain().to_owned())
-            .unwrap_or_default();
-        Affiliations {
-            user,
-            domain,
-            groups: self.ancestors(&Principal::User(user)),
-        }
+        let domain = self.users.get(&user).map(|u| u.domain().to_owned()).unwrap_or_default();
+        Affiliations { user, domain, groups: self.ancestors(&Principal::User(user)) }
     }
 
     /// Everything a principal "is" for scope checks: itself, its containing groups, its
@@ -240,12 +205,7 @@ impl Catalog {
         let mut out: Vec<UserId> = match p {
             Principal::User(id) => vec![*id],
             Principal::Everyone => self.users.keys().copied().collect(),
-            Principal::Domain(d) => self
-                .users
-                .values()
-                .filter(|u| u.domain() == d)
-                .map(|u| u.id)
-                .collect(),
+            Principal::Domain(d) => self.users.values().filter(|u| u.domain() == d).map(|u| u.id).collect(),
             Principal::Group(root) => {
                 let mut users = HashSet::new();
                 let mut seen = HashSet::new();
@@ -254,12 +214,7 @@ impl Catalog {
                     if !seen.insert(g) {
                         continue;
                     }
-                    for m in self
-                        .groups
-                        .get(&g)
-                        .map(|g| g.members.as_slice())
-                        .unwrap_or_default()
-                    {
+                    for m in self.groups.get(&g).map(|g| g.members.as_slice()).unwrap_or_default() {
                         match m {
                             Principal::User(u) => {
                                 users.insert(*u);
@@ -285,16 +240,10 @@ impl Catalog {
         let site = user.site.as_ref().map(|s| Scope::Site(s.clone()));
         for scope in [tag, site, Some(Scope::Global)].into_iter().flatten() {
             if let Some(p) = self.policies.get(&scope) {
-                return EffectivePolicy {
-                    enable_persistent_chat: p.enable_persistent_chat,
-                    source: scope.to_string(),
-                };
+                return EffectivePolicy { enable_persistent_chat: p.enable_persistent_chat, source: scope.to_string() };
             }
         }
-        EffectivePolicy {
-            enable_persistent_chat: false,
-            source: "global".into(),
-        }
+        EffectivePolicy { enable_persistent_chat: false, source: "global".into() }
     }
 
     /// The site's configuration if it has one, else global, else the defaults.
@@ -357,21 +306,9 @@ mod tests {
                 user(2, "bob@other.org", None, Some("pilot")),
             ],
             groups: vec![
-                Group {
-                    id: 10,
-                    name: "traders".into(),
-                    members: vec![Principal::Group(11)],
-                },
-                Group {
-                    id: 11,
-                    name: "desk".into(),
-                    members: vec![Principal::User(1), Principal::Group(12)],
-                },
-                Group {
-                    id: 12,
-                    name: "ops".into(),
-                    members: vec![Principal::Group(10)],
-                },
+                Group { id: 10, name: "traders".into(), members: vec![Principal::Group(11)] },
+                Group { id: 11, name: "desk".into(), members: vec![Principal::User(1), Principal::Group(12)] },
+                Group { id: 12, name: "ops".into(), members: vec![Principal::Group(10)] },
             ],
             ..Default::default()
         };
@@ -386,30 +323,18 @@ mod tests {
         assert_eq!(aff.domain, "example.org");
         assert_eq!(c.expand_users(&Principal::Group(10)), vec![1]);
         assert_eq!(c.expand_users(&Principal::Everyone), vec![1, 2]);
-        assert_eq!(
-            c.expand_users(&Principal::Domain("other.org".into())),
-            vec![2]
-        );
+        assert_eq!(c.expand_users(&Principal::Domain("other.org".into())), vec![2]);
         assert!(c.affiliations(2).groups.is_empty());
     }
 
     #[test]
     fn principals_resolve_and_write_back() {
         let c = catalog();
-        assert_eq!(
-            c.resolve("user:Alice@Example.org").unwrap(),
-            Principal::User(1)
-        );
+        assert_eq!(c.resolve("user:Alice@Example.org").unwrap(), Principal::User(1));
         assert_eq!(c.resolve("group:TRADERS").unwrap(), Principal::Group(10));
         assert_eq!(c.resolve("everyone").unwrap(), Principal::Everyone);
-        assert_eq!(
-            c.resolve("user:nobody@example.org").unwrap_err().code,
-            ErrorCode::UnknownPrincipal
-        );
-        assert_eq!(
-            c.resolve("group:nobody").unwrap_err().code,
-            ErrorCode::UnknownPrincipal
-        );
+        assert_eq!(c.resolve("user:nobody@example.org").unwrap_err().code, ErrorCode::UnknownPrincipal);
+        assert_eq!(c.resolve("group:nobody").unwrap_err().code, ErrorCode::UnknownPrincipal);
         assert_eq!(c.written(&Principal::Group(11)), "group:desk");
         assert_eq!(c.written(&Principal::User(2)), "user:bob@other.org");
     }
@@ -422,41 +347,22 @@ mod tests {
         assert!(!c.effective_policy(&alice).enable_persistent_chat);
         c.policies.insert(
             Scope::Global,
-            Policy {
-                scope: Scope::Global,
-                enable_persistent_chat: true,
-                description: String::new(),
-            },
+            Policy { scope: Scope::Global, enable_persistent_chat: true, description: String::new() },
         );
         assert_eq!(c.effective_policy(&alice).source, "global");
         assert!(c.effective_policy(&alice).enable_persistent_chat);
         let site = Scope::Site("london".into());
-        c.policies.insert(
-            site.clone(),
-            Policy {
-                scope: site,
-                enable_persistent_chat: false,
-                description: String::new(),
-            },
-        );
+        c.policies
+            .insert(site.clone(), Policy { scope: site, enable_persistent_chat: false, description: String::new() });
         assert_eq!(
             c.effective_policy(&alice),
-            EffectivePolicy {
-                enable_persistent_chat: false,
-                source: "site:london".into()
-            }
+            EffectivePolicy { enable_persistent_chat: false, source: "site:london".into() }
         );
         // bob's tag policy doesn't exist yet: falls back to global.
         assert_eq!(c.effective_policy(&bob).source, "global");
         let tag = Scope::Tag("pilot".into());
-        c.policies.insert(
-            tag.clone(),
-            Policy {
-                scope: tag,
-                enable_persistent_chat: false,
-                description: String::new(),
-            },
-        );
+        c.policies
+            .insert(tag.clone(), Policy { scope: tag, enable_persistent_chat: false, description: String::new() });
         assert_eq!(c.effective_policy(&bob).source, "tag:pilot");
     }
 
@@ -490,29 +396,11 @@ mod tests {
             creators: vec![],
         };
         // desk is inside traders (allowed) but also inside ops (denied): deny wins.
-        assert!(!crate::rules::in_scope(
-            &cat,
-            &c.containers(&Principal::Group(11))
-        ));
-        let cat2 = Category {
-            denied: vec![],
-            ..cat
-        };
-        assert!(crate::rules::in_scope(
-            &cat2,
-            &c.containers(&Principal::Group(11))
-        ));
-        assert!(crate::rules::in_scope(
-            &cat2,
-            &c.containers(&Principal::User(1))
-        ));
-        assert!(!crate::rules::in_scope(
-            &cat2,
-            &c.containers(&Principal::User(2))
-        ));
-        assert!(!crate::rules::in_scope(
-            &cat2,
-            &c.containers(&Principal::Everyone)
-        ));
+        assert!(!crate::rules::in_scope(&cat, &c.containers(&Principal::Group(11))));
+        let cat2 = Category { denied: vec![], ..cat };
+        assert!(crate::rules::in_scope(&cat2, &c.containers(&Principal::Group(11))));
+        assert!(crate::rules::in_scope(&cat2, &c.containers(&Principal::User(1))));
+        assert!(!crate::rules::in_scope(&cat2, &c.containers(&Principal::User(2))));
+        assert!(!crate::rules::in_scope(&cat2, &c.containers(&Principal::Everyone)));
     }
 }

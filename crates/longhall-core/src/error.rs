@@ -15,25 +15,17 @@ pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        CoreError {
-            code,
-            message: message.into(),
-        }
+        CoreError { code, message: message.into() }
     }
 
     pub fn body(&self) -> ErrorBody {
-        ErrorBody {
-            code: self.code.as_str().to_owned(),
-            message: self.message.clone(),
-        }
+        ErrorBody { code: self.code.as_str().to_owned(), message: self.message.clone() }
     }
 
     pub fn room_not_found(room: i64) -> Self {
         CoreError::new(
             ErrorCode::RoomNotFound,
-            format!(
-                "Room {room} does not exist; search the room directory for the rooms you can see."
-            ),
+            format!("Room {room} does not exist; search the room directory for the rooms you can see."),
         )
     }
 
@@ -42,10 +34,7 @@ impl CoreError {
     }
 
     pub fn admin_required() -> Self {
-        CoreError::new(
-            ErrorCode::AdminRequired,
-            "Only administrators may do this; ask an administrator.",
-        )
+        CoreError::new(ErrorCode::AdminRequired, "Only administrators may do this; ask an administrator.")
     }
 }
 
@@ -69,13 +58,10 @@ pub type StoreResult<T> = Result<T, StoreError>;
 impl From<StoreError> for CoreError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(what) => CoreError::new(
-                ErrorCode::NameTaken,
-                format!("{what} is already taken; choose another name."),
-            ),
-            StoreError::NotFound(what) => {
-                CoreError::new(ErrorCode::InvalidValue, format!("{what} no longer exists."))
+            StoreError::Conflict(what) => {
+                CoreError::new(ErrorCode::NameTaken, format!("{what} is already taken; choose another name."))
             }
+            StoreError::NotFound(what) => CoreError::new(ErrorCode::InvalidValue, format!("{what} no longer exists.")),
             StoreError::Unavailable(why) => {
                 tracing::error!(error = %why, "store failure");
                 CoreError::new(

@@ -69,7 +69,7 @@ impl Connection {
         if slot.is_none() {
             *slot = Some(reason);
             self.closed.store(true, Ordering::Release);
-            self.notify.notify_one();
+            self.notify.notify_waiters();
         }
     }
 
@@ -80,10 +80,14 @@ impl Connection {
     /// Resolves with the reason once `close` was called.
     pub async fn closing(&self) -> CoreError {
         loop {
+            // Register interest before checking, so a close between the two is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             if let Some(reason) = lock(&self.closing).clone() {
                 return reason;
             }
-            self.notify.notified().await;
+            notified.await;
         }
     }
 
@@ -134,7 +138,9 @@ pub enum Snapshot {
         has_more: bool,
     },
     /// Read from the store: kept messages with seq ≤ `up_to` (the rest arrive live).
-    FromStore { up_to: Seq },
+    FromStore {
+        up_to: Seq,
+    },
 }
 
 /// What the caller asked to see on join.
@@ -160,22 +166,10 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(
-        rooms: impl IntoIterator<Item = (RoomId, Seq)>,
-        cache_cap: u32,
-        update_limit: u32,
-    ) -> Hub {
+    pub fn new(rooms: impl IntoIterator<Item = (RoomId, Seq)>, cache_cap: u32, update_limit: u32) -> Hub {
         let rooms = rooms
             .into_iter()
-            .map(|(id, seq)| {
-                (
-                    id,
-                    Arc::new(RoomLive {
-                        last_seq: AtomicI64::new(seq),
-                        state: Mutex::default(),
-                    }),
-                )
-            })
+            .map(|(id, seq)| (id, Arc::new(RoomLive { last_seq: AtomicI64::new(seq), state: Mutex::default() })))
             .collect();
         Hub {
             rooms: RwLock::new(rooms),
@@ -196,11 +190,7 @@ impl Hub {
     }
 
     pub fn room(&self, id: RoomId) -> Option<Arc<RoomLive>> {
-        self.rooms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-            .cloned()
+        self.rooms.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned()
     }
 
     pub fn add_room(&self, id: RoomId, last_seq: Seq) {
@@ -208,12 +198,7 @@ impl Hub {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .entry(id)
-            .or_insert_with(|| {
-                Arc::new(RoomLive {
-                    last_seq: AtomicI64::new(last_seq),
-                    state: Mutex::default(),
-                })
-            });
+            .or_insert_with(|| Arc::new(RoomLive { last_seq: AtomicI64::new(last_seq), state: Mutex::default() }));
     }
 
     pub fn last_seq(&self, room: RoomId) -> Seq {
@@ -222,9 +207,7 @@ impl Hub {
 
     /// Connected users in the room.
     pub fn participant_count(&self, room: RoomId) -> u32 {
-        self.room(room)
-            .map(|r| lock(&r.state).users.len() as u32)
-            .unwrap_or(0)
+        self.room(room).map(|r| lock(&r.state).users.len() as u32).unwrap_or(0)
     }
 
     pub fn participants(&self, room: RoomId) -> (u32, bool, Vec<Participant>) {
@@ -232,19 +215,13 @@ impl Hub {
             return (0, false, vec![]);
         };
         let st = lock(&r.state);
-        let list = if st.large {
-            vec![]
-        } else {
-            st.users.values().map(|(_, p)| p.clone()).collect()
-        };
+        let list = if st.large { vec![] } else { st.users.values().map(|(_, p)| p.clone()).collect() };
         (st.users.len() as u32, st.large, list)
     }
 
     /// Users with at least one connection joined to the room.
     pub fn joined_users(&self, room: RoomId) -> Vec<UserId> {
-        self.room(room)
-            .map(|r| lock(&r.state).users.keys().copied().collect())
-            .unwrap_or_default()
+        self.room(room).map(|r| lock(&r.state).users.keys().copied().collect()).unwrap_or_default()
     }
 
     // ---- connections
@@ -260,34 +237,20 @@ impl Hub {
             notify: Notify::new(),
             joined: Mutex::default(),
         });
-        self.conns
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(conn.id, conn.clone());
+        self.conns.write().unwrap_or_else(|e| e.into_inner()).insert(conn.id, conn.clone());
         (conn, rx)
     }
 
     pub fn disconnect(&self, conn: ConnId) {
-        self.conns
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&conn);
+        self.conns.write().unwrap_or_else(|e| e.into_inner()).remove(&conn);
     }
 
     pub fn connections(&self) -> Vec<Arc<Connection>> {
-        self.conns
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.conns.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
     }
 
     pub fn connections_of(&self, user: UserId) -> Vec<Arc<Connection>> {
-        self.connections()
-            .into_iter()
-            .filter(|c| c.user == user)
-            .collect()
+        self.connections().into_iter().filter(|c| c.user == user).collect()
     }
 
     /// Sends a frame to every connection of a user.
@@ -318,8 +281,7 @@ impl Hub {
         let newer: Vec<MessageView> = st.cache.drain(..).collect();
         let last_fetched = fetched.last().map(|m| m.seq).unwrap_or(0);
         st.cache.extend(fetched);
-        st.cache
-            .extend(newer.into_iter().filter(|m| m.seq > last_fetched));
+        st.cache.extend(newer.into_iter().filter(|m| m.seq > last_fetched));
         st.cache_complete = complete;
         while st.cache.len() > cap {
             st.cache.pop_front();
@@ -369,25 +331,13 @@ impl Hub {
     }
 
     /// Registers `conn` in the room as pending and takes its snapshot atomically.
-    pub fn join(
-        &self,
-        conn: &Arc<Connection>,
-        room: RoomId,
-        who: Participant,
-        window: Window,
-    ) -> Option<JoinOutcome> {
+    pub fn join(&self, conn: &Arc<Connection>, room: RoomId, who: Participant, window: Window) -> Option<JoinOutcome> {
         let r = self.room(room)?;
         let limit = self.update_limit.load(Ordering::Relaxed) as usize;
         let mut st = lock(&r.state);
         let up_to = r.last_seq();
         let snapshot = snapshot_of(&st, window, up_to);
-        st.members.insert(
-            conn.id,
-            Member {
-                conn: conn.clone(),
-                pending: Some(Vec::new()),
-            },
-        );
+        st.members.insert(conn.id, Member { conn: conn.clone(), pending: Some(Vec::new()) });
         lock(&conn.joined).insert(room);
         let first_of_user = {
             let entry = st.users.entry(conn.user).or_insert((0, who.clone()));
@@ -398,10 +348,7 @@ impl Hub {
             st.large = true;
         }
         if first_of_user && !st.large {
-            let frame = encode(&ServerFrame::ParticipantJoined {
-                room,
-                participant: who,
-            });
+            let frame = encode(&ServerFrame::ParticipantJoined { room, participant: who });
             for (id, m) in st.members.iter_mut() {
                 if *id == conn.id {
                     continue;
@@ -415,11 +362,7 @@ impl Hub {
             }
         }
         let participants = (!st.large).then(|| st.users.values().map(|(_, p)| p.clone()).collect());
-        Some(JoinOutcome {
-            snapshot,
-            participants,
-            first_of_user,
-        })
+        Some(JoinOutcome { snapshot, participants, first_of_user })
     }
 
     /// Ends the pending state: queued live frames follow the join answer already sent.
@@ -437,12 +380,7 @@ impl Hub {
 
     /// Removes `conn` from the room. Returns whether it was joined and whether that was the
     /// user's last connection there. `notice` is sent to the connection itself first.
-    pub fn leave(
-        &self,
-        conn: &Connection,
-        room: RoomId,
-        notice: Option<&ServerFrame>,
-    ) -> Option<bool> {
+    pub fn leave(&self, conn: &Connection, room: RoomId, notice: Option<&ServerFrame>) -> Option<bool> {
         let r = self.room(room)?;
         let limit = self.update_limit.load(Ordering::Relaxed) as usize;
         let mut st = lock(&r.state);
@@ -465,10 +403,7 @@ impl Hub {
             st.large = false;
         }
         if let (Some(p), false) = (left, st.large) {
-            let frame = encode(&ServerFrame::ParticipantLeft {
-                room,
-                participant: p,
-            });
+            let frame = encode(&ServerFrame::ParticipantLeft { room, participant: p });
             for m in st.members.values_mut() {
                 match &mut m.pending {
                     Some(buf) => buf.push(frame.clone()),
@@ -483,22 +418,11 @@ impl Hub {
 
     /// Connections joined to a room.
     pub fn members(&self, room: RoomId) -> Vec<Arc<Connection>> {
-        self.room(room)
-            .map(|r| {
-                lock(&r.state)
-                    .members
-                    .values()
-                    .map(|m| m.conn.clone())
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.room(room).map(|r| lock(&r.state).members.values().map(|m| m.conn.clone()).collect()).unwrap_or_default()
     }
 
     pub fn remove_room(&self, room: RoomId) {
-        self.rooms
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&room);
+        self.rooms.write().unwrap_or_else(|e| e.into_inner()).remove(&room);
     }
 
     pub fn is_large(&self, room: RoomId) -> bool {
@@ -524,17 +448,11 @@ fn snapshot_of(st: &RoomState, window: Window, up_to: Seq) -> Snapshot {
             }
         }
         Window::After(after, n) => {
-            let covers = st.cache_complete
-                || cache.front().is_some_and(|m| m.seq <= after + 1)
-                || after >= up_to;
+            let covers = st.cache_complete || cache.front().is_some_and(|m| m.seq <= after + 1) || after >= up_to;
             if covers {
-                let newer: Vec<MessageView> =
-                    cache.iter().filter(|m| m.seq > after).cloned().collect();
+                let newer: Vec<MessageView> = cache.iter().filter(|m| m.seq > after).cloned().collect();
                 let has_more = newer.len() > n as usize;
-                Snapshot::Ready {
-                    messages: newer.into_iter().take(n as usize).collect(),
-                    has_more,
-                }
+                Snapshot::Ready { messages: newer.into_iter().take(n as usize).collect(), has_more }
             } else {
                 Snapshot::FromStore { up_to }
             }
@@ -562,10 +480,7 @@ mod tests {
     }
 
     fn who(n: &str) -> Participant {
-        Participant {
-            login: n.into(),
-            display_name: n.into(),
-        }
+        Participant { login: n.into(), display_name: n.into() }
     }
 
     fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<serde_json::Value> {
@@ -582,28 +497,15 @@ mod tests {
         hub.fill_cache(1, vec![], true);
         let (a, mut rx) = hub.connect(10, 100);
         let out = hub.join(&a, 1, who("a"), Window::Latest(30)).unwrap();
-        assert!(
-            matches!(out.snapshot, Snapshot::Ready { ref messages, has_more: false } if messages.is_empty())
-        );
+        assert!(matches!(out.snapshot, Snapshot::Ready { ref messages, has_more: false } if messages.is_empty()));
         hub.publish(msg(1, 1), true);
         hub.publish(msg(1, 2), true);
         assert!(drain(&mut rx).is_empty(), "nothing before the join answer");
         a.send(Bytes::from_static(b"{\"type\":\"joined\"}"));
         hub.activate(&a, 1);
         hub.publish(msg(1, 3), true);
-        let got: Vec<String> = drain(&mut rx)
-            .iter()
-            .map(|v| format!("{}{}", v["type"], v["seq"]))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                "\"joined\"null",
-                "\"message\"1",
-                "\"message\"2",
-                "\"message\"3"
-            ]
-        );
+        let got: Vec<String> = drain(&mut rx).iter().map(|v| format!("{}{}", v["type"], v["seq"])).collect();
+        assert_eq!(got, ["\"joined\"null", "\"message\"1", "\"message\"2", "\"message\"3"]);
     }
 
     #[test]
@@ -626,9 +528,7 @@ mod tests {
         // Asking for more than the cache holds after trimming goes to the store.
         let (b, _rx) = hub.connect(11, 100);
         assert!(matches!(
-            hub.join(&b, 1, who("b"), Window::Latest(10))
-                .unwrap()
-                .snapshot,
+            hub.join(&b, 1, who("b"), Window::Latest(10)).unwrap().snapshot,
             Snapshot::FromStore { up_to: 5 }
         ));
         assert_eq!(hub.last_seq(1), 5);
@@ -640,11 +540,7 @@ mod tests {
         hub.publish(msg(1, 3), true); // published while the store read was in flight
         hub.fill_cache(1, vec![msg(1, 1), msg(1, 2), msg(1, 3)], true);
         let (a, _rx) = hub.connect(10, 100);
-        match hub
-            .join(&a, 1, who("a"), Window::After(1, 10))
-            .unwrap()
-            .snapshot
-        {
+        match hub.join(&a, 1, who("a"), Window::After(1, 10)).unwrap().snapshot {
             Snapshot::Ready { messages, .. } => {
                 assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3])
             }
@@ -659,15 +555,9 @@ mod tests {
         let mut conns = vec![];
         for u in 0..6 {
             let (c, rx) = hub.connect(u, 1000);
-            let out = hub
-                .join(&c, 1, who(&format!("u{u}")), Window::Latest(1))
-                .unwrap();
+            let out = hub.join(&c, 1, who(&format!("u{u}")), Window::Latest(1)).unwrap();
             hub.activate(&c, 1);
-            assert_eq!(
-                out.participants.is_none(),
-                u == 5,
-                "the 6th user makes the room large"
-            );
+            assert_eq!(out.participants.is_none(), u == 5, "the 6th user makes the room large");
             conns.push((c, rx));
         }
         assert!(hub.is_large(1));
@@ -678,10 +568,7 @@ mod tests {
             hub.leave(&c, 1, None);
         }
         assert!(hub.is_large(1));
-        assert!(
-            drain(&mut conns[0].1).is_empty(),
-            "no leave notices in a large room"
-        );
+        assert!(drain(&mut conns[0].1).is_empty(), "no leave notices in a large room");
         let c3 = conns[3].0.clone();
         hub.leave(&c3, 1, None); // 3 users < 4: small again
         assert!(!hub.is_large(1));
@@ -706,9 +593,6 @@ mod tests {
     }
 
     fn futures_now<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 }

@@ -31,26 +31,15 @@ pub trait Store: Send + Sync + 'static {
     /// Everything the core keeps in memory.
     fn load_catalog(&self) -> BoxFuture<'_, StoreResult<CatalogData>>;
     /// Inserts a user (its `id` is ignored) and returns the new id.
-    fn insert_user<'a>(
-        &'a self,
-        user: &'a User,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, StoreResult<UserId>>;
+    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>>;
     fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>>;
-    fn set_password<'a>(
-        &'a self,
-        user: UserId,
-        password_hash: &'a str,
-    ) -> BoxFuture<'a, StoreResult<()>>;
+    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>>;
     fn password_hash(&self, user: UserId) -> BoxFuture<'_, StoreResult<Option<String>>>;
     fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>>;
     fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>>;
     /// Removes the group and every list entry that names it (group members, category and room lists).
     fn delete_group(&self, id: GroupId) -> BoxFuture<'_, StoreResult<()>>;
-    fn insert_category<'a>(
-        &'a self,
-        category: &'a Category,
-    ) -> BoxFuture<'a, StoreResult<CategoryId>>;
+    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>>;
     fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>>;
     fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>>;
     fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>>;
@@ -88,37 +77,15 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the assigned sequence numbers in batch order.
     fn commit_posts(&self, posts: Vec<NewPost>) -> BoxFuture<'_, StoreResult<Vec<Seq>>>;
     /// The latest `limit` kept messages, oldest first.
-    fn latest_messages(
-        &self,
-        room: RoomId,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
+    fn latest_messages(&self, room: RoomId, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
     /// Up to `limit` kept messages with `seq < before`, the newest of them, oldest first.
-    fn messages_before(
-        &self,
-        room: RoomId,
-        before: Seq,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
+    fn messages_before(&self, room: RoomId, before: Seq, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
     /// Up to `limit` kept messages with `seq > after`, the oldest of them, oldest first.
-    fn messages_after(
-        &self,
-        room: RoomId,
-        after: Seq,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
+    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
     /// Up to `limit` kept messages around time `ts`: about half before, the rest at or after, oldest first.
-    fn messages_around(
-        &self,
-        room: RoomId,
-        ts: Millis,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
+    fn messages_around(&self, room: RoomId, ts: Millis, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
     /// Kept messages matching the query, newest first, at most `limit`.
-    fn search<'a>(
-        &'a self,
-        query: &'a SearchQuery,
-    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
+    fn search<'a>(&'a self, query: &'a SearchQuery) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
     /// Replaces the text of the given messages and records one compliance event per message
     /// (`kind`: `MessageReplaced` or `MessageRemoved`; detail holds the original and the new
     /// text). Returns the messages as they were before.
@@ -140,12 +107,7 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- following, read positions, invitations
 
-    fn set_followed(
-        &self,
-        user: UserId,
-        room: RoomId,
-        follow: bool,
-    ) -> BoxFuture<'_, StoreResult<()>>;
+    fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>>;
     fn followed(&self, user: UserId) -> BoxFuture<'_, StoreResult<Vec<Followed>>>;
     /// Moves the read position forward (never back).
     fn set_read(&self, user: UserId, room: RoomId, seq: Seq) -> BoxFuture<'_, StoreResult<()>>;
@@ -158,22 +120,13 @@ pub trait Store: Send + Sync + 'static {
         ts: Millis,
     ) -> BoxFuture<'a, StoreResult<Vec<Invitation>>>;
     /// Invitations of `user` with id greater than `after`, ascending, at most `limit`.
-    fn invitations_after(
-        &self,
-        user: UserId,
-        after: i64,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<Invitation>>>;
+    fn invitations_after(&self, user: UserId, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<Invitation>>>;
 
     // ---- files
 
     /// Inserts a file record (its `id` is ignored) and records `event` (a `FileUpload`
     /// compliance event); returns the new id.
-    fn insert_file<'a>(
-        &'a self,
-        file: &'a FileMeta,
-        event: &'a ComplianceEvent,
-    ) -> BoxFuture<'a, StoreResult<FileId>>;
+    fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>>;
     fn get_file(&self, id: FileId) -> BoxFuture<'_, StoreResult<Option<FileMeta>>>;
 
     // ---- compliance
@@ -181,11 +134,7 @@ pub trait Store: Send + Sync + 'static {
     /// Records events durably in the compliance store, in order.
     fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>>;
     /// Recorded events with id greater than `after`, ascending, at most `limit`.
-    fn compliance_events(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>>;
+    fn compliance_events(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>>;
 
     // ---- health
 
@@ -206,12 +155,7 @@ pub enum FileStoreError {
 pub trait FileStore: Send + Sync + 'static {
     /// Streams `body` into a new object under `key`; fails with `TooLarge` (and keeps nothing)
     /// as soon as more than `max_bytes` arrive. Returns the size.
-    fn write(
-        &self,
-        key: String,
-        body: ByteStream,
-        max_bytes: u64,
-    ) -> BoxFuture<'_, Result<u64, FileStoreError>>;
+    fn write(&self, key: String, body: ByteStream, max_bytes: u64) -> BoxFuture<'_, Result<u64, FileStoreError>>;
     /// Streams the object back.
     fn read(&self, key: String) -> BoxFuture<'_, std::io::Result<ByteStream>>;
     fn remove(&self, key: String) -> BoxFuture<'_, std::io::Result<()>>;
@@ -228,9 +172,6 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> Millis {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
 }

@@ -95,10 +95,7 @@ impl Access {
                 "This room is disabled; an administrator can enable it again.",
             );
         }
-        CoreError::new(
-            ErrorCode::NotMember,
-            "Only members may join this room; ask one of its managers to add you.",
-        )
+        CoreError::new(ErrorCode::NotMember, "Only members may join this room; ask one of its managers to add you.")
     }
 
     /// The reason `can_post` is false.
@@ -142,14 +139,8 @@ fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> C
             format!("The {what} has {n} characters; the limit is {max_chars}. Shorten it."),
         ));
     }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-        && !allow_empty
-    {
-        return Err(CoreError::invalid(format!(
-            "The {what} must not contain control characters."
-        )));
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') && !allow_empty {
+        return Err(CoreError::invalid(format!("The {what} must not contain control characters.")));
     }
     Ok(())
 }
@@ -157,20 +148,13 @@ fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> C
 pub fn check_name(what: &str, name: &str) -> CoreResult<()> {
     check_text(what, name, limits::MAX_NAME_CHARS, false)?;
     if name.trim() != name {
-        return Err(CoreError::invalid(format!(
-            "The {what} must not start or end with spaces."
-        )));
+        return Err(CoreError::invalid(format!("The {what} must not start or end with spaces.")));
     }
     Ok(())
 }
 
 pub fn check_description(description: &str) -> CoreResult<()> {
-    check_text(
-        "description",
-        description,
-        limits::MAX_DESCRIPTION_CHARS,
-        true,
-    )
+    check_text("description", description, limits::MAX_DESCRIPTION_CHARS, true)
 }
 
 pub fn check_addin(name: &str, url: &str) -> CoreResult<()> {
@@ -181,9 +165,7 @@ pub fn check_addin(name: &str, url: &str) -> CoreResult<()> {
 
 pub fn check_http_url(what: &str, url: &str) -> CoreResult<()> {
     let lower = url.to_ascii_lowercase();
-    let rest = lower
-        .strip_prefix("https://")
-        .or_else(|| lower.strip_prefix("http://"));
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
         _ => Err(CoreError::invalid(format!(
@@ -270,11 +252,7 @@ mod tests {
     }
 
     fn alice() -> Affiliations {
-        Affiliations {
-            user: 1,
-            domain: "example.org".into(),
-            groups: HashSet::from([100]),
-        }
+        Affiliations { user: 1, domain: "example.org".into(), groups: HashSet::from([100]) }
     }
 
     #[test]
@@ -324,16 +302,8 @@ mod tests {
             }
             let cat = if scoped { &cat_in } else { &cat_out };
             let acc = Access::of(cat, &r, &a, false);
-            assert_eq!(
-                acc.can_find(),
-                find,
-                "{privacy:?} scoped={scoped} member={member} find"
-            );
-            assert_eq!(
-                acc.can_read(),
-                read,
-                "{privacy:?} scoped={scoped} member={member} read"
-            );
+            assert_eq!(acc.can_find(), find, "{privacy:?} scoped={scoped} member={member} find");
+            assert_eq!(acc.can_read(), read, "{privacy:?} scoped={scoped} member={member} read");
             assert_eq!(acc.can_post(), read, "normal rooms: readers post");
             if !acc.can_view() {
                 assert_eq!(acc.read_denied(10).code, ErrorCode::RoomNotFound);
@@ -344,19 +314,9 @@ mod tests {
     #[test]
     fn secret_room_denial_looks_like_a_missing_room() {
         let cat = category(vec![Principal::Everyone], vec![]);
-        let acc = Access::of(
-            &cat,
-            &room(Privacy::Secret, RoomType::Normal),
-            &alice(),
-            false,
-        );
+        let acc = Access::of(&cat, &room(Privacy::Secret, RoomType::Normal), &alice(), false);
         assert_eq!(acc.read_denied(10), CoreError::room_not_found(10));
-        let closed = Access::of(
-            &cat,
-            &room(Privacy::Closed, RoomType::Normal),
-            &alice(),
-            false,
-        );
+        let closed = Access::of(&cat, &room(Privacy::Closed, RoomType::Normal), &alice(), false);
         assert_eq!(closed.read_denied(10).code, ErrorCode::NotMember);
     }
 
@@ -386,11 +346,7 @@ mod tests {
                 r.managers = me.clone();
             }
             let acc = Access::of(&cat, &r, &alice(), admin);
-            assert_eq!(
-                acc.can_post(),
-                want,
-                "m={member} p={presenter} mg={manager} a={admin} {privacy:?}"
-            );
+            assert_eq!(acc.can_post(), want, "m={member} p={presenter} mg={manager} a={admin} {privacy:?}");
             assert!(acc.can_read() || !member || privacy == Privacy::Open);
             if acc.can_read() && !want {
                 assert_eq!(acc.post_denied(10).code, ErrorCode::NotPresenter);
@@ -438,35 +394,18 @@ mod tests {
     #[test]
     fn names_urls_and_posts_are_validated() {
         assert!(check_name("room name", "Trading desk").is_ok());
-        assert_eq!(
-            check_name("room name", "").unwrap_err().code,
-            ErrorCode::InvalidValue
-        );
-        assert_eq!(
-            check_name("room name", " x").unwrap_err().code,
-            ErrorCode::InvalidValue
-        );
-        assert_eq!(
-            check_name("room name", &"é".repeat(257)).unwrap_err().code,
-            ErrorCode::TooLong
-        );
+        assert_eq!(check_name("room name", "").unwrap_err().code, ErrorCode::InvalidValue);
+        assert_eq!(check_name("room name", " x").unwrap_err().code, ErrorCode::InvalidValue);
+        assert_eq!(check_name("room name", &"é".repeat(257)).unwrap_err().code, ErrorCode::TooLong);
         assert!(check_name("room name", &"é".repeat(256)).is_ok());
         assert!(check_addin("Quotes", "https://quotes.example.org/x").is_ok());
         for bad in ["ftp://x", "javascript:alert(1)", "https://", "http://a b"] {
             assert!(check_addin("Quotes", bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            check_addin(&"a".repeat(51), "https://x").unwrap_err().code,
-            ErrorCode::TooLong
-        );
+        assert_eq!(check_addin(&"a".repeat(51), "https://x").unwrap_err().code, ErrorCode::TooLong);
         assert!(check_post("hi", None).is_ok());
         assert!(check_post("   ", None).is_err());
-        assert_eq!(
-            check_post(&"x".repeat(limits::MAX_MESSAGE_BYTES + 1), None)
-                .unwrap_err()
-                .code,
-            ErrorCode::TooLong
-        );
+        assert_eq!(check_post(&"x".repeat(limits::MAX_MESSAGE_BYTES + 1), None).unwrap_err().code, ErrorCode::TooLong);
         assert!(check_range("default_chat_history", 0, CHAT_HISTORY_RANGE).is_err());
         assert!(check_range("default_chat_history", 500, CHAT_HISTORY_RANGE).is_ok());
         assert!(check_range("default_chat_history", 501, CHAT_HISTORY_RANGE).is_err());

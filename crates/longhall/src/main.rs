@@ -1,1 +1,132 @@
-fn main() {}
+//! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
+//! commented default configuration.
+
+mod config;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use longhall_core::ports::SystemClock;
+use longhall_core::{Longhall, Settings};
+use longhall_store_sqlite::{DirFileStore, SqliteStore};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Parser)]
+#[command(name = "longhall", version, about = "Longhall persistent chat server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (zero configuration needed).
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long, env = "LONGHALL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Directory of the stores (overrides the file and the environment).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Address:port to listen on (overrides the file and the environment).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the commented default configuration file.
+    PrintDefault,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config { command: ConfigCommand::PrintDefault } => {
+            print!("{}", config::DEFAULT_FILE);
+            Ok(())
+        }
+        Command::Serve { config, data_dir, listen } => {
+            let config = Config::load(config.as_deref(), Overrides { data_dir, listen })?;
+            init_logging(&config);
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let store = SqliteStore::open(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
+    let files = DirFileStore::new(config.data_dir.join("files"));
+    let lh = Longhall::start(Arc::new(store), Arc::new(files), Arc::new(SystemClock), Settings::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+    let password = std::env::var("LONGHALL_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(first) =
+        lh.first_start(&config.admin_login, password).await.map_err(|e| anyhow::anyhow!("first start: {e}"))?
+    {
+        println!("Longhall: new deployment in {}.", config.data_dir.display());
+        println!("Longhall: the global policy now enables persistent chat for every user.");
+        match first.generated_password {
+            Some(p) => println!(
+                "Longhall: administrator {} has the one-time password {p}\nLonghall: it is shown only now; sign in and change it.",
+                first.admin_login
+            ),
+            None => println!(
+                "Longhall: administrator {} uses the password from LONGHALL_ADMIN_PASSWORD.",
+                first.admin_login
+            ),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Longhall: serving http://{addr}/ (API under /api/v1, WebSocket at /api/v1/ws)");
+    tracing::info!(%addr, "serving");
+    longhall_server::serve(listener, lh, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("stop requested; closing connections");
+}

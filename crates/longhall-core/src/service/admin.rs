@@ -2,8 +2,8 @@
 
 use longhall_types::ErrorCode;
 use longhall_types::api::{
-    AddinUpdate, AddinView, CategoryUpdate, CategoryView, ConfigPut, ConfigView, ListEdit,
-    NewAddin, NewCategory, PolicyPut, PolicyView,
+    AddinUpdate, AddinView, CategoryUpdate, CategoryView, ConfigPut, ConfigView, ListEdit, NewAddin, NewCategory,
+    PolicyPut, PolicyView,
 };
 
 use super::views::{addin_view, category_view, config_view, policy_view};
@@ -19,16 +19,8 @@ pub(super) type ResolvedEdit = (Option<Vec<Principal>>, Vec<Principal>, Vec<Prin
 
 /// Resolves the three parts of a list edit against the catalog.
 pub(super) fn resolve_edit(cat: &Catalog, edit: &ListEdit) -> CoreResult<ResolvedEdit> {
-    let replace = edit
-        .replace
-        .as_deref()
-        .map(|r| cat.resolve_all(r))
-        .transpose()?;
-    Ok((
-        replace,
-        cat.resolve_all(&edit.remove)?,
-        cat.resolve_all(&edit.add)?,
-    ))
+    let replace = edit.replace.as_deref().map(|r| cat.resolve_all(r)).transpose()?;
+    Ok((replace, cat.resolve_all(&edit.remove)?, cat.resolve_all(&edit.add)?))
 }
 
 fn name_taken(name: &str) -> CoreError {
@@ -40,9 +32,9 @@ fn name_taken(name: &str) -> CoreError {
 
 fn parse_scope(scope: &str, tags_allowed: bool) -> CoreResult<Scope> {
     match Scope::parse(scope) {
-        Some(Scope::Tag(_)) if !tags_allowed => Err(CoreError::invalid(
-            "Configuration has global and site scopes only: write global or site:<name>.",
-        )),
+        Some(Scope::Tag(_)) if !tags_allowed => {
+            Err(CoreError::invalid("Configuration has global and site scopes only: write global or site:<name>."))
+        }
         Some(s) => Ok(s),
         None => Err(CoreError::invalid(format!(
             "\"{scope}\" is not a scope; write global, site:<name>{}.",
@@ -54,11 +46,7 @@ fn parse_scope(scope: &str, tags_allowed: bool) -> CoreResult<Scope> {
 impl Longhall {
     // ---- categories
 
-    pub async fn create_category(
-        &self,
-        actor: &Actor,
-        new: NewCategory,
-    ) -> CoreResult<CategoryView> {
+    pub async fn create_category(&self, actor: &Actor, new: NewCategory) -> CoreResult<CategoryView> {
         actor.require_admin()?;
         rules::check_name("category name", &new.name)?;
         rules::check_description(&new.description)?;
@@ -126,11 +114,7 @@ impl Longhall {
         let rooms: Vec<RoomId> = {
             let mut cat = self.cat_mut();
             cat.categories.insert(c.id, c.clone());
-            cat.rooms
-                .values()
-                .filter(|r| r.category == c.id)
-                .map(|r| r.id)
-                .collect()
+            cat.rooms.values().filter(|r| r.category == c.id).map(|r| r.id).collect()
         };
         drop(_guard);
         // Scope may have shrunk: whoever lost access is removed from the rooms at once.
@@ -143,12 +127,7 @@ impl Longhall {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
         let id = self.cat().find_category(id_or_name)?.id;
-        let rooms = self
-            .cat()
-            .rooms
-            .values()
-            .filter(|r| r.category == id)
-            .count();
+        let rooms = self.cat().rooms.values().filter(|r| r.category == id).count();
         if rooms > 0 {
             return Err(CoreError::new(
                 ErrorCode::CategoryNotEmpty,
@@ -178,8 +157,7 @@ impl Longhall {
             .values()
             .filter(|c| {
                 actor.is_admin()
-                    || (c.creators.iter().any(|p| containers.contains(p))
-                        && rules::in_scope(c, &containers))
+                    || (c.creators.iter().any(|p| containers.contains(p)) && rules::in_scope(c, &containers))
             })
             .map(|c| category_view(&cat, c))
             .collect();
@@ -194,27 +172,15 @@ impl Longhall {
         rules::check_addin(&new.name, &new.url)?;
         let _guard = self.write_lock.lock().await;
         if self.cat().addin_by_name(&new.name).is_some() {
-            return Err(CoreError::new(
-                ErrorCode::NameTaken,
-                format!("The add-in {} already exists.", new.name),
-            ));
+            return Err(CoreError::new(ErrorCode::NameTaken, format!("The add-in {} already exists.", new.name)));
         }
-        let mut addin = Addin {
-            id: 0,
-            name: new.name,
-            url: new.url,
-        };
+        let mut addin = Addin { id: 0, name: new.name, url: new.url };
         addin.id = self.store.insert_addin(&addin).await?;
         self.cat_mut().addins.insert(addin.id, addin.clone());
         Ok(addin_view(&addin))
     }
 
-    pub async fn update_addin(
-        &self,
-        actor: &Actor,
-        name: &str,
-        upd: AddinUpdate,
-    ) -> CoreResult<AddinView> {
+    pub async fn update_addin(&self, actor: &Actor, name: &str, upd: AddinUpdate) -> CoreResult<AddinView> {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
         let mut addin = self
@@ -223,15 +189,8 @@ impl Longhall {
             .cloned()
             .ok_or_else(|| not_found(ErrorCode::AddinNotFound, "such add-in"))?;
         if let Some(n) = upd.name {
-            if self
-                .cat()
-                .addin_by_name(&n)
-                .is_some_and(|a| a.id != addin.id)
-            {
-                return Err(CoreError::new(
-                    ErrorCode::NameTaken,
-                    format!("The add-in {n} already exists."),
-                ));
+            if self.cat().addin_by_name(&n).is_some_and(|a| a.id != addin.id) {
+                return Err(CoreError::new(ErrorCode::NameTaken, format!("The add-in {n} already exists.")));
             }
             addin.name = n;
         }
@@ -252,18 +211,11 @@ impl Longhall {
             .addin_by_name(name)
             .map(|a| a.id)
             .ok_or_else(|| not_found(ErrorCode::AddinNotFound, "such add-in"))?;
-        let users = self
-            .cat()
-            .rooms
-            .values()
-            .filter(|r| r.addin == Some(id))
-            .count();
+        let users = self.cat().rooms.values().filter(|r| r.addin == Some(id)).count();
         if users > 0 {
             return Err(CoreError::new(
                 ErrorCode::InUse,
-                format!(
-                    "{users} room(s) still show this add-in; pick another add-in for them first."
-                ),
+                format!("{users} room(s) still show this add-in; pick another add-in for them first."),
             ));
         }
         self.store.delete_addin(id).await?;
@@ -280,25 +232,14 @@ impl Longhall {
 
     // ---- policies
 
-    pub async fn put_policy(
-        &self,
-        actor: &Actor,
-        scope: &str,
-        put: PolicyPut,
-    ) -> CoreResult<PolicyView> {
+    pub async fn put_policy(&self, actor: &Actor, scope: &str, put: PolicyPut) -> CoreResult<PolicyView> {
         actor.require_admin()?;
         let scope = parse_scope(scope, true)?;
         rules::check_description(&put.description)?;
-        let policy = Policy {
-            scope,
-            enable_persistent_chat: put.enable_persistent_chat,
-            description: put.description,
-        };
+        let policy = Policy { scope, enable_persistent_chat: put.enable_persistent_chat, description: put.description };
         let _guard = self.write_lock.lock().await;
         self.store.put_policy(&policy).await?;
-        self.cat_mut()
-            .policies
-            .insert(policy.scope.clone(), policy.clone());
+        self.cat_mut().policies.insert(policy.scope.clone(), policy.clone());
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(policy_view(&policy))
@@ -310,10 +251,7 @@ impl Longhall {
         let scope = parse_scope(scope, true)?;
         let _guard = self.write_lock.lock().await;
         if !self.cat().policies.contains_key(&scope) {
-            return Err(not_found(
-                ErrorCode::PolicyNotFound,
-                &format!("policy {scope}"),
-            ));
+            return Err(not_found(ErrorCode::PolicyNotFound, &format!("policy {scope}")));
         }
         self.store.delete_policy(&scope).await?;
         {
@@ -342,21 +280,11 @@ impl Longhall {
 
     // ---- configuration
 
-    pub async fn put_config(
-        &self,
-        actor: &Actor,
-        scope: &str,
-        put: ConfigPut,
-    ) -> CoreResult<ConfigView> {
+    pub async fn put_config(&self, actor: &Actor, scope: &str, put: ConfigPut) -> CoreResult<ConfigView> {
         actor.require_admin()?;
         let scope = parse_scope(scope, false)?;
         let _guard = self.write_lock.lock().await;
-        let mut c = self
-            .cat()
-            .configs
-            .get(&scope)
-            .cloned()
-            .unwrap_or_else(|| Config::defaults(scope.clone()));
+        let mut c = self.cat().configs.get(&scope).cloned().unwrap_or_else(|| Config::defaults(scope.clone()));
         if let Some(v) = put.default_chat_history {
             rules::check_range("default_chat_history", v, rules::CHAT_HISTORY_RANGE)?;
             c.default_chat_history = v;
@@ -366,11 +294,7 @@ impl Longhall {
             c.max_file_size_kb = v;
         }
         if let Some(v) = put.participant_update_limit {
-            rules::check_range(
-                "participant_update_limit",
-                v,
-                rules::PARTICIPANT_UPDATE_LIMIT_RANGE,
-            )?;
+            rules::check_range("participant_update_limit", v, rules::PARTICIPANT_UPDATE_LIMIT_RANGE)?;
             c.participant_update_limit = v;
         }
         if let Some(v) = put.room_management_url {
@@ -398,10 +322,7 @@ impl Longhall {
         let scope = parse_scope(scope, false)?;
         let _guard = self.write_lock.lock().await;
         if !self.cat().configs.contains_key(&scope) {
-            return Err(not_found(
-                ErrorCode::ConfigNotFound,
-                &format!("configuration {scope}"),
-            ));
+            return Err(not_found(ErrorCode::ConfigNotFound, &format!("configuration {scope}")));
         }
         self.store.delete_config(&scope).await?;
         self.apply_config(|cat| {
@@ -413,8 +334,7 @@ impl Longhall {
     fn apply_config(&self, change: impl FnOnce(&mut Catalog)) {
         let mut cat = self.cat_mut();
         change(&mut cat);
-        self.hub
-            .set_limits(cat.max_chat_history(), cat.participant_update_limit());
+        self.hub.set_limits(cat.max_chat_history(), cat.participant_update_limit());
     }
 
     pub fn list_configs(&self, actor: &Actor) -> CoreResult<Vec<ConfigView>> {

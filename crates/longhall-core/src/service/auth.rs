@@ -41,11 +41,7 @@ impl Actor {
     }
 
     pub fn require_admin(&self) -> CoreResult<()> {
-        if self.user.admin {
-            Ok(())
-        } else {
-            Err(CoreError::admin_required())
-        }
+        if self.user.admin { Ok(()) } else { Err(CoreError::admin_required()) }
     }
 }
 
@@ -60,10 +56,7 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// A new bearer token: 32 random bytes, base64url, with a recognisable prefix.
 fn new_token() -> String {
-    format!(
-        "lh_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-    )
+    format!("lh_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>()))
 }
 
 /// A random password for a new administrator, typeable and long enough.
@@ -80,27 +73,18 @@ pub fn token_hash(token: &str) -> String {
 pub(super) async fn hash_password(password: String) -> CoreResult<String> {
     use argon2::PasswordHasher;
     tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
+        argon2::Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string())
     })
     .await
     .ok()
     .and_then(Result::ok)
-    .ok_or_else(|| {
-        CoreError::new(
-            ErrorCode::Internal,
-            "The password could not be hashed; try again.",
-        )
-    })
+    .ok_or_else(|| CoreError::new(ErrorCode::Internal, "The password could not be hashed; try again."))
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
     use argon2::PasswordVerifier;
     tokio::task::spawn_blocking(move || {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
+        argon2::Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok()
     })
     .await
     .unwrap_or(false)
@@ -118,10 +102,7 @@ pub(super) fn check_password(password: &str) -> CoreResult<()> {
 }
 
 fn bad_credentials() -> CoreError {
-    CoreError::new(
-        ErrorCode::InvalidCredentials,
-        "The login or the password is wrong; check both and try again.",
-    )
+    CoreError::new(ErrorCode::InvalidCredentials, "The login or the password is wrong; check both and try again.")
 }
 
 impl Longhall {
@@ -134,11 +115,7 @@ impl Longhall {
             let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
             return Err(bad_credentials());
         };
-        let hash = self
-            .store
-            .password_hash(user.id)
-            .await?
-            .unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let hash = self.store.password_hash(user.id).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
         if !verify_password(password.to_owned(), hash).await {
             return Err(bad_credentials());
         }
@@ -183,20 +160,24 @@ impl Longhall {
         if token.is_empty() || token.len() > 200 {
             return Err(unauthenticated());
         }
-        let record = self
-            .store
-            .find_token(&token_hash(token))
-            .await?
-            .ok_or_else(unauthenticated)?;
+        let record = self.store.find_token(&token_hash(token)).await?.ok_or_else(unauthenticated)?;
         if record.expires.is_some_and(|e| e <= self.now()) {
             return Err(unauthenticated());
         }
+        let user = self.cat().users.get(&record.user).cloned().ok_or_else(unauthenticated)?;
+        self.check_usable(&user)?;
+        Ok(Actor { user })
+    }
+
+    /// The caller as the catalog knows them now (a long-lived connection re-reads it per
+    /// request, so a revoked administrator or a disabled account takes effect at once).
+    pub fn current_actor(&self, user: UserId) -> CoreResult<Actor> {
         let user = self
             .cat()
             .users
-            .get(&record.user)
+            .get(&user)
             .cloned()
-            .ok_or_else(unauthenticated)?;
+            .ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "This account no longer exists."))?;
         self.check_usable(&user)?;
         Ok(Actor { user })
     }
@@ -220,15 +201,7 @@ impl Longhall {
 
     /// Chat needs the effective policy on, for administrators too.
     pub(super) fn require_chat(&self, actor: &Actor) -> CoreResult<()> {
-        if self
-            .cat()
-            .effective_policy(&actor.user)
-            .enable_persistent_chat
-        {
-            Ok(())
-        } else {
-            Err(policy_off())
-        }
+        if self.cat().effective_policy(&actor.user).enable_persistent_chat { Ok(()) } else { Err(policy_off()) }
     }
 
     /// A long-lived token for a bot (administrators only); shown once.
@@ -264,22 +237,14 @@ impl Longhall {
 
     /// Tokens: administrators see everyone's, others their own.
     pub async fn list_tokens(&self, actor: &Actor) -> CoreResult<Vec<TokenView>> {
-        let filter = if actor.is_admin() {
-            None
-        } else {
-            Some(actor.id())
-        };
+        let filter = if actor.is_admin() { None } else { Some(actor.id()) };
         let tokens = self.store.list_tokens(filter).await?;
         let cat = self.cat();
         Ok(tokens
             .into_iter()
             .map(|t| TokenView {
                 id: t.id,
-                login: cat
-                    .users
-                    .get(&t.user)
-                    .map(|u| u.login.clone())
-                    .unwrap_or_default(),
+                login: cat.users.get(&t.user).map(|u| u.login.clone()).unwrap_or_default(),
                 kind: t.kind.as_str().to_owned(),
                 label: t.label,
                 created: t.created,
@@ -289,14 +254,7 @@ impl Longhall {
 
     /// Revokes a token: one's own, or anyone's for an administrator.
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> CoreResult<()> {
-        let mine = self
-            .store
-            .list_tokens(if actor.is_admin() {
-                None
-            } else {
-                Some(actor.id())
-            })
-            .await?;
+        let mine = self.store.list_tokens(if actor.is_admin() { None } else { Some(actor.id()) }).await?;
         if !mine.iter().any(|t| t.id == id) || !self.store.delete_token(id).await? {
             return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
         }
@@ -312,4 +270,5 @@ fn policy_off() -> CoreError {
 }
 
 /// A valid Argon2id hash of a random string, verified against when the login is unknown.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J5Ow1z2cJ2m+1Ww0k5n7vB0c2iGeEsoY8T1tP3Qp8w4";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J5Ow1z2cJ2m+1Ww0k5n7vB0c2iGeEsoY8T1tP3Qp8w4";

@@ -16,6 +16,25 @@ use crate::live::{Connection, Snapshot, Window, encode};
 use crate::model::*;
 use crate::rules::{self, Access};
 
+/// A post queued for commit.
+pub struct PendingPost {
+    room: RoomId,
+    ts: Millis,
+    rx: oneshot::Receiver<CoreResult<Seq>>,
+}
+
+impl PendingPost {
+    /// Resolves once the post is durable (or failed, and nothing was kept).
+    pub async fn durable(self) -> CoreResult<Posted> {
+        let seq = self.rx.await.map_err(|_| posts_unavailable())??;
+        Ok(Posted { room: self.room, seq, ts: self.ts })
+    }
+}
+
+fn posts_unavailable() -> CoreError {
+    CoreError::new(ErrorCode::StoreUnavailable, "The server is not accepting posts right now; try again shortly.")
+}
+
 /// Which page of a room's history to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryQuery {
@@ -53,12 +72,7 @@ impl Longhall {
         seq: Option<Seq>,
         detail: serde_json::Value,
     ) -> ComplianceEvent {
-        let user_login = self
-            .cat()
-            .users
-            .get(&actor_id)
-            .map(|u| u.login.clone())
-            .unwrap_or_default();
+        let user_login = self.cat().users.get(&actor_id).map(|u| u.login.clone()).unwrap_or_default();
         ComplianceEvent {
             kind,
             ts: self.now(),
@@ -103,12 +117,7 @@ impl Longhall {
         Ok(())
     }
 
-    async fn read_window(
-        &self,
-        room: RoomId,
-        window: Window,
-        up_to: Seq,
-    ) -> CoreResult<(Vec<MessageView>, bool)> {
+    async fn read_window(&self, room: RoomId, window: Window, up_to: Seq) -> CoreResult<(Vec<MessageView>, bool)> {
         let (mut stored, n) = match window {
             Window::Latest(n) => (self.store.messages_before(room, up_to + 1, n + 1).await?, n),
             Window::After(after, n) => {
@@ -130,10 +139,7 @@ impl Longhall {
             }
         }
         let cat = self.cat();
-        Ok((
-            stored.into_iter().map(|m| message_view(&cat, m)).collect(),
-            has_more,
-        ))
+        Ok((stored.into_iter().map(|m| message_view(&cat, m)).collect(), has_more))
     }
 
     /// Joins one or many rooms on a connection. Each room answers with its backchat (or, with
@@ -149,14 +155,9 @@ impl Longhall {
     ) -> CoreResult<()> {
         self.require_chat(actor)?;
         if targets.is_empty() || targets.len() > MAX_LIST_ITEMS {
-            return Err(CoreError::invalid(format!(
-                "Join 1 to {MAX_LIST_ITEMS} rooms at a time."
-            )));
+            return Err(CoreError::invalid(format!("Join 1 to {MAX_LIST_ITEMS} rooms at a time.")));
         }
-        let default = self
-            .cat()
-            .effective_config(actor.user.site.as_deref())
-            .default_chat_history;
+        let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("backchat", backchat, default, MAX_HISTORY_PAGE)?;
         let mut joined = Vec::new();
         let mut failed = Vec::new();
@@ -164,19 +165,13 @@ impl Longhall {
         for target in targets {
             match self.join_one(actor, conn, &me, target, n).await {
                 Ok(room) => joined.push(room),
-                Err(e) => failed.push(JoinFailure {
-                    room: target.room,
-                    code: e.code.as_str().into(),
-                    message: e.message,
-                }),
+                Err(e) => {
+                    failed.push(JoinFailure { room: target.room, code: e.code.as_str().into(), message: e.message })
+                }
             }
         }
         let ids: Vec<RoomId> = joined.iter().map(|j| j.room.id).collect();
-        conn.send(encode(&ServerFrame::Joined {
-            id: request_id,
-            rooms: joined,
-            failed,
-        }));
+        conn.send(encode(&ServerFrame::Joined { id: request_id, rooms: joined, failed }));
         for id in ids {
             self.hub.activate(conn, id);
         }
@@ -200,10 +195,8 @@ impl Longhall {
             Some(after) => Window::After(after.max(0), MAX_HISTORY_PAGE),
             None => Window::Latest(n),
         };
-        let outcome = self
-            .hub
-            .join(conn, room.id, me.clone(), window)
-            .ok_or_else(|| CoreError::room_not_found(room.id))?;
+        let outcome =
+            self.hub.join(conn, room.id, me.clone(), window).ok_or_else(|| CoreError::room_not_found(room.id))?;
         let read = match outcome.snapshot {
             Snapshot::Ready { messages, has_more } => Ok((messages, has_more)),
             Snapshot::FromStore { up_to } => self.read_window(room.id, window, up_to).await,
@@ -218,11 +211,7 @@ impl Longhall {
                     json!({ "connection": conn.id }),
                 )];
                 events.extend(self.backchat_event(&room, actor.id(), &messages, "join"));
-                self.store
-                    .record_compliance(events)
-                    .await
-                    .map(|_| (messages, has_more))
-                    .map_err(CoreError::from)
+                self.store.record_compliance(events).await.map(|_| (messages, has_more)).map_err(CoreError::from)
             }
             Err(e) => Err(e),
         };
@@ -238,12 +227,7 @@ impl Longhall {
             let cat = self.cat();
             room_view(&cat, &self.hub, &room, &access)
         };
-        Ok(JoinedRoom {
-            room: view,
-            messages,
-            has_more,
-            participants: outcome.participants,
-        })
+        Ok(JoinedRoom { room: view, messages, has_more, participants: outcome.participants })
     }
 
     /// Leaves rooms; answers with the rooms actually left.
@@ -302,36 +286,40 @@ impl Longhall {
         req: PostRequest,
         via: Option<&Connection>,
     ) -> CoreResult<Posted> {
+        self.submit_post(actor, room, req, via).await?.durable().await
+    }
+
+    /// Checks and queues a post for the next group commit, in call order; the returned
+    /// handle resolves once it is durable. A connection submits its posts one after another
+    /// and awaits them concurrently, so its messages keep their order without waiting in turn.
+    pub async fn submit_post(
+        &self,
+        actor: &Actor,
+        room: RoomId,
+        req: PostRequest,
+        via: Option<&Connection>,
+    ) -> CoreResult<PendingPost> {
         self.require_chat(actor)?;
         rules::check_post(&req.text, req.story_title.as_deref())?;
         let (r, access) = self.access(actor, room)?;
         if let Some(conn) = via
             && !conn.is_joined(room)
         {
-            return Err(CoreError::new(
-                ErrorCode::NotJoined,
-                "Join the room on this connection before posting to it.",
-            ));
+            return Err(CoreError::new(ErrorCode::NotJoined, "Join the room on this connection before posting to it."));
         }
         if !access.can_post() {
             return Err(access.post_denied(room));
         }
         let (keep, file) = {
             let cat = self.cat();
-            let keep = cat
-                .categories
-                .get(&r.category)
-                .is_none_or(|c| c.chat_history);
+            let keep = cat.categories.get(&r.category).is_none_or(|c| c.chat_history);
             (keep, req.file)
         };
         let file_ref = match file {
             Some(id) => {
                 let meta = self.store.get_file(id).await?.filter(|f| f.room == room);
                 let meta = meta.ok_or_else(|| {
-                    CoreError::new(
-                        ErrorCode::FileNotFound,
-                        "Attach a file uploaded to this same room.",
-                    )
+                    CoreError::new(ErrorCode::FileNotFound, "Attach a file uploaded to this same room.")
                 })?;
                 Some(longhall_types::api::FileRef {
                     id: meta.id,
@@ -368,22 +356,8 @@ impl Longhall {
             replaced: false,
         };
         let (tx, rx) = oneshot::channel();
-        let overloaded = || {
-            CoreError::new(
-                ErrorCode::StoreUnavailable,
-                "The server is not accepting posts right now; try again shortly.",
-            )
-        };
-        self.poster
-            .send(PostJob {
-                post,
-                view,
-                reply: tx,
-            })
-            .await
-            .map_err(|_| overloaded())?;
-        let seq = rx.await.map_err(|_| overloaded())??;
-        Ok(Posted { room, seq, ts })
+        self.poster.send(PostJob { post, view, reply: tx }).await.map_err(|_| posts_unavailable())?;
+        Ok(PendingPost { room, ts, rx })
     }
 
     /// A page of a room's history, oldest first. Reading history is a BACKCHAT event.
@@ -399,10 +373,7 @@ impl Longhall {
         if !access.can_read() {
             return Err(access.read_denied(room));
         }
-        let default = self
-            .cat()
-            .effective_config(actor.user.site.as_deref())
-            .default_chat_history;
+        let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("limit", limit, default, MAX_HISTORY_PAGE)?;
         let (mut stored, direction_older) = match query {
             HistoryQuery::Latest => (self.store.latest_messages(room, n + 1).await?, true),
@@ -425,29 +396,18 @@ impl Longhall {
         if let Some(ev) = self.backchat_event(&r, actor.id(), &messages, "history") {
             self.store.record_compliance(vec![ev]).await?;
         }
-        Ok(HistoryPage {
-            room,
-            messages,
-            has_more,
-        })
+        Ok(HistoryPage { room, messages, has_more })
     }
 
     /// Content search over every room the caller may read (text, author, dates), newest first,
     /// capped; results read are BACKCHAT events.
-    pub async fn search_messages(
-        &self,
-        actor: &Actor,
-        q: MessageSearch,
-    ) -> CoreResult<SearchResults> {
+    pub async fn search_messages(&self, actor: &Actor, q: MessageSearch) -> CoreResult<SearchResults> {
         self.require_chat(actor)?;
         let limit = count_in_range("limit", q.limit, MAX_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?;
         if let Some(t) = &q.text
             && t.len() > 1024
         {
-            return Err(CoreError::new(
-                ErrorCode::TooLong,
-                "Search for at most 1024 bytes of text.",
-            ));
+            return Err(CoreError::new(ErrorCode::TooLong, "Search for at most 1024 bytes of text."));
         }
         let (rooms, author) = {
             let cat = self.cat();
@@ -457,9 +417,9 @@ impl Longhall {
                 .values()
                 .filter(|r| q.rooms.is_empty() || q.rooms.contains(&r.id))
                 .filter(|r| {
-                    cat.categories.get(&r.category).is_some_and(|c| {
-                        c.chat_history && Access::of(c, r, &aff, actor.is_admin()).can_read()
-                    })
+                    cat.categories
+                        .get(&r.category)
+                        .is_some_and(|c| c.chat_history && Access::of(c, r, &aff, actor.is_admin()).can_read())
                 })
                 .map(|r| r.id)
                 .collect();
@@ -467,10 +427,7 @@ impl Longhall {
                 Some(login) => match cat.user_by_login(login) {
                     Some(u) => Some(u.id),
                     None => {
-                        return Ok(SearchResults {
-                            messages: vec![],
-                            cap_hit: false,
-                        });
+                        return Ok(SearchResults { messages: vec![], cap_hit: false });
                     }
                 },
                 None => None,
@@ -478,20 +435,10 @@ impl Longhall {
             (rooms, author)
         };
         if rooms.is_empty() {
-            return Ok(SearchResults {
-                messages: vec![],
-                cap_hit: false,
-            });
+            return Ok(SearchResults { messages: vec![], cap_hit: false });
         }
         let text = q.text.filter(|t| !t.trim().is_empty());
-        let query = SearchQuery {
-            rooms,
-            text,
-            author,
-            from_ts: q.from_ts,
-            to_ts: q.to_ts,
-            limit: limit + 1,
-        };
+        let query = SearchQuery { rooms, text, author, from_ts: q.from_ts, to_ts: q.to_ts, limit: limit + 1 };
         let mut found = self.store.search(&query).await?;
         let cap_hit = found.len() > limit as usize;
         found.truncate(limit as usize);
@@ -533,24 +480,17 @@ impl Longhall {
                 };
                 for conn in conns {
                     let user = cat.users.get(&conn.user);
-                    let usable = user.is_some_and(|u| {
-                        !u.disabled && cat.effective_policy(u).enable_persistent_chat
-                    });
+                    let usable = user.is_some_and(|u| !u.disabled && cat.effective_policy(u).enable_persistent_chat);
                     let admin = user.is_some_and(|u| u.admin);
-                    if !usable || !Access::of(c, r, &cat.affiliations(conn.user), admin).can_read()
-                    {
+                    if !usable || !Access::of(c, r, &cat.affiliations(conn.user), admin).can_read() {
                         kicks.push((conn, room));
                     }
                 }
             }
         }
         for (conn, room) in kicks {
-            let notice = ServerFrame::Kicked {
-                room,
-                reason: "You no longer have access to this room.".into(),
-            };
-            self.part(conn.user, &conn, room, Some(&notice), "kicked")
-                .await;
+            let notice = ServerFrame::Kicked { room, reason: "You no longer have access to this room.".into() };
+            self.part(conn.user, &conn, room, Some(&notice), "kicked").await;
         }
     }
 
@@ -562,8 +502,7 @@ impl Longhall {
     /// Everyone leaves the room with `notice` (room disabled or deleted).
     pub(super) async fn evict_room(&self, room: RoomId, notice: ServerFrame) {
         for conn in self.hub.members(room) {
-            self.part(conn.user, &conn, room, Some(&notice), "room closed")
-                .await;
+            self.part(conn.user, &conn, room, Some(&notice), "room closed").await;
         }
     }
 
@@ -572,10 +511,7 @@ impl Longhall {
     pub(super) async fn close_user_connections(&self, user: UserId, close: bool) {
         for conn in self.hub.connections_of(user) {
             for room in conn.joined_rooms() {
-                let notice = ServerFrame::Kicked {
-                    room,
-                    reason: "Your account may no longer use chat rooms.".into(),
-                };
+                let notice = ServerFrame::Kicked { room, reason: "Your account may no longer use chat rooms.".into() };
                 self.part(user, &conn, room, Some(&notice), "kicked").await;
             }
             if close {
@@ -588,10 +524,7 @@ impl Longhall {
     }
 
     /// Opens a live connection for the caller (policy must be on).
-    pub fn connect(
-        &self,
-        actor: &Actor,
-    ) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
+    pub fn connect(&self, actor: &Actor) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
         self.require_chat(actor)?;
         Ok(self.hub.connect(actor.id(), self.settings.outbound_queue))
     }

@@ -23,9 +23,7 @@ impl Longhall {
     ) -> CoreResult<Affected> {
         actor.require_admin()?;
         if seqs.is_empty() || seqs.len() > longhall_types::limits::MAX_LIST_ITEMS {
-            return Err(CoreError::invalid(
-                "Name 1 to 1000 messages by sequence number.",
-            ));
+            return Err(CoreError::invalid("Name 1 to 1000 messages by sequence number."));
         }
         if let Some(t) = &replacement {
             crate::rules::check_post(t, None)?;
@@ -45,29 +43,16 @@ impl Longhall {
             seq: None,
             detail: json!({}),
         };
-        let changed = self
-            .store
-            .replace_messages(room, seqs, &text, &event)
-            .await?;
+        let changed = self.store.replace_messages(room, seqs, &text, &event).await?;
         if changed.is_empty() {
-            return Err(CoreError::new(
-                ErrorCode::MessageNotFound,
-                "None of those messages exist in this room.",
-            ));
+            return Err(CoreError::new(ErrorCode::MessageNotFound, "None of those messages exist in this room."));
         }
         self.hub.invalidate_cache(room);
-        Ok(Affected {
-            count: changed.len() as u64,
-        })
+        Ok(Affected { count: changed.len() as u64 })
     }
 
     /// Deletes a room's messages up to and including `up_to` (ms since 1970).
-    pub async fn clear_room(
-        &self,
-        actor: &Actor,
-        room: RoomId,
-        up_to: Millis,
-    ) -> CoreResult<Affected> {
+    pub async fn clear_room(&self, actor: &Actor, room: RoomId, up_to: Millis) -> CoreResult<Affected> {
         actor.require_admin()?;
         let (r, _) = self.access(actor, room)?;
         let event = ComplianceEvent {
@@ -93,10 +78,7 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Vec<longhall_types::api::ComplianceEventView>> {
         actor.require_admin()?;
-        let events = self
-            .store
-            .compliance_events(after, limit.clamp(1, longhall_types::limits::MAX_PAGE))
-            .await?;
+        let events = self.store.compliance_events(after, limit.clamp(1, longhall_types::limits::MAX_PAGE)).await?;
         Ok(events
             .into_iter()
             .map(|(id, e)| longhall_types::api::ComplianceEventView {

@@ -19,9 +19,7 @@ fn check_field(what: &str, v: &str) -> CoreResult<()> {
         ));
     }
     if v.chars().any(char::is_control) {
-        return Err(CoreError::invalid(format!(
-            "The {what} must not contain control characters."
-        )));
+        return Err(CoreError::invalid(format!("The {what} must not contain control characters.")));
     }
     Ok(())
 }
@@ -33,16 +31,10 @@ fn opt_site(site: Option<String>) -> Option<String> {
 impl Longhall {
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> CoreResult<UserView> {
         actor.require_admin()?;
-        let (login, _) = parse_login(&new.login).ok_or_else(|| {
-            CoreError::invalid(format!(
-                "\"{}\" is not a login; write it as name@domain.",
-                new.login
-            ))
-        })?;
+        let (login, _) = parse_login(&new.login)
+            .ok_or_else(|| CoreError::invalid(format!("\"{}\" is not a login; write it as name@domain.", new.login)))?;
         check_field("login", &login)?;
-        let display_name = new
-            .display_name
-            .unwrap_or_else(|| login.split('@').next().unwrap_or_default().to_owned());
+        let display_name = new.display_name.unwrap_or_else(|| login.split('@').next().unwrap_or_default().to_owned());
         let email = new.email.unwrap_or_default();
         for (what, v) in [("display name", &display_name), ("email", &email)] {
             check_field(what, v)?;
@@ -55,21 +47,10 @@ impl Longhall {
         let hash = auth::hash_password(new.password).await?;
         let _guard = self.write_lock.lock().await;
         if self.cat().user_by_login(&login).is_some() {
-            return Err(CoreError::new(
-                ErrorCode::NameTaken,
-                format!("The login {login} is already taken."),
-            ));
+            return Err(CoreError::new(ErrorCode::NameTaken, format!("The login {login} is already taken.")));
         }
-        let mut user = User {
-            id: 0,
-            login,
-            display_name,
-            email,
-            site,
-            disabled: false,
-            admin: new.admin,
-            policy: None,
-        };
+        let mut user =
+            User { id: 0, login, display_name, email, site, disabled: false, admin: new.admin, policy: None };
         user.id = self.store.insert_user(&user, &hash).await?;
         let mut cat = self.cat_mut();
         cat.logins.insert(user.login.clone(), user.id);
@@ -77,12 +58,7 @@ impl Longhall {
         Ok(user_view(&user))
     }
 
-    pub async fn update_user(
-        &self,
-        actor: &Actor,
-        login: &str,
-        upd: UserUpdate,
-    ) -> CoreResult<UserView> {
+    pub async fn update_user(&self, actor: &Actor, login: &str, upd: UserUpdate) -> CoreResult<UserView> {
         actor.require_admin()?;
         let hash = match upd.password {
             Some(p) => {
@@ -92,11 +68,8 @@ impl Longhall {
             None => None,
         };
         let _guard = self.write_lock.lock().await;
-        let mut user = self
-            .cat()
-            .user_by_login(login)
-            .cloned()
-            .ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))?;
+        let mut user =
+            self.cat().user_by_login(login).cloned().ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))?;
         if let Some(v) = upd.display_name {
             check_field("display name", &v)?;
             user.display_name = v;
@@ -126,10 +99,7 @@ impl Longhall {
                 user.policy = None;
             } else {
                 if !self.cat().policies.contains_key(&Scope::Tag(v.clone())) {
-                    return Err(not_found(
-                        ErrorCode::PolicyNotFound,
-                        &format!("policy tag:{v}; create it first"),
-                    ));
+                    return Err(not_found(ErrorCode::PolicyNotFound, &format!("policy tag:{v}; create it first")));
                 }
                 user.policy = Some(v);
             }
@@ -151,10 +121,7 @@ impl Longhall {
         if !actor.is_admin() && !actor.user.login.eq_ignore_ascii_case(login) {
             return Err(CoreError::admin_required());
         }
-        self.cat()
-            .user_by_login(login)
-            .map(user_view)
-            .ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))
+        self.cat().user_by_login(login).map(user_view).ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))
     }
 
     /// Users by id, `limit` from after `after`; `filter` matches login or display name.
@@ -172,28 +139,17 @@ impl Longhall {
             .users
             .values()
             .filter(|u| u.id > after)
-            .filter(|u| {
-                f.as_ref().is_none_or(|f| {
-                    u.login.contains(f) || u.display_name.to_lowercase().contains(f)
-                })
-            })
+            .filter(|u| f.as_ref().is_none_or(|f| u.login.contains(f) || u.display_name.to_lowercase().contains(f)))
             .collect();
         users.sort_by_key(|u| u.id);
-        Ok(page(
-            users.into_iter().map(user_view).collect(),
-            limit,
-            |u| u.id,
-        ))
+        Ok(page(users.into_iter().map(user_view).collect(), limit, |u| u.id))
     }
 
     // ---- groups
 
     fn resolve_group_members(&self, written: &[String]) -> CoreResult<Vec<Principal>> {
         let list = self.cat().resolve_all(written)?;
-        if let Some(bad) = list
-            .iter()
-            .find(|p| !matches!(p, Principal::User(_) | Principal::Group(_)))
-        {
+        if let Some(bad) = list.iter().find(|p| !matches!(p, Principal::User(_) | Principal::Group(_))) {
             return Err(CoreError::invalid(format!(
                 "A group holds users and groups only; {} can't be a member.",
                 self.cat().written(bad)
@@ -203,11 +159,7 @@ impl Longhall {
     }
 
     fn group_view(&self, g: &Group) -> GroupView {
-        GroupView {
-            id: g.id,
-            name: g.name.clone(),
-            members: self.cat().written_list(&g.members),
-        }
+        GroupView { id: g.id, name: g.name.clone(), members: self.cat().written_list(&g.members) }
     }
 
     pub async fn create_group(&self, actor: &Actor, new: NewGroup) -> CoreResult<GroupView> {
@@ -218,17 +170,10 @@ impl Longhall {
         }
         let _guard = self.write_lock.lock().await;
         if self.cat().group_by_name(&new.name).is_some() {
-            return Err(CoreError::new(
-                ErrorCode::NameTaken,
-                format!("The group {} already exists.", new.name),
-            ));
+            return Err(CoreError::new(ErrorCode::NameTaken, format!("The group {} already exists.", new.name)));
         }
         let members = self.resolve_group_members(&new.members)?;
-        let mut group = Group {
-            id: 0,
-            name: new.name,
-            members,
-        };
+        let mut group = Group { id: 0, name: new.name, members };
         group.id = self.store.insert_group(&group).await?;
         {
             let mut cat = self.cat_mut();
@@ -240,42 +185,23 @@ impl Longhall {
         Ok(self.group_view(&group))
     }
 
-    pub async fn update_group(
-        &self,
-        actor: &Actor,
-        name: &str,
-        upd: GroupUpdate,
-    ) -> CoreResult<GroupView> {
+    pub async fn update_group(&self, actor: &Actor, name: &str, upd: GroupUpdate) -> CoreResult<GroupView> {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
-        let mut group = self
-            .cat()
-            .group_by_name(name)
-            .cloned()
-            .ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
+        let mut group =
+            self.cat().group_by_name(name).cloned().ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
         if let Some(n) = upd.name {
             rules::check_name("group name", &n)?;
             if n.contains(':') {
                 return Err(CoreError::invalid("A group name must not contain ':'."));
             }
-            if self
-                .cat()
-                .group_by_name(&n)
-                .is_some_and(|g| g.id != group.id)
-            {
-                return Err(CoreError::new(
-                    ErrorCode::NameTaken,
-                    format!("The group {n} already exists."),
-                ));
+            if self.cat().group_by_name(&n).is_some_and(|g| g.id != group.id) {
+                return Err(CoreError::new(ErrorCode::NameTaken, format!("The group {n} already exists.")));
             }
             group.name = n;
         }
         if let Some(edit) = upd.members {
-            let replace = edit
-                .replace
-                .as_deref()
-                .map(|r| self.resolve_group_members(r))
-                .transpose()?;
+            let replace = edit.replace.as_deref().map(|r| self.resolve_group_members(r)).transpose()?;
             let remove = self.resolve_group_members(&edit.remove)?;
             let add = self.resolve_group_members(&edit.add)?;
             apply_edit(&mut group.members, replace, &remove, add);
@@ -326,28 +252,14 @@ impl Longhall {
 
     pub fn get_group(&self, actor: &Actor, name: &str) -> CoreResult<GroupView> {
         actor.require_admin()?;
-        let g = self
-            .cat()
-            .group_by_name(name)
-            .cloned()
-            .ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
+        let g =
+            self.cat().group_by_name(name).cloned().ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
         Ok(self.group_view(&g))
     }
 
-    pub fn list_groups(
-        &self,
-        actor: &Actor,
-        after: i64,
-        limit: u32,
-    ) -> CoreResult<Page<GroupView>> {
+    pub fn list_groups(&self, actor: &Actor, after: i64, limit: u32) -> CoreResult<Page<GroupView>> {
         actor.require_admin()?;
-        let mut groups: Vec<Group> = self
-            .cat()
-            .groups
-            .values()
-            .filter(|g| g.id > after)
-            .cloned()
-            .collect();
+        let mut groups: Vec<Group> = self.cat().groups.values().filter(|g| g.id > after).cloned().collect();
         groups.sort_by_key(|g| g.id);
         let views = groups.iter().map(|g| self.group_view(g)).collect();
         Ok(page(views, limit, |g| g.id))

@@ -14,20 +14,12 @@ use crate::rules::Access;
 /// Leave out path separators and control characters from a client's file name.
 fn clean_file_name(name: &str) -> CoreResult<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect::<String>()
-        .trim()
-        .to_owned();
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_owned();
     if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
         return Err(CoreError::invalid("Give the file a name."));
     }
     if cleaned.chars().count() > 255 {
-        return Err(CoreError::new(
-            ErrorCode::TooLong,
-            "File names are limited to 255 characters.",
-        ));
+        return Err(CoreError::new(ErrorCode::TooLong, "File names are limited to 255 characters."));
     }
     Ok(cleaned)
 }
@@ -39,11 +31,7 @@ impl Longhall {
         if !access.can_read() {
             return Err(access.read_denied(room));
         }
-        let upload_on = self
-            .cat()
-            .categories
-            .get(&r.category)
-            .is_some_and(|c| c.file_upload);
+        let upload_on = self.cat().categories.get(&r.category).is_some_and(|c| c.file_upload);
         if !upload_on {
             return Err(CoreError::new(
                 ErrorCode::FileUploadDisabled,
@@ -56,11 +44,7 @@ impl Longhall {
     /// The largest upload the caller may send to the room, in bytes (checked before reading).
     pub fn upload_limit(&self, actor: &Actor, room: RoomId) -> CoreResult<u64> {
         self.file_access(actor, room)?;
-        Ok(self
-            .cat()
-            .effective_config(actor.user.site.as_deref())
-            .max_file_size_kb
-            * 1024)
+        Ok(self.cat().effective_config(actor.user.site.as_deref()).max_file_size_kb * 1024)
     }
 
     /// Streams an upload into the file store; the size limit stops it as soon as it is passed.
@@ -77,44 +61,23 @@ impl Longhall {
             return Err(access.post_denied(room));
         }
         let name = clean_file_name(name)?;
-        let content_type = if content_type.is_empty() || content_type.len() > 255 {
-            "application/octet-stream"
-        } else {
-            content_type
-        };
-        let limit = self
-            .cat()
-            .effective_config(actor.user.site.as_deref())
-            .max_file_size_kb
-            * 1024;
+        let content_type =
+            if content_type.is_empty() || content_type.len() > 255 { "application/octet-stream" } else { content_type };
+        let limit = self.cat().effective_config(actor.user.site.as_deref()).max_file_size_kb * 1024;
         let mut raw = [0u8; 18];
-        getrandom::fill(&mut raw).map_err(|_| {
-            CoreError::new(
-                ErrorCode::Internal,
-                "No randomness for a file key; try again.",
-            )
-        })?;
+        getrandom::fill(&mut raw)
+            .map_err(|_| CoreError::new(ErrorCode::Internal, "No randomness for a file key; try again."))?;
         let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-        let size = self
-            .files
-            .write(key.clone(), body, limit)
-            .await
-            .map_err(|e| match e {
-                FileStoreError::TooLarge { limit } => CoreError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!(
-                        "The file is larger than the {} KB allowed; compress or split it.",
-                        limit / 1024
-                    ),
-                ),
-                FileStoreError::Io(e) => {
-                    tracing::error!(error = %e, "file store write failed");
-                    CoreError::new(
-                        ErrorCode::StoreUnavailable,
-                        "The file could not be stored; try again shortly.",
-                    )
-                }
-            })?;
+        let size = self.files.write(key.clone(), body, limit).await.map_err(|e| match e {
+            FileStoreError::TooLarge { limit } => CoreError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The file is larger than the {} KB allowed; compress or split it.", limit / 1024),
+            ),
+            FileStoreError::Io(e) => {
+                tracing::error!(error = %e, "file store write failed");
+                CoreError::new(ErrorCode::StoreUnavailable, "The file could not be stored; try again shortly.")
+            }
+        })?;
         let mut meta = FileMeta {
             id: 0,
             room,
@@ -142,34 +105,17 @@ impl Longhall {
                 return Err(e.into());
             }
         }
-        Ok(FileRef {
-            id: meta.id,
-            name: meta.name,
-            size: meta.size,
-            content_type: meta.content_type,
-        })
+        Ok(FileRef { id: meta.id, name: meta.name, size: meta.size, content_type: meta.content_type })
     }
 
     /// Opens a file for download by anyone who may read its room; records FILEDOWNLOAD first.
-    pub async fn download(
-        &self,
-        actor: &Actor,
-        file: FileId,
-    ) -> CoreResult<(FileMeta, ByteStream)> {
-        let missing = || {
-            CoreError::new(
-                ErrorCode::FileNotFound,
-                "There is no such file, or you may not read its room.",
-            )
-        };
+    pub async fn download(&self, actor: &Actor, file: FileId) -> CoreResult<(FileMeta, ByteStream)> {
+        let missing =
+            || CoreError::new(ErrorCode::FileNotFound, "There is no such file, or you may not read its room.");
         let meta = self.store.get_file(file).await?.ok_or_else(missing)?;
-        let (r, _) = self.file_access(actor, meta.room).map_err(|e| {
-            if e.code == ErrorCode::RoomNotFound {
-                missing()
-            } else {
-                e
-            }
-        })?;
+        let (r, _) = self
+            .file_access(actor, meta.room)
+            .map_err(|e| if e.code == ErrorCode::RoomNotFound { missing() } else { e })?;
         let event = ComplianceEvent {
             kind: ComplianceKind::FileDownload,
             ts: self.now(),
@@ -183,10 +129,7 @@ impl Longhall {
         self.store.record_compliance(vec![event]).await?;
         let stream = self.files.read(meta.key.clone()).await.map_err(|e| {
             tracing::error!(error = %e, file, "file store read failed");
-            CoreError::new(
-                ErrorCode::StoreUnavailable,
-                "The file could not be read; try again shortly.",
-            )
+            CoreError::new(ErrorCode::StoreUnavailable, "The file could not be read; try again shortly.")
         })?;
         Ok((meta, stream))
     }

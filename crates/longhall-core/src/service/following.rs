@@ -51,28 +51,16 @@ impl Longhall {
     }
 
     /// Invitations with id greater than `after`, oldest first.
-    pub async fn invitations(
-        &self,
-        actor: &Actor,
-        after: i64,
-        limit: u32,
-    ) -> CoreResult<Vec<InvitationView>> {
+    pub async fn invitations(&self, actor: &Actor, after: i64, limit: u32) -> CoreResult<Vec<InvitationView>> {
         self.require_chat(actor)?;
-        let list = self
-            .store
-            .invitations_after(actor.id(), after, limit.clamp(1, MAX_PAGE))
-            .await?;
+        let list = self.store.invitations_after(actor.id(), after, limit.clamp(1, MAX_PAGE)).await?;
         let cat = self.cat();
         Ok(list
             .into_iter()
             .map(|i| InvitationView {
                 id: i.id,
                 room: i.room,
-                room_name: cat
-                    .rooms
-                    .get(&i.room)
-                    .map(|r| r.name.clone())
-                    .unwrap_or_default(),
+                room_name: cat.rooms.get(&i.room).map(|r| r.name.clone()).unwrap_or_default(),
                 ts: i.ts,
             })
             .collect())

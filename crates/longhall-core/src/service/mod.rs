@@ -30,7 +30,7 @@ use crate::ports::{Clock, FileStore, Store};
 use crate::principal::Principal;
 
 pub use auth::Actor;
-pub use chat::HistoryQuery;
+pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use rooms::RoomQuery;
 
 /// Tunables of one server that are not deployment configuration.
@@ -91,11 +91,7 @@ impl Longhall {
     ) -> CoreResult<Arc<Longhall>> {
         let data = store.load_catalog().await?;
         let (catalog, seqs) = Catalog::from_data(data);
-        let hub = Hub::new(
-            seqs,
-            catalog.max_chat_history(),
-            catalog.participant_update_limit(),
-        );
+        let hub = Hub::new(seqs, catalog.max_chat_history(), catalog.participant_update_limit());
         let (tx, rx) = mpsc::channel(settings.max_batch * 4);
         let lh = Arc::new(Longhall {
             store: store.clone(),
@@ -107,12 +103,7 @@ impl Longhall {
             hub,
             poster: tx,
         });
-        tokio::spawn(run_poster(
-            Arc::downgrade(&lh),
-            store,
-            rx,
-            settings.max_batch,
-        ));
+        tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         Ok(lh)
     }
 
@@ -140,11 +131,7 @@ impl Longhall {
     /// First start of a new deployment: turns the global policy on (so a first user can chat
     /// at once), creates the administrator, and a "General" category with an Open "Lobby".
     /// Does nothing on later starts.
-    pub async fn first_start(
-        &self,
-        admin_login: &str,
-        password: Option<String>,
-    ) -> CoreResult<Option<FirstStart>> {
+    pub async fn first_start(&self, admin_login: &str, password: Option<String>) -> CoreResult<Option<FirstStart>> {
         if self.store.get_meta("initialized").await?.is_some() {
             return Ok(None);
         }
@@ -157,8 +144,7 @@ impl Longhall {
                 "global",
                 longhall_types::api::PolicyPut {
                     enable_persistent_chat: true,
-                    description:
-                        "Turned on at first start so that the first users can chat at once.".into(),
+                    description: "Turned on at first start so that the first users can chat at once.".into(),
                 },
             )
             .await?;
@@ -206,13 +192,8 @@ impl Longhall {
             )
             .await?;
         }
-        self.store
-            .put_meta("initialized", &self.now().to_string())
-            .await?;
-        Ok(Some(FirstStart {
-            admin_login: admin_login.to_owned(),
-            generated_password: generated.then_some(password),
-        }))
+        self.store.put_meta("initialized", &self.now().to_string()).await?;
+        Ok(Some(FirstStart { admin_login: admin_login.to_owned(), generated_password: generated.then_some(password) }))
     }
 
     /// Closes every connection with `reason` and records their PART events (graceful stop).
@@ -229,12 +210,7 @@ fn not_found(code: ErrorCode, what: &str) -> CoreError {
 }
 
 /// Applies a list edit: replace, then remove, then add (deduplicated, order kept).
-fn apply_edit(
-    list: &mut Vec<Principal>,
-    replace: Option<Vec<Principal>>,
-    remove: &[Principal],
-    add: Vec<Principal>,
-) {
+fn apply_edit(list: &mut Vec<Principal>, replace: Option<Vec<Principal>>, remove: &[Principal], add: Vec<Principal>) {
     if let Some(r) = replace {
         *list = Vec::new();
         for p in r {

@@ -4,8 +4,7 @@ use std::collections::HashSet;
 
 use longhall_types::ErrorCode;
 use longhall_types::api::{
-    EligibleUser, NewRoom, Page, Participant, Participants, Privacy, RoomType, RoomUpdate,
-    RoomUpdated, RoomView,
+    EligibleUser, NewRoom, Page, Participant, Participants, Privacy, RoomType, RoomUpdate, RoomUpdated, RoomView,
 };
 use longhall_types::ws::ServerFrame;
 
@@ -40,19 +39,11 @@ pub struct RoomQuery {
 }
 
 fn forbidden_manage() -> CoreError {
-    CoreError::new(
-        ErrorCode::Forbidden,
-        "Only the room's managers (or an administrator) may change it.",
-    )
+    CoreError::new(ErrorCode::Forbidden, "Only the room's managers (or an administrator) may change it.")
 }
 
 /// The ethical wall: every principal put on a room's list must be in its category's scope.
-fn check_wall(
-    cat: &Catalog,
-    category: &Category,
-    list: &str,
-    principals: &[Principal],
-) -> CoreResult<()> {
+fn check_wall(cat: &Catalog, category: &Category, list: &str, principals: &[Principal]) -> CoreResult<()> {
     for p in principals {
         if !rules::in_scope(category, &cat.containers(p)) {
             return Err(CoreError::new(
@@ -89,10 +80,7 @@ fn check_presenters(cat: &Catalog, room: &Room, added: &[Principal]) -> CoreResu
         if !covered {
             return Err(CoreError::new(
                 ErrorCode::InvalidPresenter,
-                format!(
-                    "{} must be a member of the room before becoming a presenter.",
-                    cat.written(p)
-                ),
+                format!("{} must be a member of the room before becoming a presenter.", cat.written(p)),
             ));
         }
     }
@@ -103,14 +91,8 @@ impl Longhall {
     /// The caller's access to a room, or "not found" when they can't see it at all.
     pub(super) fn access(&self, actor: &Actor, room: RoomId) -> CoreResult<(Room, Access)> {
         let cat = self.cat();
-        let r = cat
-            .rooms
-            .get(&room)
-            .ok_or_else(|| CoreError::room_not_found(room))?;
-        let c = cat
-            .categories
-            .get(&r.category)
-            .ok_or_else(|| CoreError::room_not_found(room))?;
+        let r = cat.rooms.get(&room).ok_or_else(|| CoreError::room_not_found(room))?;
+        let c = cat.categories.get(&r.category).ok_or_else(|| CoreError::room_not_found(room))?;
         let access = Access::of(c, r, &cat.affiliations(actor.id()), actor.is_admin());
         if !access.can_view() {
             return Err(CoreError::room_not_found(room));
@@ -135,10 +117,8 @@ impl Longhall {
     /// A room by name, with the same visibility as by id.
     pub fn find_room(&self, actor: &Actor, name: &str) -> CoreResult<RoomView> {
         let id = self.cat().room_by_name(name).map(|r| r.id);
-        let id = id
-            .ok_or_else(|| not_found(ErrorCode::RoomNotFound, &format!("room named \"{name}\"")))?;
-        self.get_room(actor, id)
-            .map_err(|_| not_found(ErrorCode::RoomNotFound, &format!("room named \"{name}\"")))
+        let id = id.ok_or_else(|| not_found(ErrorCode::RoomNotFound, &format!("room named \"{name}\"")))?;
+        self.get_room(actor, id).map_err(|_| not_found(ErrorCode::RoomNotFound, &format!("room named \"{name}\"")))
     }
 
     pub async fn create_room(&self, actor: &Actor, new: NewRoom) -> CoreResult<RoomView> {
@@ -153,9 +133,7 @@ impl Longhall {
             let category = cat.find_category(&new.category)?.clone();
             if !actor.is_admin() {
                 let me = cat.containers(&Principal::User(actor.id()));
-                if !category.creators.iter().any(|p| me.contains(p))
-                    || !rules::in_scope(&category, &me)
-                {
+                if !category.creators.iter().any(|p| me.contains(p)) || !rules::in_scope(&category, &me) {
                     return Err(CoreError::new(
                         ErrorCode::Forbidden,
                         format!(
@@ -168,10 +146,7 @@ impl Longhall {
             if cat.name_in_use(&new.name, None, None) {
                 return Err(CoreError::new(
                     ErrorCode::NameTaken,
-                    format!(
-                        "\"{}\" is already the name of a room or category; choose another name.",
-                        new.name
-                    ),
+                    format!("\"{}\" is already the name of a room or category; choose another name.", new.name),
                 ));
             }
             let addin = match new.addin.as_deref().filter(|a| !a.is_empty()) {
@@ -219,12 +194,7 @@ impl Longhall {
         Ok(self.view_of(actor, &room))
     }
 
-    pub async fn update_room(
-        &self,
-        actor: &Actor,
-        id: RoomId,
-        upd: RoomUpdate,
-    ) -> CoreResult<RoomUpdated> {
+    pub async fn update_room(&self, actor: &Actor, id: RoomId, upd: RoomUpdate) -> CoreResult<RoomUpdated> {
         let _guard = self.write_lock.lock().await;
         let (before, access) = self.access(actor, id)?;
         if !access.can_manage() {
@@ -242,9 +212,7 @@ impl Longhall {
                 if cat.name_in_use(&n, Some(id), None) {
                     return Err(CoreError::new(
                         ErrorCode::NameTaken,
-                        format!(
-                            "\"{n}\" is already the name of a room or category; choose another name."
-                        ),
+                        format!("\"{n}\" is already the name of a room or category; choose another name."),
                     ));
                 }
                 room.name = n;
@@ -282,9 +250,7 @@ impl Longhall {
                 if target.id != room.category {
                     if !actor.is_admin() {
                         let me = cat.containers(&Principal::User(actor.id()));
-                        if !target.creators.iter().any(|p| me.contains(p))
-                            || !rules::in_scope(&target, &me)
-                        {
+                        if !target.creators.iter().any(|p| me.contains(p)) || !rules::in_scope(&target, &me) {
                             return Err(CoreError::new(
                                 ErrorCode::Forbidden,
                                 format!(
@@ -307,24 +273,14 @@ impl Longhall {
                     }
                 }
             }
-            let category = cat
-                .categories
-                .get(&room.category)
-                .cloned()
-                .ok_or_else(|| CoreError::room_not_found(id))?;
-            for (edit, list, name) in [
-                (&upd.members, &mut room.members, "members"),
-                (&upd.managers, &mut room.managers, "managers"),
-            ] {
+            let category = cat.categories.get(&room.category).cloned().ok_or_else(|| CoreError::room_not_found(id))?;
+            for (edit, list, name) in
+                [(&upd.members, &mut room.members, "members"), (&upd.managers, &mut room.managers, "managers")]
+            {
                 if let Some(e) = edit {
                     let (replace, remove, add) = resolve_edit(&cat, e)?;
                     check_wall(&cat, &category, name, &add)?;
-                    check_wall(
-                        &cat,
-                        &category,
-                        name,
-                        replace.as_deref().unwrap_or_default(),
-                    )?;
+                    check_wall(&cat, &category, name, replace.as_deref().unwrap_or_default())?;
                     apply_edit(list, replace, &remove, add);
                 }
             }
@@ -343,17 +299,13 @@ impl Longhall {
         }
         drop(_guard);
         if room.disabled && !before.disabled {
-            self.evict_room(id, ServerFrame::RoomDisabled { room: id })
-                .await;
+            self.evict_room(id, ServerFrame::RoomDisabled { room: id }).await;
         } else {
             self.recheck_rooms(&[id]).await;
             self.announce_room_change(&room);
         }
         self.invite_new_members(&room, &before.members).await;
-        Ok(RoomUpdated {
-            room: self.view_of(actor, &room),
-            purged,
-        })
+        Ok(RoomUpdated { room: self.view_of(actor, &room), purged })
     }
 
     /// Deletes a room with its content (administrators only).
@@ -364,8 +316,7 @@ impl Longhall {
         self.store.delete_room(id).await?;
         self.cat_mut().rooms.remove(&id);
         drop(_guard);
-        self.evict_room(id, ServerFrame::RoomDeleted { room: id })
-            .await;
+        self.evict_room(id, ServerFrame::RoomDeleted { room: id }).await;
         self.hub.remove_room(id);
         Ok(())
     }
@@ -379,9 +330,7 @@ impl Longhall {
         for conn in self.hub.members(room.id) {
             let admin = cat.users.get(&conn.user).is_some_and(|u| u.admin);
             let access = Access::of(c, room, &cat.affiliations(conn.user), admin);
-            let frame = ServerFrame::RoomChanged {
-                room: room_view(&cat, &self.hub, room, &access),
-            };
+            let frame = ServerFrame::RoomChanged { room: room_view(&cat, &self.hub, room, &access) };
             conn.send(crate::live::encode(&frame));
         }
     }
@@ -397,10 +346,7 @@ impl Longhall {
             if !rules::invitations_active(category, room) || room.disabled {
                 return;
             }
-            let before: HashSet<UserId> = members_before
-                .iter()
-                .flat_map(|p| cat.expand_users(p))
-                .collect();
+            let before: HashSet<UserId> = members_before.iter().flat_map(|p| cat.expand_users(p)).collect();
             let mut after: Vec<UserId> = room
                 .members
                 .iter()
@@ -415,11 +361,7 @@ impl Longhall {
         if users.is_empty() {
             return;
         }
-        match self
-            .store
-            .add_invitations(room.id, &users, self.now())
-            .await
-        {
+        match self.store.add_invitations(room.id, &users, self.now()).await {
             Ok(invitations) => {
                 for inv in invitations {
                     let view = longhall_types::api::InvitationView {
@@ -428,8 +370,7 @@ impl Longhall {
                         room_name: room.name.clone(),
                         ts: inv.ts,
                     };
-                    self.hub
-                        .send_to_user(inv.user, &ServerFrame::Invitation(view));
+                    self.hub.send_to_user(inv.user, &ServerFrame::Invitation(view));
                 }
             }
             Err(e) => {
@@ -446,16 +387,10 @@ impl Longhall {
         }
         let cat = self.cat();
         let aff = cat.affiliations(actor.id());
-        let category = q
-            .category
-            .as_deref()
-            .map(|c| cat.find_category(c).map(|c| c.id))
-            .transpose()?;
+        let category = q.category.as_deref().map(|c| cat.find_category(c).map(|c| c.id)).transpose()?;
         let addin = match q.addin.as_deref() {
             Some(a) => Some(
-                cat.addin_by_name(a)
-                    .map(|a| a.id)
-                    .ok_or_else(|| not_found(ErrorCode::AddinNotFound, "such add-in"))?,
+                cat.addin_by_name(a).map(|a| a.id).ok_or_else(|| not_found(ErrorCode::AddinNotFound, "such add-in"))?,
             ),
             None => None,
         };
@@ -474,9 +409,8 @@ impl Longhall {
             .filter(|r| member.as_ref().is_none_or(|m| r.members.contains(m)))
             .filter(|r| manager.as_ref().is_none_or(|m| r.managers.contains(m)))
             .filter(|r| {
-                text.as_ref().is_none_or(|t| {
-                    r.name.to_lowercase().contains(t) || r.description.to_lowercase().contains(t)
-                })
+                text.as_ref()
+                    .is_none_or(|t| r.name.to_lowercase().contains(t) || r.description.to_lowercase().contains(t))
             })
             .collect();
         rooms.sort_by_key(|r| r.id);
@@ -487,11 +421,7 @@ impl Longhall {
                 continue;
             };
             let access = Access::of(c, r, &aff, actor.is_admin());
-            let visible = if q.managed {
-                access.manager && access.in_scope
-            } else {
-                access.can_find()
-            };
+            let visible = if q.managed { access.manager && access.in_scope } else { access.can_find() };
             if visible {
                 views.push(room_view(&cat, &self.hub, r, &access));
                 if views.len() > limit {
@@ -509,11 +439,7 @@ impl Longhall {
             return Err(access.read_denied(room));
         }
         let (count, large, participants) = self.hub.participants(room);
-        Ok(Participants {
-            count,
-            large,
-            participants,
-        })
+        Ok(Participants { count, large, participants })
     }
 
     /// Users who may be put on the room's lists (presenters: who may present), groups expanded.
@@ -530,10 +456,7 @@ impl Longhall {
             return Err(forbidden_manage());
         }
         let cat = self.cat();
-        let c = cat
-            .categories
-            .get(&r.category)
-            .ok_or_else(|| CoreError::room_not_found(room))?;
+        let c = cat.categories.get(&r.category).ok_or_else(|| CoreError::room_not_found(room))?;
         Ok(eligible(&cat, c, filter, limit, |u| {
             !presenters || r.privacy == Privacy::Open || cat.affiliations(u).matches_any(&r.members)
         }))
@@ -569,16 +492,10 @@ fn eligible(
         .filter_map(|id| cat.users.get(&id))
         .filter(|u| !u.disabled)
         .filter(|u| rules::in_scope(c, &cat.containers(&Principal::User(u.id))))
-        .filter(|u| {
-            f.as_ref()
-                .is_none_or(|f| u.login.contains(f) || u.display_name.to_lowercase().contains(f))
-        })
+        .filter(|u| f.as_ref().is_none_or(|f| u.login.contains(f) || u.display_name.to_lowercase().contains(f)))
         .filter(|u| extra(u.id))
         .take(limit.clamp(1, longhall_types::limits::MAX_PAGE) as usize)
-        .map(|u| EligibleUser {
-            login: u.login.clone(),
-            display_name: u.display_name.clone(),
-        })
+        .map(|u| EligibleUser { login: u.login.clone(), display_name: u.display_name.clone() })
         .collect()
 }
 

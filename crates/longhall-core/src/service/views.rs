@@ -1,8 +1,6 @@
 //! Wire forms of domain objects. One place builds each view so every interface shows the same.
 
-use longhall_types::api::{
-    AddinView, CategoryView, ConfigView, MessageView, PolicyView, RoomView, UserView,
-};
+use longhall_types::api::{AddinView, CategoryView, ConfigView, MessageView, PolicyView, RoomView, UserView};
 
 use crate::catalog::Catalog;
 use crate::live::Hub;
@@ -37,11 +35,7 @@ pub fn category_view(cat: &Catalog, c: &Category) -> CategoryView {
 }
 
 pub fn addin_view(a: &Addin) -> AddinView {
-    AddinView {
-        id: a.id,
-        name: a.name.clone(),
-        url: a.url.clone(),
-    }
+    AddinView { id: a.id, name: a.name.clone(), url: a.url.clone() }
 }
 
 pub fn policy_view(p: &Policy) -> PolicyView {
@@ -78,10 +72,7 @@ pub fn room_view(cat: &Catalog, hub: &Hub, room: &Room, access: &Access) -> Room
         invitations_active: category.is_some_and(|c| rules::invitations_active(c, room)),
         file_upload: category.is_some_and(|c| c.file_upload),
         chat_history: category.is_none_or(|c| c.chat_history),
-        addin: room
-            .addin
-            .and_then(|id| cat.addins.get(&id))
-            .map(addin_view),
+        addin: room.addin.and_then(|id| cat.addins.get(&id)).map(addin_view),
         disabled: room.disabled,
         participant_count: hub.participant_count(room.id),
         last_seq: hub.last_seq(room.id),

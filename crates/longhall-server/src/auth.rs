@@ -1,0 +1,39 @@
+//! The bearer-token extractor: every protected handler takes a `Caller`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use longhall_core::Actor;
+use longhall_types::ErrorCode;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller and the token it used.
+pub struct Caller {
+    pub actor: Actor,
+    pub token: String,
+}
+
+/// The token from `Authorization: Bearer <token>`, or from `?access_token=` (browsers can't
+/// set headers on a WebSocket).
+pub fn token_from(parts: &Parts) -> Option<String> {
+    if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION)
+        && let Ok(v) = h.to_str()
+        && let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
+    {
+        return Some(t.trim().to_owned());
+    }
+    parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=").map(str::to_owned)))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = token_from(parts).ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthenticated, "Send Authorization: Bearer <token>; sign in to get a token.")
+        })?;
+        let actor = state.lh.authenticate(&token).await?;
+        Ok(Caller { actor, token })
+    }
+}

@@ -1,0 +1,97 @@
+//! HTTP mapping of core errors, and a JSON extractor whose rejections use our error codes.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use longhall_core::CoreError;
+use longhall_types::ErrorCode;
+
+/// Any failure of a handler: rendered as `{"code","message"}` with the code's HTTP status.
+#[derive(Debug)]
+pub struct ApiError(pub CoreError);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError(CoreError::new(code, message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, axum::Json(self.0.body())).into_response()
+    }
+}
+
+/// `axum::Json` with rejections reported as `invalid_request` / `payload_too_large`.
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "The request body is larger than {} bytes; send less at a time.",
+                longhall_types::limits::MAX_BODY_BYTES
+            ),
+        );
+    }
+    let detail = match &rejection {
+        JsonRejection::JsonDataError(e) => e.body_text(),
+        JsonRejection::JsonSyntaxError(e) => e.body_text(),
+        JsonRejection::MissingJsonContentType(_) => "send the body with Content-Type: application/json".to_owned(),
+        other => other.body_text(),
+    };
+    ApiError::new(ErrorCode::InvalidRequest, format!("The request body is not what this call expects: {detail}."))
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Query-string rejections as `invalid_request`.
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("The query string is not valid: {}.", e.body_text()),
+            )),
+        }
+    }
+}

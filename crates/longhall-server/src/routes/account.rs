@@ -1,0 +1,60 @@
+//! Sign-in, sign-out, who am I, tokens.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use longhall_types::ErrorBody;
+use longhall_types::api::{ApiTokenCreated, Me, NewApiToken, SignInRequest, SignInResponse, TokenView};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiResult, Json};
+
+/// Exchange login and password for a bearer token.
+#[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "account", request_body = SignInRequest,
+    responses((status = 200, body = SignInResponse), (status = "default", body = ErrorBody)))]
+pub async fn sign_in(State(s): State<AppState>, Json(req): Json<SignInRequest>) -> ApiResult<Json<SignInResponse>> {
+    let (token, me) = s.lh.sign_in(&req.login, &req.password).await?;
+    Ok(Json(SignInResponse { token, me }))
+}
+
+/// Revoke the token used for this call.
+#[utoipa::path(post, path = "/api/v1/auth/sign-out", tag = "account", security(("bearer" = [])),
+    responses((status = 204), (status = "default", body = ErrorBody)))]
+pub async fn sign_out(State(s): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    s.lh.sign_out(&caller.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Who the caller is, with the effective policy and configuration.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = "default", body = ErrorBody)))]
+pub async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
+    Json(s.lh.me(&caller.actor))
+}
+
+/// Tokens: all for administrators, one's own otherwise.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "account", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TokenView>), (status = "default", body = ErrorBody)))]
+pub async fn list_tokens(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<TokenView>>> {
+    Ok(Json(s.lh.list_tokens(&caller.actor).await?))
+}
+
+/// Create a long-lived API token for a bot (administrators). The token is shown once.
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "account", security(("bearer" = [])), request_body = NewApiToken,
+    responses((status = 201, body = ApiTokenCreated), (status = "default", body = ErrorBody)))]
+pub async fn create_token(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewApiToken>,
+) -> ApiResult<(StatusCode, Json<ApiTokenCreated>)> {
+    let created = s.lh.create_api_token(&caller.actor, req.login.as_deref(), &req.label).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Revoke a token by id.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "account", security(("bearer" = [])),
+    params(("id" = i64, Path)), responses((status = 204), (status = "default", body = ErrorBody)))]
+pub async fn revoke_token(State(s): State<AppState>, caller: Caller, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+    s.lh.revoke_token(&caller.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,131 @@
+//! The one configuration struct: defaults, then the TOML file, then `LONGHALL_*` environment
+//! variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the chat store, the compliance store and the file store.
+    pub data_dir: PathBuf,
+    /// Address and port of the web client, API and WebSocket.
+    pub listen: String,
+    /// Login of the administrator created on first start.
+    pub admin_login: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// A tracing filter such as `info` or `longhall=debug,info`.
+    pub log_level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("longhall-data"),
+            listen: "127.0.0.1:8080".into(),
+            admin_login: "admin@longhall.local".into(),
+            log_format: "text".into(),
+            log_level: "info".into(),
+        }
+    }
+}
+
+/// Every key, which is also the name of its environment variable after `LONGHALL_`.
+const KEYS: &[&str] = &["data_dir", "listen", "admin_login", "log_format", "log_level"];
+
+/// The commented default file (`longhall config print-default`).
+pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also be set by an environment variable
+# (LONGHALL_<KEY>, e.g. LONGHALL_LISTEN) and by a command-line flag; flags win over
+# the environment, which wins over this file.
+
+# Directory holding the chat store (chat.db), the compliance store (compliance.db)
+# and the file store (files/). Created on first start.
+data_dir = "longhall-data"
+
+# Address and port of the web client, the API and the WebSocket. Loopback by default:
+# set "0.0.0.0:8080" to serve other machines.
+listen = "127.0.0.1:8080"
+
+# Login of the administrator created on first start. Its one-time password is printed
+# once, or taken from the LONGHALL_ADMIN_PASSWORD environment variable.
+admin_login = "admin@longhall.local"
+
+# Log format: "text" or "json". Message bodies are never logged at info level.
+log_format = "text"
+
+# Log filter, e.g. "info" or "longhall=debug,info".
+log_level = "info"
+"#;
+
+/// Flags given on the command line (only those set override).
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                anyhow::bail!("the configuration file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        let config: Config = fig
+            .merge(Env::prefixed("LONGHALL_").only(KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        if !["text", "json"].contains(&config.log_format.as_str()) {
+            anyhow::bail!(
+                "invalid configuration: log_format must be \"text\" or \"json\", not {:?}",
+                config.log_format
+            );
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_default_file_parses_to_the_defaults() {
+        let parsed: Config = toml::from_str(DEFAULT_FILE).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn committed_example_matches_the_printed_default() {
+        let example = include_str!("../../../docs/longhall.example.toml");
+        assert_eq!(example, DEFAULT_FILE, "run `longhall config print-default > docs/longhall.example.toml`");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "listne = \"1.2.3.4:1\"\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "listen = \"127.0.0.1:9000\"\ndata_dir = \"/srv/lh\"\n").unwrap();
+        let c = Config::load(Some(&f), Overrides { listen: Some("127.0.0.1:9001".into()), data_dir: None }).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9001");
+        assert_eq!(c.data_dir, PathBuf::from("/srv/lh"));
+    }
+}
