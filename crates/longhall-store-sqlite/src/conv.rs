@@ -1,0 +1,220 @@
+//! Conversions between the model and SQLite rows, and SQLite errors to `StoreError`.
+
+use longhall_core::StoreError;
+use longhall_core::model::{ComplianceEvent, ComplianceKind, Scope, StoredMessage, TokenKind};
+use longhall_core::principal::Principal;
+use longhall_types::api::{FileRef, Privacy, RoomInvitations, RoomType};
+use rusqlite::Row;
+use rusqlite::ffi;
+
+/// Adds `?`-friendly conversions of rusqlite results into store results.
+pub(crate) trait DbResult<T> {
+    /// Any failure is an outage (`Unavailable`).
+    fn db(self) -> Result<T, StoreError>;
+    /// A uniqueness failure is `Conflict(what)`.
+    fn unique(self, what: impl FnOnce() -> String) -> Result<T, StoreError>;
+    /// A foreign-key failure (a referenced row is missing) is `missing()`.
+    fn missing(self, missing: impl FnOnce() -> StoreError) -> Result<T, StoreError>;
+}
+
+impl<T> DbResult<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(unavailable)
+    }
+
+    fn unique(self, what: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|e| match extended_code(&e) {
+            Some(ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY) => StoreError::Conflict(what()),
+            _ => unavailable(e),
+        })
+    }
+
+    fn missing(self, missing: impl FnOnce() -> StoreError) -> Result<T, StoreError> {
+        self.map_err(|e| match extended_code(&e) {
+            Some(ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => missing(),
+            _ => unavailable(e),
+        })
+    }
+}
+
+pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+fn extended_code(e: &rusqlite::Error) -> Option<i32> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.extended_code),
+        _ => None,
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("unreadable stored value: {what}"))
+}
+
+/// The uniqueness key of a name: Unicode lower case, so "Café" and "CAFÉ" clash (SQLite's
+/// NOCASE only folds ASCII).
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
+pub(crate) fn quoted(what: &str, name: &str) -> String {
+    format!("the {what} \"{name}\"")
+}
+
+pub(crate) fn principal_text(p: &Principal) -> String {
+    match p {
+        Principal::User(id) => format!("user:{id}"),
+        Principal::Group(id) => format!("group:{id}"),
+        Principal::Domain(d) => format!("domain:{d}"),
+        Principal::Everyone => "everyone".to_owned(),
+    }
+}
+
+pub(crate) fn parse_principal(s: &str) -> Result<Principal, StoreError> {
+    let p = match s.split_once(':') {
+        None if s == "everyone" => Some(Principal::Everyone),
+        Some(("user", id)) => id.parse().ok().map(Principal::User),
+        Some(("group", id)) => id.parse().ok().map(Principal::Group),
+        Some(("domain", d)) => Some(Principal::Domain(d.to_owned())),
+        _ => None,
+    };
+    p.ok_or_else(|| corrupt(format!("principal {s:?}")))
+}
+
+pub(crate) fn privacy_text(p: Privacy) -> &'static str {
+    match p {
+        Privacy::Open => "open",
+        Privacy::Closed => "closed",
+        Privacy::Secret => "secret",
+    }
+}
+
+pub(crate) fn parse_privacy(s: &str) -> Result<Privacy, StoreError> {
+    match s {
+        "open" => Ok(Privacy::Open),
+        "closed" => Ok(Privacy::Closed),
+        "secret" => Ok(Privacy::Secret),
+        _ => Err(corrupt(format!("privacy {s:?}"))),
+    }
+}
+
+pub(crate) fn room_type_text(t: RoomType) -> &'static str {
+    match t {
+        RoomType::Normal => "normal",
+        RoomType::Auditorium => "auditorium",
+    }
+}
+
+pub(crate) fn parse_room_type(s: &str) -> Result<RoomType, StoreError> {
+    match s {
+        "normal" => Ok(RoomType::Normal),
+        "auditorium" => Ok(RoomType::Auditorium),
+        _ => Err(corrupt(format!("room type {s:?}"))),
+    }
+}
+
+pub(crate) fn invitations_text(i: RoomInvitations) -> &'static str {
+    match i {
+        RoomInvitations::Inherit => "inherit",
+        RoomInvitations::Off => "off",
+    }
+}
+
+pub(crate) fn parse_invitations(s: &str) -> Result<RoomInvitations, StoreError> {
+    match s {
+        "inherit" => Ok(RoomInvitations::Inherit),
+        "off" => Ok(RoomInvitations::Off),
+        _ => Err(corrupt(format!("room invitations {s:?}"))),
+    }
+}
+
+pub(crate) fn parse_token_kind(s: &str) -> Result<TokenKind, StoreError> {
+    match s {
+        "session" => Ok(TokenKind::Session),
+        "api" => Ok(TokenKind::Api),
+        _ => Err(corrupt(format!("token kind {s:?}"))),
+    }
+}
+
+pub(crate) fn parse_scope(s: &str) -> Result<Scope, StoreError> {
+    Scope::parse(s).ok_or_else(|| corrupt(format!("scope {s:?}")))
+}
+
+/// Columns of a message row with its file, in the order `message_row` reads them.
+macro_rules! message_select {
+    () => {
+        "SELECT m.room_id, m.seq, m.ts, m.author, m.text, m.alert, m.story_title, m.replaced, \
+         f.id, f.name, f.size, f.content_type \
+         FROM messages m LEFT JOIN files f ON f.id = m.file_id "
+    };
+}
+pub(crate) use message_select;
+
+pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let file_id: Option<i64> = r.get(8)?;
+    let file = match file_id {
+        Some(id) => Some(FileRef { id, name: r.get(9)?, size: r.get::<_, i64>(10)? as u64, content_type: r.get(11)? }),
+        None => None,
+    };
+    Ok(StoredMessage {
+        room: r.get(0)?,
+        seq: r.get(1)?,
+        ts: r.get(2)?,
+        author: r.get(3)?,
+        text: r.get(4)?,
+        alert: r.get(5)?,
+        story_title: r.get(6)?,
+        replaced: r.get(7)?,
+        file,
+    })
+}
+
+/// A compliance row as read, before its kind and detail are checked.
+pub(crate) struct RawEvent {
+    pub id: i64,
+    pub kind: String,
+    pub ts: i64,
+    pub room: i64,
+    pub room_name: String,
+    pub user: i64,
+    pub user_login: String,
+    pub seq: Option<i64>,
+    pub detail: String,
+}
+
+pub(crate) fn raw_event_row(r: &Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok(RawEvent {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        ts: r.get(2)?,
+        room: r.get(3)?,
+        room_name: r.get(4)?,
+        user: r.get(5)?,
+        user_login: r.get(6)?,
+        seq: r.get(7)?,
+        detail: r.get(8)?,
+    })
+}
+
+impl RawEvent {
+    pub(crate) fn into_event(self) -> Result<(i64, ComplianceEvent), StoreError> {
+        let kind =
+            ComplianceKind::parse(&self.kind).ok_or_else(|| corrupt(format!("compliance kind {:?}", self.kind)))?;
+        let detail = serde_json::from_str(&self.detail)
+            .map_err(|e| corrupt(format!("compliance detail of event {}: {e}", self.id)))?;
+        Ok((
+            self.id,
+            ComplianceEvent {
+                kind,
+                ts: self.ts,
+                room: self.room,
+                room_name: self.room_name,
+                user: self.user,
+                user_login: self.user_login,
+                seq: self.seq,
+                detail,
+            },
+        ))
+    }
+}

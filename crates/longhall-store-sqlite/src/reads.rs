@@ -1,0 +1,395 @@
+//! Read operations, run on pooled read-only connections (`compliance.db` attached as
+//! `compliance`).
+
+use std::collections::HashMap;
+
+use longhall_core::model::*;
+use longhall_core::principal::Principal;
+use longhall_core::{StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::conv::*;
+
+type Lists = HashMap<(String, i64, String), Vec<Principal>>;
+
+pub(crate) fn load_catalog(c: &Connection) -> StoreResult<CatalogData> {
+    // One snapshot for the whole catalog, so lists and rows agree.
+    c.execute_batch("BEGIN").db()?;
+    let result = load_catalog_in(c);
+    let _ = c.execute_batch("COMMIT");
+    result
+}
+
+fn load_catalog_in(c: &Connection) -> StoreResult<CatalogData> {
+    let mut lists: Lists = HashMap::new();
+    {
+        let mut st = c
+            .prepare("SELECT owner_kind, owner_id, list, principal FROM principal_lists ORDER BY owner_kind, owner_id, list, pos")
+            .db()?;
+        let mut rows = st.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let key = (r.get(0).db()?, r.get(1).db()?, r.get(2).db()?);
+            let p: String = r.get(3).db()?;
+            lists.entry(key).or_default().push(parse_principal(&p)?);
+        }
+    }
+    let mut take = |kind: &str, id: i64, list: &str| -> Vec<Principal> {
+        lists.remove(&(kind.to_owned(), id, list.to_owned())).unwrap_or_default()
+    };
+
+    let users = c
+        .prepare("SELECT id, login, display_name, email, site, disabled, admin, policy FROM users ORDER BY id")
+        .db()?
+        .query_map([], |r| {
+            Ok(User {
+                id: r.get(0)?,
+                login: r.get(1)?,
+                display_name: r.get(2)?,
+                email: r.get(3)?,
+                site: r.get(4)?,
+                disabled: r.get(5)?,
+                admin: r.get(6)?,
+                policy: r.get(7)?,
+            })
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+
+    let groups = c
+        .prepare("SELECT id, name FROM groups ORDER BY id")
+        .db()?
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?
+        .into_iter()
+        .map(|(id, name)| Group { id, name, members: take("group", id, "members") })
+        .collect();
+
+    let categories = c
+        .prepare("SELECT id, name, description, invitations, file_upload, chat_history FROM categories ORDER BY id")
+        .db()?
+        .query_map([], |r| {
+            Ok(Category {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                description: r.get(2)?,
+                invitations: r.get(3)?,
+                file_upload: r.get(4)?,
+                chat_history: r.get(5)?,
+                allowed: Vec::new(),
+                denied: Vec::new(),
+                creators: Vec::new(),
+            })
+        })
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?
+        .into_iter()
+        .map(|mut k| {
+            k.allowed = take("category", k.id, "allowed");
+            k.denied = take("category", k.id, "denied");
+            k.creators = take("category", k.id, "creators");
+            k
+        })
+        .collect();
+
+    let mut rooms = Vec::new();
+    {
+        let mut st = c
+            .prepare(
+                "SELECT id, name, description, category_id, privacy, room_type, invitations, addin_id, disabled, last_seq \
+                 FROM rooms ORDER BY id",
+            )
+            .db()?;
+        let mut rows = st.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let id: i64 = r.get(0).db()?;
+            let room = Room {
+                id,
+                name: r.get(1).db()?,
+                description: r.get(2).db()?,
+                category: r.get(3).db()?,
+                privacy: parse_privacy(&r.get::<_, String>(4).db()?)?,
+                room_type: parse_room_type(&r.get::<_, String>(5).db()?)?,
+                invitations: parse_invitations(&r.get::<_, String>(6).db()?)?,
+                addin: r.get(7).db()?,
+                disabled: r.get(8).db()?,
+                members: take("room", id, "members"),
+                managers: take("room", id, "managers"),
+                presenters: take("room", id, "presenters"),
+            };
+            rooms.push((room, r.get::<_, i64>(9).db()?));
+        }
+    }
+
+    let addins = c
+        .prepare("SELECT id, name, url FROM addins ORDER BY id")
+        .db()?
+        .query_map([], |r| Ok(Addin { id: r.get(0)?, name: r.get(1)?, url: r.get(2)? }))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+
+    let mut policies = Vec::new();
+    {
+        let mut st =
+            c.prepare("SELECT scope, enable_persistent_chat, description FROM policies ORDER BY scope").db()?;
+        let mut rows = st.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            policies.push(Policy {
+                scope: parse_scope(&r.get::<_, String>(0).db()?)?,
+                enable_persistent_chat: r.get(1).db()?,
+                description: r.get(2).db()?,
+            });
+        }
+    }
+
+    let mut configs = Vec::new();
+    {
+        let mut st = c
+            .prepare(
+                "SELECT scope, default_chat_history, max_file_size_kb, participant_update_limit, room_management_url \
+                 FROM configs ORDER BY scope",
+            )
+            .db()?;
+        let mut rows = st.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            configs.push(Config {
+                scope: parse_scope(&r.get::<_, String>(0).db()?)?,
+                default_chat_history: r.get(1).db()?,
+                max_file_size_kb: r.get::<_, i64>(2).db()? as u64,
+                participant_update_limit: r.get(3).db()?,
+                room_management_url: r.get(4).db()?,
+            });
+        }
+    }
+
+    Ok(CatalogData { users, groups, categories, rooms, addins, policies, configs })
+}
+
+pub(crate) fn password_hash(c: &Connection, user: UserId) -> StoreResult<Option<String>> {
+    let hash: Option<Option<String>> = c
+        .prepare_cached("SELECT password_hash FROM users WHERE id = ?1")
+        .db()?
+        .query_row([user], |r| r.get(0))
+        .optional()
+        .db()?;
+    Ok(hash.flatten())
+}
+
+pub(crate) fn get_meta(c: &Connection, key: &str) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT value FROM meta WHERE key = ?1").db()?.query_row([key], |r| r.get(0)).optional().db()
+}
+
+// ---- tokens
+
+const TOKEN_SELECT: &str = "SELECT id, user_id, kind, label, hash, created, expires FROM tokens ";
+
+fn token_rows(st: &mut rusqlite::CachedStatement<'_>, p: impl rusqlite::Params) -> StoreResult<Vec<TokenRecord>> {
+    let mut out = Vec::new();
+    let mut rows = st.query(p).db()?;
+    while let Some(r) = rows.next().db()? {
+        out.push(TokenRecord {
+            id: r.get(0).db()?,
+            user: r.get(1).db()?,
+            kind: parse_token_kind(&r.get::<_, String>(2).db()?)?,
+            label: r.get(3).db()?,
+            hash: r.get(4).db()?,
+            created: r.get(5).db()?,
+            expires: r.get(6).db()?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn find_token(c: &Connection, hash: &str) -> StoreResult<Option<TokenRecord>> {
+    let mut st = c.prepare_cached(&format!("{TOKEN_SELECT} WHERE hash = ?1")).db()?;
+    Ok(token_rows(&mut st, [hash])?.pop())
+}
+
+pub(crate) fn list_tokens(c: &Connection, user: Option<UserId>) -> StoreResult<Vec<TokenRecord>> {
+    let mut st =
+        c.prepare_cached(&format!("{TOKEN_SELECT} WHERE ?1 IS NULL OR user_id = ?1 ORDER BY created, id")).db()?;
+    token_rows(&mut st, [user])
+}
+
+// ---- messages
+
+fn messages(c: &Connection, sql: &str, p: impl rusqlite::Params) -> StoreResult<Vec<StoredMessage>> {
+    c.prepare_cached(sql).db()?.query_map(p, message_row).db()?.collect::<rusqlite::Result<Vec<_>>>().db()
+}
+
+pub(crate) fn latest_messages(c: &Connection, room: RoomId, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+    let mut v = messages(
+        c,
+        concat!(message_select!(), "WHERE m.room_id = ?1 ORDER BY m.seq DESC LIMIT ?2"),
+        params![room, limit],
+    )?;
+    v.reverse();
+    Ok(v)
+}
+
+pub(crate) fn messages_before(
+    c: &Connection,
+    room: RoomId,
+    before: Seq,
+    limit: u32,
+) -> StoreResult<Vec<StoredMessage>> {
+    let mut v = messages(
+        c,
+        concat!(message_select!(), "WHERE m.room_id = ?1 AND m.seq < ?2 ORDER BY m.seq DESC LIMIT ?3"),
+        params![room, before, limit],
+    )?;
+    v.reverse();
+    Ok(v)
+}
+
+pub(crate) fn messages_after(c: &Connection, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+    messages(
+        c,
+        concat!(message_select!(), "WHERE m.room_id = ?1 AND m.seq > ?2 ORDER BY m.seq ASC LIMIT ?3"),
+        params![room, after, limit],
+    )
+}
+
+/// Half the window before `ts` and the rest from `ts` on; when one side runs short the other
+/// fills the window, so a caller asking for `limit` gets `limit` whenever the room has them.
+pub(crate) fn messages_around(c: &Connection, room: RoomId, ts: Millis, limit: u32) -> StoreResult<Vec<StoredMessage>> {
+    c.execute_batch("BEGIN").db()?;
+    let result = (|| {
+        let mut before = messages(
+            c,
+            concat!(message_select!(), "WHERE m.room_id = ?1 AND m.ts < ?2 ORDER BY m.ts DESC, m.seq DESC LIMIT ?3"),
+            params![room, ts, limit],
+        )?;
+        let mut after = messages(
+            c,
+            concat!(message_select!(), "WHERE m.room_id = ?1 AND m.ts >= ?2 ORDER BY m.ts ASC, m.seq ASC LIMIT ?3"),
+            params![room, ts, limit],
+        )?;
+        let limit = limit as usize;
+        let n_after = after.len().min(limit - before.len().min(limit / 2));
+        let n_before = before.len().min(limit - n_after);
+        after.truncate(n_after);
+        before.truncate(n_before);
+        before.reverse();
+        before.extend(after);
+        before.sort_by_key(|m| m.seq);
+        Ok(before)
+    })();
+    let _ = c.execute_batch("COMMIT");
+    result
+}
+
+/// Full-text (trigram) search needs three characters; shorter texts are scanned.
+const TRIGRAM: usize = 3;
+
+pub(crate) fn search(c: &Connection, q: &SearchQuery) -> StoreResult<Vec<StoredMessage>> {
+    if q.rooms.is_empty() || q.limit == 0 {
+        return Ok(Vec::new());
+    }
+    let rooms = serde_json::Value::from(q.rooms.clone()).to_string();
+    let text = q.text.as_deref().filter(|t| !t.is_empty());
+    match text {
+        Some(t) if t.chars().count() >= TRIGRAM => messages(
+            c,
+            concat!(
+                message_select!(),
+                "WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?5) \
+                 AND m.room_id IN (SELECT value FROM json_each(?1)) \
+                 AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
+                 ORDER BY m.ts DESC, m.id DESC LIMIT ?6"
+            ),
+            params![rooms, q.author, q.from_ts, q.to_ts, fts_phrase(t), q.limit],
+        ),
+        // SQLite's lower() folds ASCII only; CJK has no case, so the common short queries
+        // (one or two ideographs) are exact.
+        Some(t) => messages(
+            c,
+            concat!(
+                message_select!(),
+                "WHERE m.room_id IN (SELECT value FROM json_each(?1)) \
+                 AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
+                 AND instr(lower(m.text), lower(?5)) > 0 \
+                 ORDER BY m.ts DESC, m.id DESC LIMIT ?6"
+            ),
+            params![rooms, q.author, q.from_ts, q.to_ts, t, q.limit],
+        ),
+        None => messages(
+            c,
+            concat!(
+                message_select!(),
+                "WHERE m.room_id IN (SELECT value FROM json_each(?1)) \
+                 AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
+                 ORDER BY m.ts DESC, m.id DESC LIMIT ?5"
+            ),
+            params![rooms, q.author, q.from_ts, q.to_ts, q.limit],
+        ),
+    }
+}
+
+/// The user's text as one FTS5 phrase: operators, parentheses and quotes lose their meaning,
+/// so any input is a plain substring (FTS5 rejects raw input like `deploy AND (`).
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+// ---- following, invitations, files, compliance
+
+pub(crate) fn followed(c: &Connection, user: UserId) -> StoreResult<Vec<Followed>> {
+    c.prepare_cached("SELECT room_id, read_seq FROM follows WHERE user_id = ?1 AND followed ORDER BY room_id")
+        .db()?
+        .query_map([user], |r| Ok(Followed { room: r.get(0)?, read_seq: r.get(1)? }))
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()
+}
+
+pub(crate) fn invitations_after(c: &Connection, user: UserId, after: i64, limit: u32) -> StoreResult<Vec<Invitation>> {
+    c.prepare_cached(
+        "SELECT user_id, inv_id, room_id, ts FROM invitations WHERE user_id = ?1 AND inv_id > ?2 \
+         ORDER BY inv_id LIMIT ?3",
+    )
+    .db()?
+    .query_map(params![user, after, limit], |r| {
+        Ok(Invitation { user: r.get(0)?, id: r.get(1)?, room: r.get(2)?, ts: r.get(3)? })
+    })
+    .db()?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .db()
+}
+
+pub(crate) fn get_file(c: &Connection, id: FileId) -> StoreResult<Option<FileMeta>> {
+    c.prepare_cached("SELECT id, room_id, uploader, key, name, content_type, size, ts FROM files WHERE id = ?1")
+        .db()?
+        .query_row([id], |r| {
+            Ok(FileMeta {
+                id: r.get(0)?,
+                room: r.get(1)?,
+                uploader: r.get(2)?,
+                key: r.get(3)?,
+                name: r.get(4)?,
+                content_type: r.get(5)?,
+                size: r.get::<_, i64>(6)? as u64,
+                ts: r.get(7)?,
+            })
+        })
+        .optional()
+        .db()
+}
+
+pub(crate) fn compliance_events(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<(i64, ComplianceEvent)>> {
+    let raw = c
+        .prepare_cached(
+            "SELECT id, kind, ts, room_id, room_name, user_id, user_login, seq, detail \
+             FROM compliance.events WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .db()?
+        .query_map(params![after, limit], raw_event_row)
+        .db()?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .db()?;
+    raw.into_iter().map(RawEvent::into_event).collect::<Result<_, StoreError>>()
+}

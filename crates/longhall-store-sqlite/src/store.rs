@@ -1,0 +1,339 @@
+//! `SqliteStore`: the `Store` implementation over the writer thread and the read pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use longhall_core::model::*;
+use longhall_core::ports::{BoxFuture, Store};
+use longhall_core::{StoreError, StoreResult};
+use rusqlite::Connection;
+
+use crate::writer::{Conns, Writer};
+use crate::{ops, reads, schema};
+
+/// Idle read connections kept open; more are opened on demand under load and closed after.
+const IDLE_READERS: usize = 4;
+
+/// The SQLite chat and compliance stores of one deployment directory.
+///
+/// A write is queued for the writer thread when its method is called, not when the returned
+/// future is first polled, so writes issued one after another by one task commit in that
+/// order even if their futures are awaited together. Dropping the future does not cancel
+/// the write.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<ReadPool>,
+}
+
+struct ReadPool {
+    chat: PathBuf,
+    compliance: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    fn get(&self) -> StoreResult<Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => schema::open_reader(&self.chat, &self.compliance),
+        }
+    }
+
+    fn put(&self, c: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_READERS {
+            idle.push(c);
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/chat.db` and `dir/compliance.db`, applies pending
+    /// migrations and starts the writer thread. Blocks briefly; call it at start-up.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let chat_path = dir.join(schema::CHAT_FILE);
+        let comp_path = dir.join(schema::COMPLIANCE_FILE);
+        let chat = schema::open_writer(&chat_path, true)?;
+        let comp = schema::open_writer(&comp_path, false)?;
+        let writer = Writer::start(chat, comp)
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
+        let readers = Arc::new(ReadPool { chat: chat_path, compliance: comp_path, idle: Mutex::new(Vec::new()) });
+        // Fail now, not on the first read, if the files cannot be read back.
+        let first = readers.get()?;
+        readers.put(first);
+        Ok(SqliteStore { writer, readers })
+    }
+
+    /// Finishes the queued writes, stops the writer thread and closes the files, so the
+    /// directory can be opened again (by this process or another). Dropping the store does
+    /// the same.
+    pub fn close(mut self) {
+        self.writer.stop();
+        self.readers.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn write<T, F>(&self, f: F) -> BoxFuture<'static, StoreResult<T>>
+    where
+        T: Send + 'static,
+        F: FnMut(&Conns<'_>) -> StoreResult<T> + Send + 'static,
+    {
+        Box::pin(self.writer.submit(f))
+    }
+
+    fn read<T, F>(&self, f: F) -> BoxFuture<'static, StoreResult<T>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let c = pool.get()?;
+                let result = f(&c);
+                pool.put(c);
+                result
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("store read task failed: {e}")))?
+        })
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("chat", &self.readers.chat).finish_non_exhaustive()
+    }
+}
+
+impl Store for SqliteStore {
+    fn load_catalog(&self) -> BoxFuture<'_, StoreResult<CatalogData>> {
+        self.read(reads::load_catalog)
+    }
+
+    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>> {
+        let (user, hash) = (user.clone(), password_hash.to_owned());
+        self.write(move |c| ops::insert_user(c, &user, &hash))
+    }
+
+    fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        let user = user.clone();
+        self.write(move |c| ops::update_user(c, &user))
+    }
+
+    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        let hash = password_hash.to_owned();
+        self.write(move |c| ops::set_password(c, user, &hash))
+    }
+
+    fn password_hash(&self, user: UserId) -> BoxFuture<'_, StoreResult<Option<String>>> {
+        self.read(move |c| reads::password_hash(c, user))
+    }
+
+    fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>> {
+        let group = group.clone();
+        self.write(move |c| ops::insert_group(c, &group))
+    }
+
+    fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>> {
+        let group = group.clone();
+        self.write(move |c| ops::update_group(c, &group))
+    }
+
+    fn delete_group(&self, id: GroupId) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_group(c, id))
+    }
+
+    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>> {
+        let category = category.clone();
+        self.write(move |c| ops::insert_category(c, &category))
+    }
+
+    fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>> {
+        let category = category.clone();
+        self.write(move |c| ops::update_category(c, &category))
+    }
+
+    fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_category(c, id))
+    }
+
+    fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>> {
+        let room = room.clone();
+        self.write(move |c| ops::insert_room(c, &room))
+    }
+
+    fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>> {
+        let room = room.clone();
+        self.write(move |c| ops::update_room(c, &room))
+    }
+
+    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_room(c, id))
+    }
+
+    fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>> {
+        let addin = addin.clone();
+        self.write(move |c| ops::insert_addin(c, &addin))
+    }
+
+    fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>> {
+        let addin = addin.clone();
+        self.write(move |c| ops::update_addin(c, &addin))
+    }
+
+    fn delete_addin(&self, id: AddinId) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_addin(c, id))
+    }
+
+    fn put_policy<'a>(&'a self, policy: &'a Policy) -> BoxFuture<'a, StoreResult<()>> {
+        let policy = policy.clone();
+        self.write(move |c| ops::put_policy(c, &policy))
+    }
+
+    fn delete_policy<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
+        let scope = scope.clone();
+        self.write(move |c| ops::delete_policy(c, &scope))
+    }
+
+    fn put_config<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, StoreResult<()>> {
+        let config = config.clone();
+        self.write(move |c| ops::put_config(c, &config))
+    }
+
+    fn delete_config<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
+        let scope = scope.clone();
+        self.write(move |c| ops::delete_config(c, &scope))
+    }
+
+    fn get_meta<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<String>>> {
+        let key = key.to_owned();
+        self.read(move |c| reads::get_meta(c, &key))
+    }
+
+    fn put_meta<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |c| ops::put_meta(c, &key, &value))
+    }
+
+    fn insert_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, StoreResult<TokenId>> {
+        let token = token.clone();
+        self.write(move |c| ops::insert_token(c, &token))
+    }
+
+    fn find_token<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<Option<TokenRecord>>> {
+        let hash = hash.to_owned();
+        self.read(move |c| reads::find_token(c, &hash))
+    }
+
+    fn delete_token(&self, id: TokenId) -> BoxFuture<'_, StoreResult<bool>> {
+        self.write(move |c| ops::delete_token(c, id))
+    }
+
+    fn list_tokens(&self, user: Option<UserId>) -> BoxFuture<'_, StoreResult<Vec<TokenRecord>>> {
+        self.read(move |c| reads::list_tokens(c, user))
+    }
+
+    fn commit_posts(&self, posts: Vec<NewPost>) -> BoxFuture<'_, StoreResult<Vec<Seq>>> {
+        self.write(move |c| ops::commit_posts(c, &posts))
+    }
+
+    fn latest_messages(&self, room: RoomId, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>> {
+        self.read(move |c| reads::latest_messages(c, room, limit))
+    }
+
+    fn messages_before(&self, room: RoomId, before: Seq, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>> {
+        self.read(move |c| reads::messages_before(c, room, before, limit))
+    }
+
+    fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>> {
+        self.read(move |c| reads::messages_after(c, room, after, limit))
+    }
+
+    fn messages_around(&self, room: RoomId, ts: Millis, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>> {
+        self.read(move |c| reads::messages_around(c, room, ts, limit))
+    }
+
+    fn search<'a>(&'a self, query: &'a SearchQuery) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let query = query.clone();
+        self.read(move |c| reads::search(c, &query))
+    }
+
+    fn replace_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        text: &'a str,
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let (seqs, text, event) = (seqs.to_vec(), text.to_owned(), event.clone());
+        self.write(move |c| ops::replace_messages(c, room, &seqs, &text, &event))
+    }
+
+    fn clear_room<'a>(
+        &'a self,
+        room: RoomId,
+        up_to: Millis,
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<u64>> {
+        let event = event.clone();
+        self.write(move |c| ops::clear_room(c, room, up_to, &event))
+    }
+
+    fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::set_followed(c, user, room, follow))
+    }
+
+    fn followed(&self, user: UserId) -> BoxFuture<'_, StoreResult<Vec<Followed>>> {
+        self.read(move |c| reads::followed(c, user))
+    }
+
+    fn set_read(&self, user: UserId, room: RoomId, seq: Seq) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::set_read(c, user, room, seq))
+    }
+
+    fn add_invitations<'a>(
+        &'a self,
+        room: RoomId,
+        users: &'a [UserId],
+        ts: Millis,
+    ) -> BoxFuture<'a, StoreResult<Vec<Invitation>>> {
+        let users = users.to_vec();
+        self.write(move |c| ops::add_invitations(c, room, &users, ts))
+    }
+
+    fn invitations_after(&self, user: UserId, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<Invitation>>> {
+        self.read(move |c| reads::invitations_after(c, user, after, limit))
+    }
+
+    fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>> {
+        let (file, event) = (file.clone(), event.clone());
+        self.write(move |c| ops::insert_file(c, &file, &event))
+    }
+
+    fn get_file(&self, id: FileId) -> BoxFuture<'_, StoreResult<Option<FileMeta>>> {
+        self.read(move |c| reads::get_file(c, id))
+    }
+
+    fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| {
+            for e in &events {
+                ops::record_event(c, e)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn compliance_events(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>> {
+        self.read(move |c| reads::compliance_events(c, after, limit))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {
+        if !self.writer.is_running() {
+            return Box::pin(async { Err(StoreError::Unavailable("the store writer has stopped".into())) });
+        }
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(crate::conv::unavailable))
+    }
+}

@@ -1,0 +1,260 @@
+//! SQLite-specific behaviour the generic suite cannot see: restart, crash, concurrency of
+//! the group-commit writer, schema versions, files on disk.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use longhall_core::StoreError;
+use longhall_core::model::*;
+use longhall_core::ports::{FileStore, Store};
+use longhall_core::principal::Principal;
+use longhall_store_sqlite::{DirFileStore, SqliteStore};
+use longhall_store_tests::support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reopen_after_close_finds_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    let g = s.insert_group(&group("Ops", vec![Principal::User(w.alice)])).await.unwrap();
+    let mut r = room("Gamma", w.category);
+    r.members = vec![Principal::Group(g), Principal::Domain("example.org".into())];
+    let r = s.insert_room(&r).await.unwrap();
+    s.put_policy(&Policy { scope: Scope::Global, enable_persistent_chat: true, description: "d".into() })
+        .await
+        .unwrap();
+    s.put_config(&Config::defaults(Scope::Global)).await.unwrap();
+    s.put_meta("first_start_done", "1").await.unwrap();
+    let token = TokenRecord {
+        id: 0,
+        user: w.alice,
+        kind: TokenKind::Api,
+        label: "bot".into(),
+        hash: "abc".into(),
+        created: 1,
+        expires: None,
+    };
+    s.insert_token(&token).await.unwrap();
+    post_all(&s, w.room_a, w.alice, 1_000, &["persisted 一", "persisted 二"]).await;
+    post_all(&s, r, w.bob, 1_000, &["gamma"]).await;
+    s.set_followed(w.bob, w.room_a, true).await.unwrap();
+    s.set_read(w.bob, w.room_a, 1).await.unwrap();
+    s.add_invitations(r, &[w.bob], 5).await.unwrap();
+
+    let catalog = s.load_catalog().await.unwrap();
+    let events = all_events(&s).await;
+    s.close();
+
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let again = s.load_catalog().await.unwrap();
+    assert_eq!(again.users, catalog.users);
+    assert_eq!(again.groups, catalog.groups);
+    assert_eq!(again.categories, catalog.categories);
+    assert_eq!(again.rooms, catalog.rooms);
+    assert_eq!(again.policies, catalog.policies);
+    assert_eq!(again.configs, catalog.configs);
+    assert_eq!(all_events(&s).await, events);
+    assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["persisted 一", "persisted 二"]);
+    assert_eq!(texts(&s.search(&query(&[w.room_a, r], Some("persisted"))).await.unwrap()).len(), 2);
+    assert_eq!(s.get_meta("first_start_done").await.unwrap().as_deref(), Some("1"));
+    assert_eq!(s.find_token("abc").await.unwrap().map(|t| t.label), Some("bot".into()));
+    assert_eq!(s.followed(w.bob).await.unwrap(), vec![Followed { room: w.room_a, read_seq: 1 }]);
+    assert_eq!(s.invitations_after(w.bob, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(s.commit_posts(vec![post(w.room_a, w.alice, 9_000, "next")]).await.unwrap(), vec![3]);
+    assert_eq!(
+        s.insert_room(&room("alpha", w.category)).await.map_err(|e| matches!(e, StoreError::Conflict(_))),
+        Err(true)
+    );
+    drop(s);
+
+    // Dropping without close releases the directory too.
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(s.latest_messages(w.room_a, 10).await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_get_dense_unique_seqs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let w = world(&*s).await;
+    let rooms = [w.room_a, w.room_b];
+
+    let mut tasks = Vec::new();
+    for t in 0..40i64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..15i64 {
+                // Calls of one to three posts, interleaving both rooms.
+                let posts: Vec<NewPost> = (0..1 + (t + i) % 3)
+                    .map(|k| post(rooms[((t + i + k) % 2) as usize], 1, t * 1000 + i, &format!("t{t} i{i} k{k}")))
+                    .collect();
+                let sent: Vec<RoomId> = posts.iter().map(|p| p.room).collect();
+                let seqs = s.commit_posts(posts).await.expect("post committed");
+                assert_eq!(seqs.len(), sent.len());
+                got.extend(sent.into_iter().zip(seqs));
+            }
+            got
+        }));
+    }
+    let mut by_room: BTreeMap<RoomId, Vec<Seq>> = BTreeMap::new();
+    for t in tasks {
+        for (room, seq) in t.await.unwrap() {
+            by_room.entry(room).or_default().push(seq);
+        }
+    }
+    let mut total = 0;
+    for (room, mut seqs) in by_room {
+        seqs.sort_unstable();
+        let n = seqs.len() as i64;
+        assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "room {room}: dense, no duplicates, none missing");
+        assert_eq!(room_of(&*s, room).await.unwrap().1, n);
+        assert_eq!(s.messages_after(room, 0, 10_000).await.unwrap().len() as i64, n);
+        total += n;
+    }
+    assert_eq!(all_events(&*s).await.len() as i64, total, "one CHAT record per post");
+}
+
+/// Jobs committed together in one batch: a conflicting one fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failing_job_does_not_fail_its_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let k = s.insert_category(&category("General")).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        // Every name is wanted by two callers; exactly one of each pair wins.
+        let name = format!("Room {}", i / 2);
+        tasks.push(tokio::spawn(async move { (name.clone(), s.insert_room(&room(&name, k)).await) }));
+    }
+    let mut won: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks {
+        let (name, r) = t.await.unwrap();
+        match r {
+            Ok(_) => *won.entry(name).or_default() += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 100);
+    assert!(won.values().all(|&n| n == 1));
+    assert_eq!(s.load_catalog().await.unwrap().rooms.len(), 100);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    SqliteStore::open(dir.path()).unwrap().close();
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    c.pragma_update(None, "user_version", 999).unwrap();
+    drop(c);
+    match SqliteStore::open(dir.path()) {
+        Err(StoreError::Unavailable(why)) => assert!(why.contains("999"), "{why}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn files_use_wal_and_full_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    s.ping().await.unwrap();
+    for f in ["chat.db", "compliance.db"] {
+        let c = rusqlite::Connection::open(dir.path().join(f)).unwrap();
+        let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal", "{f}");
+    }
+    s.close();
+}
+
+#[tokio::test]
+async fn failed_file_writes_leave_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = DirFileStore::new(dir.path().join("f"));
+    let chunk = || Ok(bytes::Bytes::from(vec![7u8; 1000]));
+    let r = files.write("big".into(), Box::pin(futures_util::stream::iter(vec![chunk(), chunk()])), 1500).await;
+    assert!(r.is_err());
+    let broken = vec![chunk(), Err(std::io::Error::other("gone"))];
+    assert!(files.write("broken".into(), Box::pin(futures_util::stream::iter(broken)), 1 << 20).await.is_err());
+    files.write("ok".into(), Box::pin(futures_util::stream::iter(vec![chunk()])), 1500).await.unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("f"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["ok".to_owned()]);
+}
+
+const CHILD_DIR: &str = "LONGHALL_SQLITE_SIGKILL_CHILD_DIR";
+
+/// Acknowledged posts survive the process being killed without warning (no close, no
+/// destructors): an `Ok` means the commit is on disk.
+#[test]
+fn acknowledged_posts_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigkill_child", "--nocapture", "--test-threads=1"])
+        .env(CHILD_DIR, dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut acked: Vec<Seq> = Vec::new();
+    let mut room = 0;
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(r) = line.strip_prefix("room ") {
+            room = r.parse().unwrap();
+        } else if let Some(seq) = line.strip_prefix("ack ") {
+            acked.push(seq.parse().unwrap());
+            if acked.len() >= 300 {
+                break;
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    assert!(acked.len() >= 300, "child stopped early after {} acks", acked.len());
+    assert!(room > 0, "child never named its room");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = SqliteStore::open(dir.path()).unwrap();
+        let stored = s.messages_after(room, 0, 100_000).await.unwrap();
+        let stored: std::collections::HashSet<Seq> = stored.iter().map(|m| m.seq).collect();
+        for seq in &acked {
+            assert!(stored.contains(seq), "acknowledged seq {seq} lost");
+        }
+        let chat = all_events(&s).await;
+        assert!(chat.len() >= acked.len(), "every acknowledged post has its compliance record");
+    });
+}
+
+/// The child half of `acknowledged_posts_survive_sigkill`; does nothing in a normal run.
+#[test]
+fn sigkill_child() {
+    let Some(dir) = std::env::var_os(CHILD_DIR) else { return };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = std::sync::Arc::new(SqliteStore::open(Path::new(&dir)).unwrap());
+        let w = world(&*s).await;
+        // libtest has printed "test sigkill_child ... " without a newline.
+        println!("\nroom {}", w.room_a);
+        let mut tasks = Vec::new();
+        for t in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0.. {
+                    let seq = s.commit_posts(vec![post(w.room_a, w.alice, i, &format!("t{t} {i}"))]).await.unwrap();
+                    println!("ack {}", seq[0]);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+}
