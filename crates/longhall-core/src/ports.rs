@@ -44,8 +44,9 @@ pub trait Store: Send + Sync + 'static {
     fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>>;
     fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>>;
     fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>>;
-    /// Removes the room with its messages, follows, invitations and file records.
-    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<()>>;
+    /// Removes the room with its messages, follows, invitations and file records; returns the
+    /// file-store keys of the removed files so their bytes can be removed too.
+    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<Vec<String>>>;
     fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>>;
     fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>>;
     fn delete_addin(&self, id: AddinId) -> BoxFuture<'_, StoreResult<()>>;

@@ -261,7 +261,15 @@ pub(crate) fn update_room(c: &Conns<'_>, r: &Room) -> StoreResult<()> {
     put_room_lists(c.chat, r.id, r)
 }
 
-pub(crate) fn delete_room(c: &Conns<'_>, id: RoomId) -> StoreResult<()> {
+pub(crate) fn delete_room(c: &Conns<'_>, id: RoomId) -> StoreResult<Vec<String>> {
+    let keys = c
+        .chat
+        .prepare_cached("SELECT key FROM files WHERE room_id = ?1 ORDER BY id")
+        .db()?
+        .query_map([id], |r| r.get::<_, String>(0))
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()?;
     for sql in [
         "DELETE FROM messages WHERE room_id = ?1",
         "DELETE FROM follows WHERE room_id = ?1",
@@ -273,7 +281,8 @@ pub(crate) fn delete_room(c: &Conns<'_>, id: RoomId) -> StoreResult<()> {
     let n = c.chat.execute("DELETE FROM rooms WHERE id = ?1", [id]).db()?;
     expect_row(n, "room", id)?;
     release_name(c.chat, "room", id)?;
-    delete_lists(c.chat, "room", id)
+    delete_lists(c.chat, "room", id)?;
+    Ok(keys)
 }
 
 pub(crate) fn insert_addin(c: &Conns<'_>, a: &Addin) -> StoreResult<AddinId> {

@@ -170,7 +170,7 @@ impl Store for SqliteStore {
         self.write(move |c| ops::update_room(c, &room))
     }
 
-    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<()>> {
+    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<Vec<String>>> {
         self.write(move |c| ops::delete_room(c, id))
     }
 

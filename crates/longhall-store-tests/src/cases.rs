@@ -301,7 +301,8 @@ pub async fn delete_room_removes_its_content<S: Store>(s: &S) {
     };
     let file_id = s.insert_file(&file, &event(ComplianceKind::FileUpload, w.room_a, w.alice, 6_000)).await.unwrap();
 
-    s.delete_room(w.room_a).await.unwrap();
+    let keys = s.delete_room(w.room_a).await.unwrap();
+    assert_eq!(keys, vec!["k1".to_owned()], "the removed file's key is returned so its bytes can go too");
     let c = s.load_catalog().await.unwrap();
     assert_eq!(c.rooms.iter().map(|(r, _)| r.id).collect::<Vec<_>>(), vec![w.room_b]);
     assert!(s.latest_messages(w.room_a, 10).await.unwrap().is_empty());

@@ -313,9 +313,14 @@ impl Longhall {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
         self.access(actor, id)?;
-        self.store.delete_room(id).await?;
+        let file_keys = self.store.delete_room(id).await?;
         self.cat_mut().rooms.remove(&id);
         drop(_guard);
+        for key in file_keys {
+            if let Err(e) = self.files.remove(key).await {
+                tracing::warn!(room = id, error = %e, "a deleted room's file could not be removed");
+            }
+        }
         self.evict_room(id, ServerFrame::RoomDeleted { room: id }).await;
         self.hub.remove_room(id);
         Ok(())
