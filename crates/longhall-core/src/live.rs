@@ -156,10 +156,17 @@ pub struct JoinOutcome {
     pub first_of_user: bool,
 }
 
+/// Open connections, by id and by user.
+#[derive(Default)]
+struct Conns {
+    by_id: HashMap<ConnId, Arc<Connection>>,
+    by_user: HashMap<UserId, Vec<Arc<Connection>>>,
+}
+
 /// The live state of every room and connection of this server.
 pub struct Hub {
     rooms: RwLock<HashMap<RoomId, Arc<RoomLive>>>,
-    conns: RwLock<HashMap<ConnId, Arc<Connection>>>,
+    conns: RwLock<Conns>,
     next_conn: AtomicU64,
     cache_cap: AtomicU32,
     update_limit: AtomicU32,
@@ -237,20 +244,34 @@ impl Hub {
             notify: Notify::new(),
             joined: Mutex::default(),
         });
-        self.conns.write().unwrap_or_else(|e| e.into_inner()).insert(conn.id, conn.clone());
+        let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
+        conns.by_id.insert(conn.id, conn.clone());
+        conns.by_user.entry(user).or_default().push(conn.clone());
         (conn, rx)
     }
 
     pub fn disconnect(&self, conn: ConnId) {
-        self.conns.write().unwrap_or_else(|e| e.into_inner()).remove(&conn);
+        let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = conns.by_id.remove(&conn)
+            && let Some(list) = conns.by_user.get_mut(&c.user)
+        {
+            list.retain(|other| other.id != conn);
+            if list.is_empty() {
+                conns.by_user.remove(&c.user);
+            }
+        }
     }
 
     pub fn connections(&self) -> Vec<Arc<Connection>> {
-        self.conns.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect()
+        self.conns.read().unwrap_or_else(|e| e.into_inner()).by_id.values().cloned().collect()
+    }
+
+    pub fn connection_count(&self) -> usize {
+        self.conns.read().unwrap_or_else(|e| e.into_inner()).by_id.len()
     }
 
     pub fn connections_of(&self, user: UserId) -> Vec<Arc<Connection>> {
-        self.connections().into_iter().filter(|c| c.user == user).collect()
+        self.conns.read().unwrap_or_else(|e| e.into_inner()).by_user.get(&user).cloned().unwrap_or_default()
     }
 
     /// Sends a frame to every connection of a user.
@@ -590,6 +611,20 @@ mod tests {
         assert!(a.is_closing());
         let reason = futures_now(a.closing());
         assert_eq!(reason.code, ErrorCode::SlowConsumer);
+    }
+
+    #[test]
+    fn frames_for_a_user_reach_all_and_only_their_open_connections() {
+        let hub = Hub::new([], 30, 75);
+        let (a1, mut rx1) = hub.connect(1, 10);
+        let (_a2, mut rx2) = hub.connect(1, 10);
+        let (_b, mut rxb) = hub.connect(2, 10);
+        hub.send_to_user(1, &ServerFrame::Pong { id: "x".into() });
+        assert_eq!((drain(&mut rx1).len(), drain(&mut rx2).len(), drain(&mut rxb).len()), (1, 1, 0));
+        hub.disconnect(a1.id);
+        hub.send_to_user(1, &ServerFrame::Pong { id: "y".into() });
+        assert_eq!((drain(&mut rx1).len(), drain(&mut rx2).len()), (0, 1));
+        assert_eq!(hub.connection_count(), 2);
     }
 
     fn futures_now<F: std::future::Future>(f: F) -> F::Output {

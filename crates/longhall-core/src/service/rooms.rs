@@ -158,8 +158,9 @@ impl Longhall {
                 None => None,
             };
             let mut managers = cat.resolve_all(&new.managers)?;
-            if actor.id() != 0 && !managers.contains(&Principal::User(actor.id())) {
-                // The creator becomes a manager (administrators included, as in the original).
+            if !actor.is_admin() && !managers.contains(&Principal::User(actor.id())) {
+                // A creator becomes a manager. Administrators manage every room already and
+                // need not be in the category's scope, so they are not added.
                 managers.push(Principal::User(actor.id()));
             }
             let mut room = Room {
