@@ -11,14 +11,92 @@ use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::principal::{Affiliations, Principal, PrincipalRef};
 
+/// Objects with a case-insensitive unique name.
+pub trait Named {
+    fn id(&self) -> i64;
+    fn name(&self) -> &str;
+}
+
+macro_rules! named {
+    ($($t:ty),*) => {$(
+        impl Named for $t {
+            fn id(&self) -> i64 { self.id }
+            fn name(&self) -> &str { &self.name }
+        }
+    )*};
+}
+named!(Group, Category, Room, Addin);
+
+/// A map by id with an index by lower-cased name, so lookups by name stay O(1).
+#[derive(Debug, Clone)]
+pub struct NamedMap<T> {
+    by_id: HashMap<i64, T>,
+    by_name: HashMap<String, i64>,
+}
+
+impl<T> Default for NamedMap<T> {
+    fn default() -> Self {
+        NamedMap { by_id: HashMap::new(), by_name: HashMap::new() }
+    }
+}
+
+impl<T: Named> NamedMap<T> {
+    pub fn insert(&mut self, id: i64, value: T) {
+        if let Some(old) = self.by_id.remove(&id) {
+            self.by_name.remove(&key(old.name()));
+        }
+        self.by_name.insert(key(value.name()), id);
+        self.by_id.insert(id, value);
+    }
+
+    pub fn remove(&mut self, id: &i64) -> Option<T> {
+        let old = self.by_id.remove(id)?;
+        self.by_name.remove(&key(old.name()));
+        Some(old)
+    }
+
+    pub fn get(&self, id: &i64) -> Option<&T> {
+        self.by_id.get(id)
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&T> {
+        self.by_name.get(&key(name)).and_then(|id| self.by_id.get(id))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.by_id.values()
+    }
+
+    /// Mutable access for list edits; names must not change here (use `insert`).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.by_id.values_mut()
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &i64> {
+        self.by_id.keys()
+    }
+
+    pub fn contains_key(&self, id: &i64) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
     pub users: HashMap<UserId, User>,
     pub logins: HashMap<String, UserId>,
-    pub groups: HashMap<GroupId, Group>,
-    pub categories: HashMap<CategoryId, Category>,
-    pub rooms: HashMap<RoomId, Room>,
-    pub addins: HashMap<AddinId, Addin>,
+    pub groups: NamedMap<Group>,
+    pub categories: NamedMap<Category>,
+    pub rooms: NamedMap<Room>,
+    pub addins: NamedMap<Addin>,
     pub policies: HashMap<Scope, Policy>,
     pub configs: HashMap<Scope, Config>,
     /// Direct containing groups of each user and group principal (reverse membership).
@@ -77,23 +155,19 @@ impl Catalog {
     }
 
     pub fn group_by_name(&self, name: &str) -> Option<&Group> {
-        let k = key(name);
-        self.groups.values().find(|g| key(&g.name) == k)
+        self.groups.by_name(name)
     }
 
     pub fn category_by_name(&self, name: &str) -> Option<&Category> {
-        let k = key(name);
-        self.categories.values().find(|c| key(&c.name) == k)
+        self.categories.by_name(name)
     }
 
     pub fn room_by_name(&self, name: &str) -> Option<&Room> {
-        let k = key(name);
-        self.rooms.values().find(|r| key(&r.name) == k)
+        self.rooms.by_name(name)
     }
 
     pub fn addin_by_name(&self, name: &str) -> Option<&Addin> {
-        let k = key(name);
-        self.addins.values().find(|a| key(&a.name) == k)
+        self.addins.by_name(name)
     }
 
     /// A category named by id or by name.
@@ -284,6 +358,18 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_index_follows_renames_and_removals() {
+        let mut m: NamedMap<Addin> = NamedMap::default();
+        m.insert(1, Addin { id: 1, name: "Quotes".into(), url: "https://q".into() });
+        assert_eq!(m.by_name("QUOTES").map(|a| a.id), Some(1));
+        m.insert(1, Addin { id: 1, name: "Prices".into(), url: "https://q".into() });
+        assert!(m.by_name("quotes").is_none());
+        assert_eq!(m.by_name("prices").map(|a| a.id), Some(1));
+        m.remove(&1);
+        assert!(m.by_name("prices").is_none() && m.is_empty());
+    }
 
     fn user(id: UserId, login: &str, site: Option<&str>, policy: Option<&str>) -> User {
         User {
