@@ -90,11 +90,7 @@ pub enum ServerFrame {
     /// Sent once after the connection is authenticated.
     Ready { connection: u64, login: String },
     /// Answer to `join`.
-    Joined {
-        id: String,
-        rooms: Vec<JoinedRoom>,
-        failed: Vec<JoinFailure>,
-    },
+    Joined { id: String, rooms: Vec<JoinedRoom>, failed: Vec<JoinFailure> },
     /// Answer to `leave`.
     Left { id: String, rooms: Vec<i64> },
     /// Answer to `post`: the message is durable and has this sequence number.

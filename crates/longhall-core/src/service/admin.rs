@@ -23,7 +23,7 @@ pub(super) fn resolve_edit(cat: &Catalog, edit: &ListEdit) -> CoreResult<Resolve
     Ok((replace, cat.resolve_all(&edit.remove)?, cat.resolve_all(&edit.add)?))
 }
 
-fn name_taken(name: &str) -> CoreError {
+pub(super) fn name_taken(name: &str) -> CoreError {
     CoreError::new(
         ErrorCode::NameTaken,
         format!("\"{name}\" is already the name of a room or category; choose another name."),

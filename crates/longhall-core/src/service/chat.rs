@@ -64,7 +64,7 @@ fn count_in_range(what: &str, n: Option<u32>, default: u32, max: u32) -> CoreRes
 }
 
 impl Longhall {
-    fn compliance_event(
+    pub(super) fn compliance_event(
         &self,
         kind: ComplianceKind,
         room: &Room,

@@ -33,16 +33,7 @@ impl Longhall {
             Some(t) => (ComplianceKind::MessageReplaced, t),
             None => (ComplianceKind::MessageRemoved, REMOVED_TEXT.to_owned()),
         };
-        let event = ComplianceEvent {
-            kind,
-            ts: self.now(),
-            room,
-            room_name: r.name.clone(),
-            user: actor.id(),
-            user_login: actor.user.login.clone(),
-            seq: None,
-            detail: json!({}),
-        };
+        let event = self.compliance_event(kind, &r, actor.id(), None, json!({}));
         let changed = self.store.replace_messages(room, seqs, &text, &event).await?;
         if changed.is_empty() {
             return Err(CoreError::new(ErrorCode::MessageNotFound, "None of those messages exist in this room."));
@@ -55,16 +46,7 @@ impl Longhall {
     pub async fn clear_room(&self, actor: &Actor, room: RoomId, up_to: Millis) -> CoreResult<Affected> {
         actor.require_admin()?;
         let (r, _) = self.access(actor, room)?;
-        let event = ComplianceEvent {
-            kind: ComplianceKind::RoomCleared,
-            ts: self.now(),
-            room,
-            room_name: r.name.clone(),
-            user: actor.id(),
-            user_login: actor.user.login.clone(),
-            seq: None,
-            detail: json!({ "up_to": up_to }),
-        };
+        let event = self.compliance_event(ComplianceKind::RoomCleared, &r, actor.id(), None, json!({ "up_to": up_to }));
         let count = self.store.clear_room(room, up_to, &event).await?;
         self.hub.invalidate_cache(room);
         Ok(Affected { count })

@@ -24,6 +24,15 @@ fn check_field(what: &str, v: &str) -> CoreResult<()> {
     Ok(())
 }
 
+/// Group names are written after `group:`, so they can't hold a ':' themselves.
+fn check_group_name(name: &str) -> CoreResult<()> {
+    rules::check_name("group name", name)?;
+    if name.contains(':') {
+        return Err(CoreError::invalid("A group name must not contain ':'."));
+    }
+    Ok(())
+}
+
 fn opt_site(site: Option<String>) -> Option<String> {
     site.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
@@ -164,10 +173,7 @@ impl Longhall {
 
     pub async fn create_group(&self, actor: &Actor, new: NewGroup) -> CoreResult<GroupView> {
         actor.require_admin()?;
-        rules::check_name("group name", &new.name)?;
-        if new.name.contains(':') {
-            return Err(CoreError::invalid("A group name must not contain ':'."));
-        }
+        check_group_name(&new.name)?;
         let _guard = self.write_lock.lock().await;
         if self.cat().group_by_name(&new.name).is_some() {
             return Err(CoreError::new(ErrorCode::NameTaken, format!("The group {} already exists.", new.name)));
@@ -175,12 +181,9 @@ impl Longhall {
         let members = self.resolve_group_members(&new.members)?;
         let mut group = Group { id: 0, name: new.name, members };
         group.id = self.store.insert_group(&group).await?;
-        {
-            let mut cat = self.cat_mut();
-            cat.groups.insert(group.id, group.clone());
-            cat.reindex_groups();
-        }
+        self.apply_group(&group);
         drop(_guard);
+        // Membership may have changed: every joined connection is checked again.
         self.recheck_all_rooms().await;
         Ok(self.group_view(&group))
     }
@@ -191,10 +194,7 @@ impl Longhall {
         let mut group =
             self.cat().group_by_name(name).cloned().ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
         if let Some(n) = upd.name {
-            rules::check_name("group name", &n)?;
-            if n.contains(':') {
-                return Err(CoreError::invalid("A group name must not contain ':'."));
-            }
+            check_group_name(&n)?;
             if self.cat().group_by_name(&n).is_some_and(|g| g.id != group.id) {
                 return Err(CoreError::new(ErrorCode::NameTaken, format!("The group {n} already exists.")));
             }
@@ -207,12 +207,9 @@ impl Longhall {
             apply_edit(&mut group.members, replace, &remove, add);
         }
         self.store.update_group(&group).await?;
-        {
-            let mut cat = self.cat_mut();
-            cat.groups.insert(group.id, group.clone());
-            cat.reindex_groups();
-        }
+        self.apply_group(&group);
         drop(_guard);
+        // Membership may have changed: every joined connection is checked again.
         self.recheck_all_rooms().await;
         Ok(self.group_view(&group))
     }
@@ -248,6 +245,13 @@ impl Longhall {
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(())
+    }
+
+    /// Applies a stored group to the catalog (call under the write lock).
+    fn apply_group(&self, group: &Group) {
+        let mut cat = self.cat_mut();
+        cat.groups.insert(group.id, group.clone());
+        cat.reindex_groups();
     }
 
     pub fn get_group(&self, actor: &Actor, name: &str) -> CoreResult<GroupView> {

@@ -88,16 +88,8 @@ impl Longhall {
             size,
             ts: self.now(),
         };
-        let event = ComplianceEvent {
-            kind: ComplianceKind::FileUpload,
-            ts: meta.ts,
-            room,
-            room_name: r.name.clone(),
-            user: actor.id(),
-            user_login: actor.user.login.clone(),
-            seq: None,
-            detail: json!({ "name": name, "size": size, "content_type": content_type, "key": key }),
-        };
+        let detail = json!({ "name": name, "size": size, "content_type": content_type, "key": key });
+        let event = self.compliance_event(ComplianceKind::FileUpload, &r, actor.id(), None, detail);
         match self.store.insert_file(&meta, &event).await {
             Ok(id) => meta.id = id,
             Err(e) => {
@@ -116,16 +108,8 @@ impl Longhall {
         let (r, _) = self
             .file_access(actor, meta.room)
             .map_err(|e| if e.code == ErrorCode::RoomNotFound { missing() } else { e })?;
-        let event = ComplianceEvent {
-            kind: ComplianceKind::FileDownload,
-            ts: self.now(),
-            room: r.id,
-            room_name: r.name.clone(),
-            user: actor.id(),
-            user_login: actor.user.login.clone(),
-            seq: None,
-            detail: json!({ "file_id": meta.id, "name": meta.name, "size": meta.size }),
-        };
+        let detail = json!({ "file_id": meta.id, "name": meta.name, "size": meta.size });
+        let event = self.compliance_event(ComplianceKind::FileDownload, &r, actor.id(), None, detail);
         self.store.record_compliance(vec![event]).await?;
         let stream = self.files.read(meta.key.clone()).await.map_err(|e| {
             tracing::error!(error = %e, file, "file store read failed");

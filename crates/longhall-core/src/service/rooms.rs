@@ -8,7 +8,7 @@ use longhall_types::api::{
 };
 use longhall_types::ws::ServerFrame;
 
-use super::admin::resolve_edit;
+use super::admin::{name_taken, resolve_edit};
 use super::directory::page;
 use super::views::room_view;
 use super::{Actor, Longhall, apply_edit, not_found};
@@ -144,10 +144,7 @@ impl Longhall {
                 }
             }
             if cat.name_in_use(&new.name, None, None) {
-                return Err(CoreError::new(
-                    ErrorCode::NameTaken,
-                    format!("\"{}\" is already the name of a room or category; choose another name.", new.name),
-                ));
+                return Err(name_taken(&new.name));
             }
             let addin = match new.addin.as_deref().filter(|a| !a.is_empty()) {
                 Some(a) => Some(
@@ -211,10 +208,7 @@ impl Longhall {
             if let Some(n) = upd.name {
                 rules::check_name("room name", &n)?;
                 if cat.name_in_use(&n, Some(id), None) {
-                    return Err(CoreError::new(
-                        ErrorCode::NameTaken,
-                        format!("\"{n}\" is already the name of a room or category; choose another name."),
-                    ));
+                    return Err(name_taken(&n));
                 }
                 room.name = n;
             }
