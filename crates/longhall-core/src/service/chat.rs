@@ -471,6 +471,7 @@ impl Longhall {
         let mut kicks = Vec::new();
         {
             let cat = self.cat();
+            let mut standing = std::collections::HashMap::new();
             for &room in rooms {
                 let (Some(r), conns) = (cat.rooms.get(&room), self.hub.members(room)) else {
                     continue;
@@ -479,10 +480,14 @@ impl Longhall {
                     continue;
                 };
                 for conn in conns {
-                    let user = cat.users.get(&conn.user);
-                    let usable = user.is_some_and(|u| !u.disabled && cat.effective_policy(u).enable_persistent_chat);
-                    let admin = user.is_some_and(|u| u.admin);
-                    if !usable || !Access::of(c, r, &cat.affiliations(conn.user), admin).can_read() {
+                    // A user's standing is computed once per call, however many rooms they are in.
+                    let (usable, admin, aff) = standing.entry(conn.user).or_insert_with(|| {
+                        let user = cat.users.get(&conn.user);
+                        let usable =
+                            user.is_some_and(|u| !u.disabled && cat.effective_policy(u).enable_persistent_chat);
+                        (usable, user.is_some_and(|u| u.admin), cat.affiliations(conn.user))
+                    });
+                    if !*usable || !Access::of(c, r, aff, *admin).can_read() {
                         kicks.push((conn, room));
                     }
                 }
