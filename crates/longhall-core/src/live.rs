@@ -358,9 +358,10 @@ impl Hub {
         let mut st = lock(&r.state);
         let up_to = r.last_seq();
         let snapshot = snapshot_of(&st, window, up_to);
-        st.members.insert(conn.id, Member { conn: conn.clone(), pending: Some(Vec::new()) });
+        // Joining again on the same connection refreshes the snapshot; it is still one participant.
+        let rejoin = st.members.insert(conn.id, Member { conn: conn.clone(), pending: Some(Vec::new()) }).is_some();
         lock(&conn.joined).insert(room);
-        let first_of_user = {
+        let first_of_user = !rejoin && {
             let entry = st.users.entry(conn.user).or_insert((0, who.clone()));
             entry.0 += 1;
             entry.0 == 1
@@ -611,6 +612,20 @@ mod tests {
         assert!(a.is_closing());
         let reason = futures_now(a.closing());
         assert_eq!(reason.code, ErrorCode::SlowConsumer);
+    }
+
+    #[test]
+    fn joining_twice_on_one_connection_counts_one_participant() {
+        let hub = Hub::new([(1, 0)], 30, 75);
+        hub.fill_cache(1, vec![], true);
+        let (a, _rx) = hub.connect(10, 100);
+        for _ in 0..2 {
+            hub.join(&a, 1, who("a"), Window::Latest(5)).unwrap();
+            hub.activate(&a, 1);
+        }
+        assert_eq!(hub.participant_count(1), 1);
+        hub.leave(&a, 1, None);
+        assert_eq!(hub.participant_count(1), 0, "no ghost participant after leaving");
     }
 
     #[test]

@@ -75,6 +75,26 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// Path-parameter rejections (e.g. a room id that is not a number) as `invalid_request`.
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => {
+                Err(ApiError::new(ErrorCode::InvalidRequest, format!("The path is not valid: {}.", e.body_text())))
+            }
+        }
+    }
+}
+
 /// Query-string rejections as `invalid_request`.
 pub struct Query<T>(pub T);
 

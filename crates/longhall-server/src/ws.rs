@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use bytes::Bytes;
@@ -19,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 /// Frames above this size end the connection; between `MAX_FRAME_BYTES` and this, the frame is
 /// refused with `payload_too_large` and the connection goes on.
@@ -30,7 +31,14 @@ const HARD_FRAME_LIMIT: usize = 1024 * 1024;
     params(("access_token" = Option<String>, Query, description = "Token, for clients that can't set headers")),
     responses((status = 101, description = "Switching to the WebSocket protocol of docs/websocket.md"),
         (status = "default", body = ErrorBody)))]
-pub async fn websocket(State(s): State<AppState>, caller: Caller, ws: WebSocketUpgrade) -> ApiResult<Response> {
+pub async fn websocket(
+    State(s): State<AppState>,
+    caller: Caller,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let ws = ws.map_err(|e| {
+        ApiError::new(ErrorCode::InvalidRequest, format!("This route speaks WebSocket only: {}.", e.body_text()))
+    })?;
     let (conn, rx) = s.lh.connect(&caller.actor)?;
     let failed = (s.lh.clone(), conn.id);
     Ok(ws
@@ -87,8 +95,13 @@ async fn session(s: AppState, actor: Actor, conn: Arc<Connection>, mut rx: mpsc:
                 Some(Ok(Message::Close(_))) | None => break,
                 Some(Err(e)) => {
                     tracing::debug!(conn = conn.id, error = %e, "websocket read failed");
-                    conn.close(CoreError::new(ErrorCode::PayloadTooLarge, format!("The connection failed: {e}. Frames are limited to {MAX_FRAME_BYTES} bytes.")));
-                    end_reason = "protocol error";
+                    // Only an over-long frame is the client's to fix; anything else is a dropped link.
+                    let text = e.to_string();
+                    if text.contains("too long") || text.contains("too big") {
+                        let msg = format!("A frame was larger than {HARD_FRAME_LIMIT} bytes and the connection was closed; frames are limited to {MAX_FRAME_BYTES} bytes.");
+                        conn.close(CoreError::new(ErrorCode::PayloadTooLarge, msg));
+                        end_reason = "frame too large";
+                    }
                     break;
                 }
             },

@@ -106,6 +106,13 @@ pub struct EffectiveConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current: String,
+    pub new: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewApiToken {
     /// The user (bot) the token acts as; defaults to the caller.
     #[serde(default)]
@@ -366,7 +373,7 @@ pub struct RoomView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addin: Option<AddinView>,
     pub disabled: bool,
-    /// Connections joined right now.
+    /// Users connected to the room right now.
     pub participant_count: u32,
     /// Last message sequence number (0 for a room without messages).
     pub last_seq: i64,

@@ -1,10 +1,11 @@
 //! The one configuration struct: defaults, then the TOML file, then `LONGHALL_*` environment
 //! variables, then command-line flags.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,8 +40,8 @@ const KEYS: &[&str] = &["data_dir", "listen", "admin_login", "log_format", "log_
 
 /// The commented default file (`longhall config print-default`).
 pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also be set by an environment variable
-# (LONGHALL_<KEY>, e.g. LONGHALL_LISTEN) and by a command-line flag; flags win over
-# the environment, which wins over this file.
+# (LONGHALL_<KEY>, e.g. LONGHALL_LISTEN); data_dir and listen also by a flag
+# (--data-dir, --listen). Flags win over the environment, which wins over this file.
 
 # Directory holding the chat store (chat.db), the compliance store (compliance.db)
 # and the file store (files/). Created on first start.
@@ -70,6 +71,14 @@ pub struct Overrides {
     pub listen: Option<String>,
 }
 
+/// The `LONGHALL_<KEY>` variables that are set, as the strings they are. (figment's `Env`
+/// provider would parse `LONGHALL_DATA_DIR=2024` as a number and then refuse it as a path.)
+fn from_env() -> BTreeMap<&'static str, String> {
+    KEYS.iter()
+        .filter_map(|&key| Some((key, std::env::var(format!("LONGHALL_{}", key.to_ascii_uppercase())).ok()?)))
+        .collect()
+}
+
 impl Config {
     pub fn load(file: Option<&Path>, overrides: Overrides) -> anyhow::Result<Config> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
@@ -80,10 +89,16 @@ impl Config {
             fig = fig.merge(Toml::file(f));
         }
         let config: Config = fig
-            .merge(Env::prefixed("LONGHALL_").only(KEYS))
+            .merge(Serialized::defaults(from_env()))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log_level) {
+            anyhow::bail!(
+                "invalid configuration: log_level {:?} is not a log filter ({e}); try \"info\"",
+                config.log_level
+            );
+        }
         if !["text", "json"].contains(&config.log_format.as_str()) {
             anyhow::bail!(
                 "invalid configuration: log_format must be \"text\" or \"json\", not {:?}",

@@ -14,6 +14,13 @@ use crate::model::*;
 use crate::principal::Principal;
 use crate::rules;
 
+/// A list without repeated entries, in first-seen order.
+fn dedup(list: Vec<Principal>) -> Vec<Principal> {
+    let mut out = Vec::with_capacity(list.len());
+    apply_edit(&mut out, None, &[], list);
+    out
+}
+
 /// A list edit with its principals resolved: (replace, remove, add).
 pub(super) type ResolvedEdit = (Option<Vec<Principal>>, Vec<Principal>, Vec<Principal>);
 
@@ -63,9 +70,9 @@ impl Longhall {
                 invitations: new.invitations,
                 file_upload: new.file_upload,
                 chat_history: new.chat_history.unwrap_or(true),
-                allowed: cat.resolve_all(&new.allowed_members)?,
-                denied: cat.resolve_all(&new.denied_members)?,
-                creators: cat.resolve_all(&new.creators)?,
+                allowed: dedup(cat.resolve_all(&new.allowed_members)?),
+                denied: dedup(cat.resolve_all(&new.denied_members)?),
+                creators: dedup(cat.resolve_all(&new.creators)?),
             }
         };
         category.id = self.store.insert_category(&category).await?;
@@ -117,8 +124,15 @@ impl Longhall {
             cat.rooms.values().filter(|r| r.category == c.id).map(|r| r.id).collect()
         };
         drop(_guard);
-        // Scope may have shrunk: whoever lost access is removed from the rooms at once.
+        // Scope may have shrunk: whoever lost access is removed from the rooms at once; the
+        // rest see the rooms' new settings (file upload, history, invitations).
         self.recheck_rooms(&rooms).await;
+        for id in rooms {
+            let room = self.cat().rooms.get(&id).cloned();
+            if let Some(room) = room {
+                self.announce_room_change(&room);
+            }
+        }
         Ok(category_view(&self.cat(), &c))
     }
 

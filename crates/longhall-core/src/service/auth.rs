@@ -136,13 +136,9 @@ impl Longhall {
         Ok((token, me))
     }
 
+    /// Sign-in also needs the policy on (administrators may sign in to administer).
     fn check_usable(&self, user: &User) -> CoreResult<()> {
-        if user.disabled {
-            return Err(CoreError::new(
-                ErrorCode::AccountDisabled,
-                "This account is disabled; ask an administrator to enable it.",
-            ));
-        }
+        check_enabled(user)?;
         if !user.admin && !self.cat().effective_policy(user).enable_persistent_chat {
             return Err(policy_off());
         }
@@ -165,7 +161,7 @@ impl Longhall {
             return Err(unauthenticated());
         }
         let user = self.cat().users.get(&record.user).cloned().ok_or_else(unauthenticated)?;
-        self.check_usable(&user)?;
+        check_enabled(&user)?;
         Ok(Actor { user })
     }
 
@@ -178,8 +174,20 @@ impl Longhall {
             .get(&user)
             .cloned()
             .ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "This account no longer exists."))?;
-        self.check_usable(&user)?;
+        check_enabled(&user)?;
         Ok(Actor { user })
+    }
+
+    /// Changes the caller's own password after checking the current one.
+    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> CoreResult<()> {
+        check_password(new)?;
+        let hash = self.store.password_hash(actor.id()).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        if !verify_password(current.to_owned(), hash).await {
+            return Err(CoreError::new(ErrorCode::InvalidCredentials, "The current password is wrong; try again."));
+        }
+        let hash = hash_password(new.to_owned()).await?;
+        self.store.set_password(actor.id(), &hash).await?;
+        Ok(())
     }
 
     /// Revokes the token that made this call.
@@ -260,6 +268,16 @@ impl Longhall {
         }
         Ok(())
     }
+}
+
+fn check_enabled(user: &User) -> CoreResult<()> {
+    if user.disabled {
+        return Err(CoreError::new(
+            ErrorCode::AccountDisabled,
+            "This account is disabled; ask an administrator to enable it.",
+        ));
+    }
+    Ok(())
 }
 
 fn policy_off() -> CoreError {

@@ -159,6 +159,9 @@ impl Longhall {
         }
         let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("backchat", backchat, default, MAX_HISTORY_PAGE)?;
+        let mut targets = targets;
+        let mut seen = std::collections::HashSet::new();
+        targets.retain(|t| seen.insert(t.room));
         let mut joined = Vec::new();
         let mut failed = Vec::new();
         let me = self.participant_of(actor.id());
@@ -255,18 +258,17 @@ impl Longhall {
         }
         let r = self.cat().rooms.get(&room).cloned();
         if let Some(r) = r {
-            let ev = self.compliance_event(
-                ComplianceKind::Part,
-                &r,
-                user,
-                None,
-                json!({ "connection": conn.id, "reason": reason }),
-            );
-            if let Err(e) = self.store.record_compliance(vec![ev]).await {
-                tracing::error!(room, error = %e, "PART event could not be recorded");
-            }
+            self.record_part(&r, user, conn, reason).await;
         }
         true
+    }
+
+    async fn record_part(&self, room: &Room, user: UserId, conn: &Connection, reason: &str) {
+        let detail = json!({ "connection": conn.id, "reason": reason });
+        let ev = self.compliance_event(ComplianceKind::Part, room, user, None, detail);
+        if let Err(e) = self.store.record_compliance(vec![ev]).await {
+            tracing::error!(room = room.id, error = %e, "PART event could not be recorded");
+        }
     }
 
     /// A connection ended: leave every room (recording PART) and forget it.
@@ -381,8 +383,9 @@ impl Longhall {
             HistoryQuery::After(s) => (self.store.messages_after(room, s, n + 1).await?, false),
             HistoryQuery::Around(t) => (self.store.messages_around(room, t, n).await?, true),
         };
-        let has_more = stored.len() > n as usize;
-        if has_more {
+        let around = matches!(query, HistoryQuery::Around(_));
+        let has_more = if around { self.more_around(room, &stored).await? } else { stored.len() > n as usize };
+        if has_more && !around {
             if direction_older {
                 stored.remove(0);
             } else {
@@ -397,6 +400,13 @@ impl Longhall {
             self.store.record_compliance(vec![ev]).await?;
         }
         Ok(HistoryPage { room, messages, has_more })
+    }
+
+    /// Whether kept messages exist outside a window on either side.
+    async fn more_around(&self, room: RoomId, window: &[StoredMessage]) -> CoreResult<bool> {
+        let (Some(first), Some(last)) = (window.first(), window.last()) else { return Ok(false) };
+        Ok(!self.store.messages_before(room, first.seq, 1).await?.is_empty()
+            || !self.store.messages_after(room, last.seq, 1).await?.is_empty())
     }
 
     /// Content search over every room the caller may read (text, author, dates), newest first,
@@ -504,10 +514,13 @@ impl Longhall {
         self.recheck_rooms(&rooms).await;
     }
 
-    /// Everyone leaves the room with `notice` (room disabled or deleted).
-    pub(super) async fn evict_room(&self, room: RoomId, notice: ServerFrame) {
-        for conn in self.hub.members(room) {
-            self.part(conn.user, &conn, room, Some(&notice), "room closed").await;
+    /// Everyone leaves the room with `notice` (room disabled or deleted). `room` is its last
+    /// state, so PART is recorded even when the room is already gone from the catalog.
+    pub(super) async fn evict_room(&self, room: &Room, notice: ServerFrame) {
+        for conn in self.hub.members(room.id) {
+            if self.hub.leave(&conn, room.id, Some(&notice)).is_some() {
+                self.record_part(room, conn.user, &conn, "room closed").await;
+            }
         }
     }
 
@@ -536,6 +549,7 @@ impl Longhall {
 
     /// Records that the caller has read the room up to `seq` (drives unread counts).
     pub async fn mark_read(&self, actor: &Actor, room: RoomId, seq: Seq) -> CoreResult<()> {
+        self.require_chat(actor)?;
         let (_, access) = self.access(actor, room)?;
         if !access.can_read() {
             return Err(access.read_denied(room));

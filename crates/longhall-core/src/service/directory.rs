@@ -261,9 +261,23 @@ impl Longhall {
         Ok(self.group_view(&g))
     }
 
-    pub fn list_groups(&self, actor: &Actor, after: i64, limit: u32) -> CoreResult<Page<GroupView>> {
+    pub fn list_groups(
+        &self,
+        actor: &Actor,
+        filter: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> CoreResult<Page<GroupView>> {
         actor.require_admin()?;
-        let mut groups: Vec<Group> = self.cat().groups.values().filter(|g| g.id > after).cloned().collect();
+        let f = filter.map(str::to_lowercase);
+        let mut groups: Vec<Group> = self
+            .cat()
+            .groups
+            .values()
+            .filter(|g| g.id > after)
+            .filter(|g| f.as_ref().is_none_or(|f| g.name.to_lowercase().contains(f)))
+            .cloned()
+            .collect();
         groups.sort_by_key(|g| g.id);
         let views = groups.iter().map(|g| self.group_view(g)).collect();
         Ok(page(views, limit, |g| g.id))

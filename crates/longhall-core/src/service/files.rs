@@ -107,7 +107,10 @@ impl Longhall {
         let meta = self.store.get_file(file).await?.ok_or_else(missing)?;
         let (r, _) = self
             .file_access(actor, meta.room)
-            .map_err(|e| if e.code == ErrorCode::RoomNotFound { missing() } else { e })?;
+            // Whoever may not read the room learns nothing about its files, not even that one exists.
+            .map_err(
+                |e| if matches!(e.code, ErrorCode::RoomNotFound | ErrorCode::NotMember) { missing() } else { e },
+            )?;
         let detail = json!({ "file_id": meta.id, "name": meta.name, "size": meta.size });
         let event = self.compliance_event(ComplianceKind::FileDownload, &r, actor.id(), None, detail);
         self.store.record_compliance(vec![event]).await?;

@@ -9,14 +9,14 @@ use crate::model::*;
 use crate::rules::Access;
 
 impl Longhall {
-    /// Follows or unfollows a room the caller may read (unfollowing always works).
+    /// Follows a room the caller may read, or unfollows a room the caller can see.
     pub async fn set_follow(&self, actor: &Actor, room: RoomId, follow: bool) -> CoreResult<()> {
         self.require_chat(actor)?;
-        if follow {
-            let (_, access) = self.access(actor, room)?;
-            if !access.can_read() {
-                return Err(access.read_denied(room));
-            }
+        // Unfollowing needs only that the room is visible, so a hidden room answers exactly
+        // like a missing one.
+        let (_, access) = self.access(actor, room)?;
+        if follow && !access.can_read() {
+            return Err(access.read_denied(room));
         }
         self.store.set_followed(actor.id(), room, follow).await?;
         Ok(())

@@ -75,8 +75,9 @@ fn check_presenters(cat: &Catalog, room: &Room, added: &[Principal]) -> CoreResu
         return Ok(());
     }
     for p in added {
-        let covered = room.members.contains(p)
-            || matches!(p, Principal::User(u) if cat.affiliations(*u).matches_any(&room.members));
+        // Covered when a member entry contains it: itself, a group it sits in (transitively),
+        // its domain, or everyone.
+        let covered = cat.containers(p).iter().any(|c| room.members.contains(c));
         if !covered {
             return Err(CoreError::new(
                 ErrorCode::InvalidPresenter,
@@ -294,7 +295,7 @@ impl Longhall {
         }
         drop(_guard);
         if room.disabled && !before.disabled {
-            self.evict_room(id, ServerFrame::RoomDisabled { room: id }).await;
+            self.evict_room(&room, ServerFrame::RoomDisabled { room: id }).await;
         } else {
             self.recheck_rooms(&[id]).await;
             self.announce_room_change(&room);
@@ -307,7 +308,7 @@ impl Longhall {
     pub async fn delete_room(&self, actor: &Actor, id: RoomId) -> CoreResult<()> {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
-        self.access(actor, id)?;
+        let (room, _) = self.access(actor, id)?;
         let file_keys = self.store.delete_room(id).await?;
         self.cat_mut().rooms.remove(&id);
         drop(_guard);
@@ -316,13 +317,13 @@ impl Longhall {
                 tracing::warn!(room = id, error = %e, "a deleted room's file could not be removed");
             }
         }
-        self.evict_room(id, ServerFrame::RoomDeleted { room: id }).await;
+        self.evict_room(&room, ServerFrame::RoomDeleted { room: id }).await;
         self.hub.remove_room(id);
         Ok(())
     }
 
     /// Tells every joined connection about the room's new settings, each with its own roles.
-    fn announce_room_change(&self, room: &Room) {
+    pub(super) fn announce_room_change(&self, room: &Room) {
         let cat = self.cat();
         let Some(c) = cat.categories.get(&room.category) else {
             return;
@@ -434,6 +435,7 @@ impl Longhall {
 
     /// Who is connected to the room (none listed in a large room).
     pub fn participants(&self, actor: &Actor, room: RoomId) -> CoreResult<Participants> {
+        self.require_chat(actor)?;
         let (_, access) = self.access(actor, room)?;
         if !access.can_read() {
             return Err(access.read_denied(room));

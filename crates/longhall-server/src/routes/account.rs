@@ -1,13 +1,13 @@
 //! Sign-in, sign-out, who am I, tokens.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_types::ErrorBody;
-use longhall_types::api::{ApiTokenCreated, Me, NewApiToken, SignInRequest, SignInResponse, TokenView};
+use longhall_types::api::{ApiTokenCreated, ChangePassword, Me, NewApiToken, SignInRequest, SignInResponse, TokenView};
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Json};
+use crate::error::{ApiResult, Json, Path};
 
 /// Exchange login and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "account", request_body = SignInRequest,
@@ -30,6 +30,18 @@ pub async fn sign_out(State(s): State<AppState>, caller: Caller) -> ApiResult<St
     responses((status = 200, body = Me), (status = "default", body = ErrorBody)))]
 pub async fn me(State(s): State<AppState>, caller: Caller) -> Json<Me> {
     Json(s.lh.me(&caller.actor))
+}
+
+/// Change the caller's own password (the current one is required).
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "account", security(("bearer" = [])), request_body = ChangePassword,
+    responses((status = 204), (status = "default", body = ErrorBody)))]
+pub async fn change_password(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(req): Json<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    s.lh.change_password(&caller.actor, &req.current, &req.new).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Tokens: all for administrators, one's own otherwise.

@@ -1,7 +1,7 @@
 //! The administrators' API: users, groups, categories, add-ins, policies, configuration,
 //! content actions and the compliance record.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_types::ErrorBody;
 use longhall_types::api::*;
@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Json, Query};
+use crate::error::{ApiResult, Json, Path, Query};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -73,7 +73,7 @@ pub async fn list_groups(
     c: Caller,
     Query(q): Query<ListParams>,
 ) -> ApiResult<Json<Page<GroupView>>> {
-    Ok(Json(s.lh.list_groups(&c.actor, q.after, q.limit.unwrap_or(100))?))
+    Ok(Json(s.lh.list_groups(&c.actor, q.filter.as_deref(), q.after, q.limit.unwrap_or(100))?))
 }
 
 /// Create a group (members: users and groups, nested).
@@ -156,14 +156,23 @@ pub async fn delete_category(State(s): State<AppState>, c: Caller, Path(cat): Pa
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FilterParams {
+    /// Text in the login or display name.
+    pub filter: Option<String>,
+    /// At most this many, 1–500 (default 100).
+    pub limit: Option<u32>,
+}
+
 /// Users in a category's scope (groups and domains expanded).
 #[utoipa::path(get, path = "/api/v1/admin/categories/{category}/eligible", tag = "admin", security(("bearer" = [])),
-    params(("category" = String, Path), ListParams), responses((status = 200, body = Vec<EligibleUser>), (status = "default", body = ErrorBody)))]
+    params(("category" = String, Path), FilterParams), responses((status = 200, body = Vec<EligibleUser>), (status = "default", body = ErrorBody)))]
 pub async fn category_eligible(
     State(s): State<AppState>,
     c: Caller,
     Path(cat): Path<String>,
-    Query(q): Query<ListParams>,
+    Query(q): Query<FilterParams>,
 ) -> ApiResult<Json<Vec<EligibleUser>>> {
     Ok(Json(s.lh.eligible_for_category(&c.actor, &cat, q.filter.as_deref(), q.limit.unwrap_or(100))?))
 }

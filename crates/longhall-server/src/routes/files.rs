@@ -1,7 +1,7 @@
 //! File upload and download, streamed both ways.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
@@ -12,7 +12,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

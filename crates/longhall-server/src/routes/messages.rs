@@ -1,6 +1,6 @@
 //! History, posting over HTTP, and content search.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_core::service::{HistoryQuery, MessageSearch};
 use longhall_types::api::{HistoryPage, PostRequest, Posted, SearchResults};
@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Json, Query};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

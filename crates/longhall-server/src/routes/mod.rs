@@ -44,6 +44,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::sign_in))
         .routes(routes!(account::sign_out))
         .routes(routes!(account::me))
+        .routes(routes!(account::change_password))
         .routes(routes!(account::list_tokens, account::create_token))
         .routes(routes!(account::revoke_token))
         .routes(routes!(rooms::search_rooms, rooms::create_room))

@@ -1,6 +1,6 @@
 //! Room directory, room management, participants, following and read positions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_core::service::RoomQuery;
 use longhall_types::ErrorBody;
@@ -13,7 +13,7 @@ use utoipa::IntoParams;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiResult, Json, Query};
+use crate::error::{ApiResult, Json, Path, Query};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
