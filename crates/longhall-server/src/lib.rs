@@ -20,6 +20,7 @@ use axum::routing::get;
 use longhall_core::{CoreError, Longhall};
 use longhall_types::ErrorCode;
 use longhall_types::limits::MAX_BODY_BYTES;
+use tokio_util::task::TaskTracker;
 
 use crate::error::ApiError;
 
@@ -27,6 +28,8 @@ use crate::error::ApiError;
 #[derive(Clone)]
 pub struct AppState {
     pub lh: Arc<Longhall>,
+    /// WebSocket sessions outlive their HTTP request; stopping waits for them to say goodbye.
+    pub sessions: TaskTracker,
 }
 
 /// The OpenAPI document of this server's routes, as served at `/api/v1/openapi.json`.
@@ -36,6 +39,10 @@ pub fn openapi_json() -> String {
 
 /// The whole HTTP application.
 pub fn app(lh: Arc<Longhall>) -> Router {
+    app_with_sessions(lh, TaskTracker::new())
+}
+
+fn app_with_sessions(lh: Arc<Longhall>, sessions: TaskTracker) -> Router {
     let (api, _) = routes::api();
     let doc = openapi_json();
     api.route(
@@ -53,7 +60,7 @@ pub fn app(lh: Arc<Longhall>) -> Router {
         ApiError::new(ErrorCode::MethodNotAllowed, "This route does not take that method; see /api/v1/openapi.json.")
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .with_state(AppState { lh })
+    .with_state(AppState { lh, sessions })
 }
 
 async fn home() -> impl IntoResponse {

@@ -45,7 +45,10 @@ pub async fn websocket(
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_failed_upgrade(move |_| failed.0.hub.disconnect(failed.1))
-        .on_upgrade(move |socket| session(s, caller.actor, conn, rx, socket)))
+        .on_upgrade(move |socket| {
+            let sessions = s.sessions.clone();
+            sessions.track_future(session(s, caller.actor, conn, rx, socket))
+        }))
 }
 
 fn text(bytes: Bytes) -> Message {

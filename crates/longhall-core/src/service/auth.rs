@@ -101,6 +101,50 @@ pub(super) fn check_password(password: &str) -> CoreResult<()> {
     Ok(())
 }
 
+/// Failed sign-ins per login name. After `MAX_FAILED_SIGN_INS` failures within
+/// `SIGN_IN_WINDOW_MS`, further attempts for that login are refused until the window ends.
+#[derive(Default)]
+pub(super) struct FailedSignIns(std::sync::Mutex<std::collections::HashMap<String, (u32, i64)>>);
+
+pub const MAX_FAILED_SIGN_INS: u32 = 10;
+pub const SIGN_IN_WINDOW_MS: i64 = 5 * 60 * 1000;
+
+impl FailedSignIns {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, (u32, i64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn check(&self, login: &str, now: i64) -> CoreResult<()> {
+        match self.map().get(login) {
+            Some(&(count, since)) if count >= MAX_FAILED_SIGN_INS && now - since < SIGN_IN_WINDOW_MS => {
+                let wait_s = (SIGN_IN_WINDOW_MS - (now - since)) / 1000 + 1;
+                Err(CoreError::new(
+                    ErrorCode::RateLimited,
+                    format!("Too many failed sign-ins for this login; wait {wait_s} seconds and try again."),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn record(&self, login: &str, now: i64) {
+        let mut map = self.map();
+        // Keeps the table bounded under a spray of made-up logins.
+        if map.len() > 100_000 {
+            map.retain(|_, (_, since)| now - *since < SIGN_IN_WINDOW_MS);
+        }
+        let entry = map.entry(login.to_owned()).or_insert((0, now));
+        if now - entry.1 >= SIGN_IN_WINDOW_MS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    fn clear(&self, login: &str) {
+        self.map().remove(login);
+    }
+}
+
 fn bad_credentials() -> CoreError {
     CoreError::new(ErrorCode::InvalidCredentials, "The login or the password is wrong; check both and try again.")
 }
@@ -109,16 +153,21 @@ impl Longhall {
     /// Checks login and password and issues a session token. Users whose effective policy is
     /// off are refused (administrators may still sign in to administer).
     pub async fn sign_in(&self, login: &str, password: &str) -> CoreResult<(String, Me)> {
+        let key = login.trim().to_lowercase();
+        self.sign_in_failures.check(&key, self.now())?;
         let user = self.cat().user_by_login(login).cloned();
         let Some(user) = user else {
             // Same work and answer as a wrong password, so logins can't be probed by timing.
             let _ = verify_password(password.to_owned(), DUMMY_HASH.to_owned()).await;
+            self.sign_in_failures.record(&key, self.now());
             return Err(bad_credentials());
         };
         let hash = self.store.password_hash(user.id).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
         if !verify_password(password.to_owned(), hash).await {
+            self.sign_in_failures.record(&key, self.now());
             return Err(bad_credentials());
         }
+        self.sign_in_failures.clear(&key);
         self.check_usable(&user)?;
         let token = new_token();
         let now = self.now();
@@ -290,3 +339,22 @@ fn policy_off() -> CoreError {
 /// A valid Argon2id hash of a random string, verified against when the login is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J5Ow1z2cJ2m+1Ww0k5n7vB0c2iGeEsoY8T1tP3Qp8w4";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_throttle_blocks_after_repeated_failures_until_the_window_ends() {
+        let f = FailedSignIns::default();
+        for i in 0..MAX_FAILED_SIGN_INS {
+            assert!(f.check("a@x.org", 1000 + i as i64).is_ok());
+            f.record("a@x.org", 1000 + i as i64);
+        }
+        assert_eq!(f.check("a@x.org", 2000).unwrap_err().code, ErrorCode::RateLimited);
+        assert!(f.check("b@x.org", 2000).is_ok(), "other logins are unaffected");
+        assert!(f.check("a@x.org", 1000 + SIGN_IN_WINDOW_MS).is_ok(), "the window ends");
+        f.clear("a@x.org");
+        assert!(f.check("a@x.org", 2000).is_ok());
+    }
+}

@@ -71,6 +71,7 @@ pub struct Longhall {
     write_lock: tokio::sync::Mutex<()>,
     pub hub: Hub,
     poster: mpsc::Sender<PostJob>,
+    sign_in_failures: auth::FailedSignIns,
 }
 
 /// What the first start of a new deployment did.
@@ -102,6 +103,7 @@ impl Longhall {
             write_lock: tokio::sync::Mutex::new(()),
             hub,
             poster: tx,
+            sign_in_failures: auth::FailedSignIns::default(),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         Ok(lh)
