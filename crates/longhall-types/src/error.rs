@@ -133,6 +133,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_code_is_documented_for_clients_with_its_status() {
+        let doc = include_str!("../../../docs/api.md");
+        for code in ErrorCode::ALL {
+            let row = format!("| `{}` | {} |", code.as_str(), code.http_status());
+            assert!(doc.contains(&row), "docs/api.md lacks the row for {code}: {row}");
+        }
+    }
+
+    #[test]
     fn codes_are_unique_snake_case_and_round_trip() {
         let mut seen = std::collections::HashSet::new();
         for code in ErrorCode::ALL {
