@@ -1334,3 +1334,15 @@ async fn first_start_sets_up_a_new_deployment_once() {
     let password = made.generated_password.expect("a generated password");
     assert!(fresh.lh.sign_in("root@example.org", &password).await.is_ok());
 }
+
+#[tokio::test]
+async fn domains_list_the_directory_with_user_counts_for_admins_only() {
+    let w = World::new().await;
+    let alice = w.user("alice@example.org").await;
+    w.user("bob@example.org").await;
+    w.user("carol@other.org").await;
+    let domains = w.lh.list_domains(&w.system).expect("domains");
+    let listed: Vec<(&str, u32)> = domains.iter().map(|d| (d.domain.as_str(), d.users)).collect();
+    assert_eq!(listed, [("example.org", 2), ("other.org", 1)]);
+    assert_eq!(outcome(&w.lh.list_domains(&alice)), Err(E::AdminRequired));
+}

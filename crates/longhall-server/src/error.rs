@@ -28,7 +28,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, axum::Json(self.0.body())).into_response()
+        let mut response = (status, axum::Json(self.0.body())).into_response();
+        if self.0.code == ErrorCode::PayloadTooLarge {
+            // The rest of the body was never read, so the connection can't carry another
+            // request: say so, or a client may reuse it and see its next request fail.
+            response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
+        response
     }
 }
 

@@ -192,6 +192,13 @@ pub struct UserUpdate {
     pub policy: Option<String>,
 }
 
+/// A domain principal: every user whose login ends in `@<domain>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DomainView {
+    pub domain: String,
+    pub users: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct GroupView {
     pub id: i64,

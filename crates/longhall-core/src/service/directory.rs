@@ -154,6 +154,16 @@ impl Longhall {
         Ok(page(users.into_iter().map(user_view).collect(), limit, |u| u.id))
     }
 
+    /// The domains of the directory's users, with how many users each holds.
+    pub fn list_domains(&self, actor: &Actor) -> CoreResult<Vec<longhall_types::api::DomainView>> {
+        actor.require_admin()?;
+        let mut counts = std::collections::BTreeMap::<String, u32>::new();
+        for u in self.cat().users.values() {
+            *counts.entry(u.domain().to_owned()).or_default() += 1;
+        }
+        Ok(counts.into_iter().map(|(domain, users)| longhall_types::api::DomainView { domain, users }).collect())
+    }
+
     // ---- groups
 
     fn resolve_group_members(&self, written: &[String]) -> CoreResult<Vec<Principal>> {

@@ -65,6 +65,13 @@ pub async fn update_user(
     Ok(Json(s.lh.update_user(&c.actor, &login, req).await?))
 }
 
+/// The domains of the directory (implicit principals: `domain:<name>`), with user counts.
+#[utoipa::path(get, path = "/api/v1/admin/domains", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DomainView>), (status = "default", body = ErrorBody)))]
+pub async fn list_domains(State(s): State<AppState>, c: Caller) -> ApiResult<Json<Vec<DomainView>>> {
+    Ok(Json(s.lh.list_domains(&c.actor)?))
+}
+
 /// List groups.
 #[utoipa::path(get, path = "/api/v1/admin/groups", tag = "admin", security(("bearer" = [])), params(ListParams),
     responses((status = 200, body = Page<GroupView>), (status = "default", body = ErrorBody)))]

@@ -63,6 +63,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::download))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::get_user, admin::update_user))
+        .routes(routes!(admin::list_domains))
         .routes(routes!(admin::list_groups, admin::create_group))
         .routes(routes!(admin::get_group, admin::update_group, admin::delete_group))
         .routes(routes!(admin::create_category))
