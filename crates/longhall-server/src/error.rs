@@ -32,7 +32,9 @@ impl IntoResponse for ApiError {
         if self.0.code == ErrorCode::PayloadTooLarge {
             // The rest of the body was never read, so the connection can't carry another
             // request: say so, or a client may reuse it and see its next request fail.
-            response.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            response
+                .headers_mut()
+                .insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
         }
         response
     }

@@ -116,7 +116,11 @@ async fn session(s: AppState, actor: Actor, conn: Arc<Connection>, mut rx: mpsc:
     }
     s.lh.disconnect(&conn, end_reason).await;
     conn.close(CoreError::new(ErrorCode::ShuttingDown, "The connection ended."));
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), writer).await;
+    // A peer that never reads could hold the writer (and its socket) forever: give it 5 s.
+    let mut writer = writer;
+    if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await.is_err() {
+        writer.abort();
+    }
 }
 
 fn send_error(conn: &Connection, id: Option<String>, e: CoreError) {

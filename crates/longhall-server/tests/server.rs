@@ -1,0 +1,24 @@
+//! Whole-server integration tests: a real Longhall server on 127.0.0.1 over SQLite, driven
+//! over HTTP and WebSocket exactly as a client would. One binary, one module per area; the
+//! harness (server, HTTP and WebSocket clients) is in `server/harness.rs`.
+
+mod server {
+    pub mod harness;
+
+    mod auditorium;
+    mod bad_input;
+    mod compliance;
+    mod delivery;
+    mod files;
+    mod following;
+    mod history;
+    mod kick;
+    mod large;
+    mod openapi;
+    mod policy;
+    mod privacy;
+    mod restart;
+    mod resume;
+    mod search;
+    mod wall;
+}
