@@ -59,7 +59,7 @@ impl World {
 
     /// Creates a user with the harness password.
     pub async fn create_user(&self, new: NewUser) -> UserView {
-        let new = NewUser { password: PASSWORD.into(), ..new };
+        let new = NewUser { password: Some(PASSWORD.into()), ..new };
         self.lh.create_user(&self.system, new).await.expect("create user")
     }
 

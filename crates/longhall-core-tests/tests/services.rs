@@ -1346,3 +1346,17 @@ async fn domains_list_the_directory_with_user_counts_for_admins_only() {
     assert_eq!(listed, [("example.org", 2), ("other.org", 1)]);
     assert_eq!(outcome(&w.lh.list_domains(&alice)), Err(E::AdminRequired));
 }
+
+#[tokio::test]
+async fn an_account_without_password_uses_api_tokens_only() {
+    let w = World::new().await;
+    let bot = NewUser { login: "bot@example.org".into(), password: None, ..Default::default() };
+    w.lh.create_user(&w.system, bot).await.expect("created without a password");
+    // No password matches it, not even an empty one.
+    for tried in ["", "anything at all"] {
+        assert_eq!(outcome(&w.lh.sign_in("bot@example.org", tried).await), Err(E::InvalidCredentials));
+    }
+    let token = w.lh.create_api_token(&w.system, Some("bot@example.org"), "feeds").await.expect("token");
+    let me = w.lh.authenticate(&token.token).await.expect("the token authenticates");
+    assert_eq!(me.user.login, "bot@example.org");
+}

@@ -82,12 +82,18 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = lh.clone();
-    axum::serve(listener, app(lh))
+    let sessions = TaskTracker::new();
+    axum::serve(listener, app_with_sessions(lh, sessions.clone()))
         .with_graceful_shutdown(async move {
             shutdown.await;
             stopping
                 .shutdown(CoreError::new(ErrorCode::ShuttingDown, "The server is stopping; reconnect shortly."))
                 .await;
         })
-        .await
+        .await?;
+    // Graceful shutdown waits for HTTP requests only; let each WebSocket session send its
+    // `closing` frame and close handshake (bounded, so a stuck peer can't hold the stop).
+    sessions.close();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sessions.wait()).await;
+    Ok(())
 }

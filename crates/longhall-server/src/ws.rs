@@ -114,11 +114,17 @@ async fn session(s: AppState, actor: Actor, conn: Arc<Connection>, mut rx: mpsc:
             }
         }
     }
+    let server_closed = conn.is_closing();
     s.lh.disconnect(&conn, end_reason).await;
-    conn.close(CoreError::new(ErrorCode::ShuttingDown, "The connection ended."));
-    // A peer that never reads could hold the writer (and its socket) forever: give it 5 s.
     let mut writer = writer;
-    if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await.is_err() {
+    if server_closed {
+        // The server ended it: let the writer send `closing` and the close handshake, but a
+        // peer that never reads can't hold the writer (and its socket) longer than 5 s.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await.is_err() {
+            writer.abort();
+        }
+    } else {
+        // The client left (or broke the protocol): there is no one to say goodbye to.
         writer.abort();
     }
 }

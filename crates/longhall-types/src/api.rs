@@ -166,7 +166,9 @@ pub struct NewUser {
     pub email: Option<String>,
     #[serde(default)]
     pub site: Option<String>,
-    pub password: String,
+    /// Omit for an account that signs in only with API tokens (bots, load tests).
+    #[serde(default)]
+    pub password: Option<String>,
     #[serde(default)]
     pub admin: bool,
 }

@@ -162,7 +162,8 @@ impl Longhall {
             self.sign_in_failures.record(&key, self.now());
             return Err(bad_credentials());
         };
-        let hash = self.store.password_hash(user.id).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let hash =
+            self.store.password_hash(user.id).await?.filter(|h| !h.is_empty()).unwrap_or_else(|| DUMMY_HASH.to_owned());
         if !verify_password(password.to_owned(), hash).await {
             self.sign_in_failures.record(&key, self.now());
             return Err(bad_credentials());

@@ -52,8 +52,14 @@ impl Longhall {
         if let Some(s) = &site {
             check_field("site", s)?;
         }
-        auth::check_password(&new.password)?;
-        let hash = auth::hash_password(new.password).await?;
+        // An account without a password can't sign in with one; it uses API tokens.
+        let hash = match new.password {
+            Some(p) => {
+                auth::check_password(&p)?;
+                auth::hash_password(p).await?
+            }
+            None => String::new(),
+        };
         let _guard = self.write_lock.lock().await;
         if self.cat().user_by_login(&login).is_some() {
             return Err(CoreError::new(ErrorCode::NameTaken, format!("The login {login} is already taken.")));
@@ -167,7 +173,8 @@ impl Longhall {
     // ---- groups
 
     fn resolve_group_members(&self, written: &[String]) -> CoreResult<Vec<Principal>> {
-        let list = self.cat().resolve_all(written)?;
+        let mut list = Vec::new();
+        apply_edit(&mut list, None, &[], self.cat().resolve_all(written)?);
         if let Some(bad) = list.iter().find(|p| !matches!(p, Principal::User(_) | Principal::Group(_))) {
             return Err(CoreError::invalid(format!(
                 "A group holds users and groups only; {} can't be a member.",

@@ -160,7 +160,7 @@ impl Longhall {
                     display_name: Some("Administrator".into()),
                     email: None,
                     site: None,
-                    password: password.clone(),
+                    password: Some(password.clone()),
                     admin: true,
                 },
             )
