@@ -42,6 +42,11 @@ pub async fn websocket(
     let (conn, rx) = s.lh.connect(&caller.actor)?;
     let failed = (s.lh.clone(), conn.id);
     Ok(ws
+        // Tungstenite allocates its read buffer up front (128 KiB by default): at tens of
+        // thousands of connections that alone would be gigabytes. Client frames are small and
+        // the buffer grows when one is not.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(HARD_FRAME_LIMIT)
         .max_frame_size(HARD_FRAME_LIMIT)
         .on_failed_upgrade(move |_| failed.0.hub.disconnect(failed.1))
