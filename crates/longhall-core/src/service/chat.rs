@@ -189,10 +189,7 @@ impl Longhall {
         target: JoinTarget,
         n: u32,
     ) -> CoreResult<JoinedRoom> {
-        let (room, access) = self.access(actor, target.room)?;
-        if !access.can_read() {
-            return Err(access.read_denied(room.id));
-        }
+        let (room, access) = self.readable(actor, target.room)?;
         self.ensure_cache(room.id).await?;
         let window = match target.after_seq {
             Some(after) => Window::After(after.max(0), MAX_HISTORY_PAGE),
@@ -200,6 +197,12 @@ impl Longhall {
         };
         let outcome =
             self.hub.join(conn, room.id, me.clone(), window).ok_or_else(|| CoreError::room_not_found(room.id))?;
+        // Access may have been taken away while this connection was registering, before the
+        // kick pass could see it: check again now that it is registered.
+        if let Err(e) = self.readable(actor, room.id) {
+            self.hub.leave(conn, room.id, None);
+            return Err(e);
+        }
         let read = match outcome.snapshot {
             Snapshot::Ready { messages, has_more } => Ok((messages, has_more)),
             Snapshot::FromStore { up_to } => self.read_window(room.id, window, up_to).await,
@@ -371,10 +374,7 @@ impl Longhall {
         limit: Option<u32>,
     ) -> CoreResult<HistoryPage> {
         self.require_chat(actor)?;
-        let (r, access) = self.access(actor, room)?;
-        if !access.can_read() {
-            return Err(access.read_denied(room));
-        }
+        let (r, _) = self.readable(actor, room)?;
         let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("limit", limit, default, MAX_HISTORY_PAGE)?;
         let (mut stored, direction_older) = match query {
@@ -550,10 +550,7 @@ impl Longhall {
     /// Records that the caller has read the room up to `seq` (drives unread counts).
     pub async fn mark_read(&self, actor: &Actor, room: RoomId, seq: Seq) -> CoreResult<()> {
         self.require_chat(actor)?;
-        let (_, access) = self.access(actor, room)?;
-        if !access.can_read() {
-            return Err(access.read_denied(room));
-        }
+        self.readable(actor, room)?;
         let seq = seq.clamp(0, self.hub.last_seq(room));
         self.store.set_read(actor.id(), room, seq).await?;
         Ok(())

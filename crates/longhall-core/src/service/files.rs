@@ -27,10 +27,7 @@ fn clean_file_name(name: &str) -> CoreResult<String> {
 impl Longhall {
     fn file_access(&self, actor: &Actor, room: RoomId) -> CoreResult<(Room, Access)> {
         self.require_chat(actor)?;
-        let (r, access) = self.access(actor, room)?;
-        if !access.can_read() {
-            return Err(access.read_denied(room));
-        }
+        let (r, access) = self.readable(actor, room)?;
         let upload_on = self.cat().categories.get(&r.category).is_some_and(|c| c.file_upload);
         if !upload_on {
             return Err(CoreError::new(

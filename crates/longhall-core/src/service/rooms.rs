@@ -101,6 +101,15 @@ impl Longhall {
         Ok((r.clone(), access))
     }
 
+    /// The caller's access to a room they may read (join, history, files), or why not.
+    pub(super) fn readable(&self, actor: &Actor, room: RoomId) -> CoreResult<(Room, Access)> {
+        let (r, access) = self.access(actor, room)?;
+        if !access.can_read() {
+            return Err(access.read_denied(room));
+        }
+        Ok((r, access))
+    }
+
     fn view_of(&self, actor: &Actor, room: &Room) -> RoomView {
         let cat = self.cat();
         let access = match cat.categories.get(&room.category) {
@@ -436,10 +445,7 @@ impl Longhall {
     /// Who is connected to the room (none listed in a large room).
     pub fn participants(&self, actor: &Actor, room: RoomId) -> CoreResult<Participants> {
         self.require_chat(actor)?;
-        let (_, access) = self.access(actor, room)?;
-        if !access.can_read() {
-            return Err(access.read_denied(room));
-        }
+        self.readable(actor, room)?;
         let (count, large, participants) = self.hub.participants(room);
         Ok(Participants { count, large, participants })
     }
