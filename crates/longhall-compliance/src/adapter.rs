@@ -89,5 +89,10 @@ pub trait Adapter: Send {
     /// Writes one batch. File-writing adapters create their files through `out` only; the
     /// `command` adapter hands the batch to its program and succeeds when it exits 0. An error
     /// leaves the batch unprocessed, to be retried.
-    fn translate(&mut self, batch: &BatchInfo, events: &mut dyn EventSource, out: &mut Output) -> Result<(), AdapterError>;
+    fn translate(
+        &mut self,
+        batch: &BatchInfo,
+        events: &mut dyn EventSource,
+        out: &mut Output,
+    ) -> Result<(), AdapterError>;
 }

@@ -315,3 +315,127 @@ pub struct CatalogData {
     pub policies: Vec<Policy>,
     pub configs: Vec<Config>,
 }
+
+// ---- compliance processing
+
+/// The compliance adapters a configuration may name.
+pub const COMPLIANCE_ADAPTERS: [&str; 4] = ["xml", "jsonl", "eml", "command"];
+
+/// How compliance events are processed (global scope). Kept in the chat store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceConfig {
+    /// Off by default: events are recorded either way, but only processed when on.
+    pub enabled: bool,
+    /// One of [`COMPLIANCE_ADAPTERS`].
+    pub adapter: String,
+    /// Absolute folder for the output; `None` means the server's default
+    /// (`Settings::compliance_output_dir`).
+    pub output_dir: Option<String>,
+    /// Seconds between two runs, within [`ComplianceConfig::RUN_INTERVAL_RANGE`].
+    pub run_interval_secs: u64,
+    pub one_chat_room_per_output_file: bool,
+    pub add_chat_room_details: bool,
+    pub add_user_details: bool,
+    pub create_file_attachments_manifest: bool,
+    /// XSLT 1.0 stylesheet applied to the XML output.
+    pub custom_configuration: Option<String>,
+    /// Program and arguments of the `command` adapter.
+    pub command: Vec<String>,
+}
+
+impl ComplianceConfig {
+    /// 15 minutes.
+    pub const DEFAULT_RUN_INTERVAL_SECS: u64 = 900;
+    /// 1 minute to 30 days.
+    pub const RUN_INTERVAL_RANGE: (u64, u64) = (60, 30 * 24 * 3600);
+}
+
+impl Default for ComplianceConfig {
+    fn default() -> Self {
+        ComplianceConfig {
+            enabled: false,
+            adapter: "xml".into(),
+            output_dir: None,
+            run_interval_secs: Self::DEFAULT_RUN_INTERVAL_SECS,
+            one_chat_room_per_output_file: false,
+            add_chat_room_details: false,
+            add_user_details: false,
+            create_file_attachments_manifest: false,
+            custom_configuration: None,
+            command: Vec::new(),
+        }
+    }
+}
+
+/// A batch of compliance events: those with `after < id <= last` (`events` of them, the
+/// first being `first`). Fixed once chosen: ids only grow, and unprocessed events are never
+/// deleted, so the same range always holds the same events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchRange {
+    /// The watermark the batch starts from (the last processed event id, 0 at first).
+    pub after: i64,
+    pub first: i64,
+    pub last: i64,
+    pub events: u64,
+}
+
+/// Who may process compliance events right now: one server of the pool at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceLease {
+    pub holder: String,
+    pub expires: Millis,
+}
+
+/// One output file of a batch being published: written under `temp`, renamed to `final_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishFile {
+    pub temp: String,
+    pub final_path: String,
+}
+
+/// "Batch `batch_id` (`batch`) is publishing these files": recorded after the files are
+/// written and synced, before the first rename, and cleared by the commit that marks the
+/// batch processed. Whoever finds it finishes the renames and commits; it never re-runs the
+/// batch (unless a file was lost outright, see `longhall-compliance::processor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishIntent {
+    pub batch_id: String,
+    pub batch: BatchRange,
+    /// The server that recorded it.
+    pub holder: String,
+    /// When that run started.
+    pub started: Millis,
+    pub files: Vec<PublishFile>,
+}
+
+/// The processing state of the compliance store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ComplianceState {
+    /// Id of the last processed event (0: none yet).
+    pub watermark: i64,
+    pub lease: Option<ComplianceLease>,
+    pub intent: Option<PublishIntent>,
+}
+
+/// The record of one processing run (one batch, or a run that found nothing or failed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ComplianceRun {
+    /// Assigned by the store.
+    pub id: i64,
+    /// The server that ran it.
+    pub server: String,
+    pub started: Millis,
+    pub finished: Millis,
+    /// `<first>-<last>` of the batch, when there was one.
+    pub batch_id: Option<String>,
+    pub first_event: Option<i64>,
+    pub last_event: Option<i64>,
+    /// Events handed to the adapter (0 when nothing was waiting).
+    pub events: u64,
+    /// Files published.
+    pub files: u64,
+    /// The batch was published by an interrupted run and completed by this one.
+    pub recovered: bool,
+    /// Why the run failed; its batch is retried next time.
+    pub error: Option<String>,
+}

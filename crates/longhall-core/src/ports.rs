@@ -8,7 +8,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::error::StoreResult;
+use crate::error::{CoreResult, StoreResult};
 use crate::model::*;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -134,8 +134,85 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records events durably in the compliance store, in order.
     fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>>;
-    /// Recorded events with id greater than `after`, ascending, at most `limit`.
+    /// Recorded events with id greater than `after`, ascending, at most `limit`. Processed
+    /// events are pruned (`prune_compliance_events`), so this lists what is still waiting or
+    /// not yet pruned.
     fn compliance_events(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>>;
+
+    // ---- compliance processing
+    //
+    // The processing cycle (`longhall-compliance::processor`) keeps its state here so that
+    // any server of a pool may run it and each event reaches the adapter exactly once:
+    // - event ids become visible in increasing order: once an event with id N can be read,
+    //   no event with a smaller id appears later (SQLite: one writer; a backend with
+    //   concurrent writers must order visibility, e.g. by taking ids under a lock);
+    // - the *watermark* is the id of the last processed event; it only moves forward, from
+    //   exactly a batch's `after` to its `last`, in `finish_compliance_run`;
+    // - the *lease* names the one server allowed to process; it expires at a time, so a lease
+    //   held by a dead server frees itself;
+    // - the *publishing intent* is recorded after a batch's files are written and synced,
+    //   before any of them is renamed to its final name; the commit that moves the watermark
+    //   clears it in the same transaction. At most one exists.
+    // The configuration lives in the chat store, the state, run history and events in the
+    // compliance store.
+
+    /// The global compliance configuration, or `None` when it was never set (the defaults apply).
+    fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>>;
+    /// Inserts or replaces the global compliance configuration.
+    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>>;
+    /// Watermark, lease and publishing intent, read together.
+    fn compliance_state(&self) -> BoxFuture<'_, StoreResult<ComplianceState>>;
+    /// Takes the lease for `holder` until `now + ttl_ms` when nobody holds it, its holder's
+    /// time ran out (`expires <= now`), or `holder` already holds it. Returns whether `holder`
+    /// now holds it; atomic, so two servers never both get it.
+    fn acquire_compliance_lease<'a>(
+        &'a self,
+        holder: &'a str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Extends the lease to `now + ttl_ms` only if `holder` holds it and it has not expired
+    /// (`expires > now`): a holder whose lease ran out must not carry on as if nothing
+    /// happened. Returns whether it was extended.
+    fn renew_compliance_lease<'a>(
+        &'a self,
+        holder: &'a str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>>;
+    /// Gives the lease up if `holder` holds it; otherwise does nothing.
+    fn release_compliance_lease<'a>(&'a self, holder: &'a str) -> BoxFuture<'a, StoreResult<()>>;
+    /// The next batch: the (at most `max_events`) lowest event ids above the watermark;
+    /// `None` when no event is waiting.
+    fn next_compliance_batch(&self, max_events: u32) -> BoxFuture<'_, StoreResult<Option<BatchRange>>>;
+    /// Up to `limit` events of `batch`, ordered by (room, id), that come after `cursor`
+    /// (room, event id) in that order; `(0, 0)` starts at the beginning.
+    fn compliance_batch_page(
+        &self,
+        batch: BatchRange,
+        cursor: (RoomId, i64),
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>>;
+    /// Records `intent` at time `now`. `Conflict` (and nothing recorded) unless
+    /// `intent.holder` holds an unexpired lease, the watermark is `intent.batch.after`, and no
+    /// intent exists other than one for the same batch (which is replaced).
+    fn begin_compliance_publish<'a>(&'a self, intent: &'a PublishIntent, now: Millis)
+    -> BoxFuture<'a, StoreResult<()>>;
+    /// Ends a run in one transaction and returns the run's id. With `batch`: moves the
+    /// watermark from `batch.after` to `batch.last` and clears the publishing intent, which
+    /// must be absent or for this batch; `Conflict` (and nothing written) when the watermark
+    /// is not `batch.after` or another batch's intent exists. Then appends `run` to the run
+    /// history (its `id` is ignored), which keeps the latest 1000 runs.
+    fn finish_compliance_run<'a>(
+        &'a self,
+        run: &'a ComplianceRun,
+        batch: Option<BatchRange>,
+    ) -> BoxFuture<'a, StoreResult<i64>>;
+    /// The latest `limit` runs, newest first.
+    fn compliance_runs(&self, limit: u32) -> BoxFuture<'_, StoreResult<Vec<ComplianceRun>>>;
+    /// Deletes up to `limit` processed events (id ≤ watermark), oldest first; returns how
+    /// many. Unprocessed events are never deleted.
+    fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>>;
 
     // ---- health
 
@@ -175,4 +252,19 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> Millis {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
     }
+}
+
+/// What runs compliance processing on this server (`longhall-compliance`'s processor), as the
+/// services see it. The core depends on this trait, never on the compliance crate; the binary
+/// hands the processor to `Longhall::set_compliance_runner` once at start.
+pub trait ComplianceRunner: Send + Sync + 'static {
+    /// Runs a processing cycle now: recovery of an interrupted publication, then batches
+    /// until nothing is waiting. Waits for a cycle already running on this server.
+    fn run_now(&self) -> BoxFuture<'_, CoreResult<Vec<ComplianceRun>>>;
+    /// Checks that a configuration can work (its adapter accepts it) before it is stored.
+    fn check_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, CoreResult<()>>;
+    /// The stored configuration changed: the next run's time and settings follow it.
+    fn config_changed(&self);
+    /// Applies an XSLT stylesheet to the sample batch; the output, or an error naming the line.
+    fn test_stylesheet<'a>(&'a self, stylesheet: &'a str) -> BoxFuture<'a, CoreResult<String>>;
 }

@@ -12,6 +12,7 @@
 mod conv;
 mod files;
 mod ops;
+mod processing;
 mod reads;
 mod schema;
 mod store;

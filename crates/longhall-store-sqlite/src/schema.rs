@@ -10,8 +10,12 @@ use crate::conv::DbResult;
 
 /// Migrations of `chat.db`, in order; the schema version is the number applied
 /// (`PRAGMA user_version`). Never edit a released one: add the next.
-const CHAT_MIGRATIONS: &[&str] = &[include_str!("../migrations/chat/001_init.sql")];
-const COMPLIANCE_MIGRATIONS: &[&str] = &[include_str!("../migrations/compliance/001_init.sql")];
+const CHAT_MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/chat/001_init.sql"), include_str!("../migrations/chat/002_compliance_config.sql")];
+const COMPLIANCE_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/compliance/001_init.sql"),
+    include_str!("../migrations/compliance/002_processing.sql"),
+];
 
 pub(crate) const CHAT_FILE: &str = "chat.db";
 pub(crate) const COMPLIANCE_FILE: &str = "compliance.db";

@@ -9,7 +9,7 @@ use longhall_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 
 use crate::writer::{Conns, Writer};
-use crate::{ops, reads, schema};
+use crate::{ops, processing, reads, schema};
 
 /// Idle read connections kept open; more are opened on demand under load and closed after.
 const IDLE_READERS: usize = 4;
@@ -328,6 +328,83 @@ impl Store for SqliteStore {
 
     fn compliance_events(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>> {
         self.read(move |c| reads::compliance_events(c, after, limit))
+    }
+
+    fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>> {
+        self.read(processing::config)
+    }
+
+    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>> {
+        let config = config.clone();
+        self.write(move |c| processing::put_config_w(c, &config))
+    }
+
+    fn compliance_state(&self) -> BoxFuture<'_, StoreResult<ComplianceState>> {
+        self.read(processing::state)
+    }
+
+    fn acquire_compliance_lease<'a>(
+        &'a self,
+        holder: &'a str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        let holder = holder.to_owned();
+        self.write(move |c| processing::acquire_lease_w(c, &holder, now, ttl_ms))
+    }
+
+    fn renew_compliance_lease<'a>(
+        &'a self,
+        holder: &'a str,
+        now: Millis,
+        ttl_ms: i64,
+    ) -> BoxFuture<'a, StoreResult<bool>> {
+        let holder = holder.to_owned();
+        self.write(move |c| processing::renew_lease_w(c, &holder, now, ttl_ms))
+    }
+
+    fn release_compliance_lease<'a>(&'a self, holder: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        let holder = holder.to_owned();
+        self.write(move |c| processing::release_lease_w(c, &holder))
+    }
+
+    fn next_compliance_batch(&self, max_events: u32) -> BoxFuture<'_, StoreResult<Option<BatchRange>>> {
+        self.read(move |c| processing::next_batch(c, max_events))
+    }
+
+    fn compliance_batch_page(
+        &self,
+        batch: BatchRange,
+        cursor: (RoomId, i64),
+        limit: u32,
+    ) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>> {
+        self.read(move |c| processing::batch_page(c, batch, cursor, limit))
+    }
+
+    fn begin_compliance_publish<'a>(
+        &'a self,
+        intent: &'a PublishIntent,
+        now: Millis,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        let intent = intent.clone();
+        self.write(move |c| processing::begin_publish_w(c, &intent, now))
+    }
+
+    fn finish_compliance_run<'a>(
+        &'a self,
+        run: &'a ComplianceRun,
+        batch: Option<BatchRange>,
+    ) -> BoxFuture<'a, StoreResult<i64>> {
+        let run = run.clone();
+        self.write(move |c| processing::finish_run_w(c, &run, batch))
+    }
+
+    fn compliance_runs(&self, limit: u32) -> BoxFuture<'_, StoreResult<Vec<ComplianceRun>>> {
+        self.read(move |c| processing::runs(c, limit))
+    }
+
+    fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>> {
+        self.write(move |c| processing::prune_w(c, limit))
     }
 
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {

@@ -900,3 +900,214 @@ pub async fn missing_references_are_errors<S: Store>(s: &S) {
     ));
     assert!(all_events(s).await.is_empty());
 }
+
+// ---- compliance processing
+
+fn run_record(server: &str, started: Millis, error: Option<&str>) -> ComplianceRun {
+    ComplianceRun {
+        id: 0,
+        server: server.to_owned(),
+        started,
+        finished: started + 5,
+        batch_id: None,
+        first_event: None,
+        last_event: None,
+        events: 0,
+        files: 0,
+        recovered: false,
+        error: error.map(str::to_owned),
+    }
+}
+
+fn intent_for(batch: BatchRange, holder: &str, names: &[&str]) -> PublishIntent {
+    PublishIntent {
+        batch_id: format!("{}-{}", batch.first, batch.last),
+        batch,
+        holder: holder.to_owned(),
+        started: 42,
+        files: names
+            .iter()
+            .map(|n| PublishFile { temp: format!("/out/.tmp-{n}"), final_path: format!("/out/{n}") })
+            .collect(),
+    }
+}
+
+/// Records `n` events in rooms 3, 1, 2, 3, 1, 2, … and returns their ids.
+async fn record_in_rooms<S: Store>(s: &S, n: usize) -> Vec<i64> {
+    let before = all_events(s).await.last().map(|(id, _)| *id).unwrap_or(0);
+    let events = (0..n).map(|i| event(ComplianceKind::Chat, [3, 1, 2][i % 3], 7, 1_000 + i as i64)).collect();
+    s.record_compliance(events).await.unwrap();
+    all_events(s).await.into_iter().map(|(id, _)| id).filter(|id| *id > before).collect()
+}
+
+pub async fn compliance_config_round_trips<S: Store>(s: &S) {
+    assert_eq!(s.compliance_config().await.unwrap(), None, "never set: the caller applies the defaults");
+    let mut c = ComplianceConfig {
+        enabled: true,
+        adapter: "command".into(),
+        output_dir: Some("/srv/archive/ünïcødé".into()),
+        run_interval_secs: 60,
+        one_chat_room_per_output_file: true,
+        add_chat_room_details: true,
+        add_user_details: true,
+        create_file_attachments_manifest: true,
+        custom_configuration: Some("<xsl:stylesheet/>".into()),
+        command: vec!["/usr/bin/archiver".into(), "--to".into(), "vault one".into()],
+    };
+    s.put_compliance_config(&c).await.unwrap();
+    assert_eq!(s.compliance_config().await.unwrap().as_ref(), Some(&c));
+    c = ComplianceConfig::default();
+    s.put_compliance_config(&c).await.unwrap();
+    assert_eq!(s.compliance_config().await.unwrap(), Some(c), "a put replaces every value, None included");
+}
+
+pub async fn compliance_lease_is_exclusive_and_expires<S: Store>(s: &S) {
+    assert_eq!(s.compliance_state().await.unwrap().lease, None);
+    assert!(s.acquire_compliance_lease("a", 1_000, 100).await.unwrap());
+    let lease = s.compliance_state().await.unwrap().lease;
+    assert_eq!(lease, Some(ComplianceLease { holder: "a".into(), expires: 1_100 }));
+    assert!(!s.acquire_compliance_lease("b", 1_050, 100).await.unwrap(), "held by a");
+    assert!(s.renew_compliance_lease("a", 1_050, 100).await.unwrap());
+    assert!(!s.renew_compliance_lease("b", 1_050, 100).await.unwrap(), "b does not hold it");
+    assert!(!s.acquire_compliance_lease("b", 1_149, 100).await.unwrap(), "renewed until 1150");
+    assert!(s.acquire_compliance_lease("b", 1_150, 100).await.unwrap(), "a's lease ran out: b takes it");
+    assert!(!s.renew_compliance_lease("a", 1_160, 100).await.unwrap(), "a lost it");
+    assert!(!s.acquire_compliance_lease("a", 1_160, 100).await.unwrap());
+    s.release_compliance_lease("a").await.unwrap();
+    assert_eq!(
+        s.compliance_state().await.unwrap().lease.map(|l| l.holder),
+        Some("b".into()),
+        "only the holder releases"
+    );
+    assert!(s.acquire_compliance_lease("b", 1_170, 100).await.unwrap(), "the holder may take it again");
+    s.release_compliance_lease("b").await.unwrap();
+    assert_eq!(s.compliance_state().await.unwrap().lease, None);
+    assert!(s.acquire_compliance_lease("a", 1_180, 100).await.unwrap(), "free again");
+    assert!(!s.renew_compliance_lease("a", 1_280, 100).await.unwrap(), "a holder whose time ran out can't renew");
+}
+
+pub async fn compliance_batches_follow_the_watermark<S: Store>(s: &S) {
+    assert_eq!(s.next_compliance_batch(10).await.unwrap(), None, "nothing recorded");
+    let ids = record_in_rooms(s, 10).await;
+    let batch = s.next_compliance_batch(4).await.unwrap().expect("a batch");
+    assert_eq!(batch, BatchRange { after: 0, first: ids[0], last: ids[3], events: 4 });
+    // Events recorded after the batch was chosen are not in it.
+    record_in_rooms(s, 2).await;
+
+    // The batch, room by room, then by id, in pages.
+    let all = s.compliance_batch_page(batch, (RoomId::MIN, i64::MIN), 100).await.unwrap();
+    let order: Vec<(RoomId, i64)> = all.iter().map(|(id, e)| (e.room, *id)).collect();
+    assert_eq!(order, vec![(1, ids[1]), (2, ids[2]), (3, ids[0]), (3, ids[3])]);
+    let mut paged = Vec::new();
+    let mut cursor = (RoomId::MIN, i64::MIN);
+    loop {
+        let page = s.compliance_batch_page(batch, cursor, 1).await.unwrap();
+        let Some((id, e)) = page.last() else { break };
+        cursor = (e.room, *id);
+        paged.extend(page);
+    }
+    assert_eq!(paged, all, "paging by (room, id) gives the same sequence");
+
+    // A failed run moves nothing.
+    s.finish_compliance_run(&run_record("a", 10, Some("the disk is full")), None).await.unwrap();
+    assert_eq!(s.compliance_state().await.unwrap().watermark, 0);
+    assert_eq!(s.next_compliance_batch(4).await.unwrap(), Some(batch), "the same batch again");
+
+    // A committed batch moves the watermark to its last event.
+    s.finish_compliance_run(&run_record("a", 20, None), Some(batch)).await.unwrap();
+    assert_eq!(s.compliance_state().await.unwrap().watermark, ids[3]);
+    let next = s.next_compliance_batch(100).await.unwrap().expect("the rest");
+    assert_eq!((next.after, next.first, next.events), (ids[3], ids[4], 8));
+
+    // Committing the same batch twice is refused and writes nothing.
+    let runs = s.compliance_runs(100).await.unwrap().len();
+    assert!(matches!(
+        s.finish_compliance_run(&run_record("b", 30, None), Some(batch)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.compliance_runs(100).await.unwrap().len(), runs, "no run record for a refused commit");
+    assert_eq!(s.compliance_state().await.unwrap().watermark, ids[3]);
+}
+
+pub async fn compliance_publish_intent_fences_the_commit<S: Store>(s: &S) {
+    let ids = record_in_rooms(s, 6).await;
+    let batch = s.next_compliance_batch(3).await.unwrap().unwrap();
+    let intent = intent_for(batch, "a", &["one.xml", "two.xml"]);
+    let conflict = |r: longhall_core::StoreResult<()>, what: &str| {
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{what}: expected Conflict, got {r:?}");
+    };
+    conflict(s.begin_compliance_publish(&intent, 1_000).await, "without the lease");
+    assert_eq!(s.compliance_state().await.unwrap().intent, None);
+    assert!(s.acquire_compliance_lease("a", 1_000, 100).await.unwrap());
+    conflict(s.begin_compliance_publish(&intent, 1_100).await, "with an expired lease");
+    let stale = intent_for(BatchRange { after: ids[0], ..batch }, "a", &["x"]);
+    conflict(s.begin_compliance_publish(&stale, 1_000).await, "from another watermark");
+    s.begin_compliance_publish(&intent, 1_050).await.unwrap();
+    assert_eq!(s.compliance_state().await.unwrap().intent.as_ref(), Some(&intent), "every field");
+
+    // Only one intent: another batch is refused, the same batch replaces it.
+    let other = intent_for(BatchRange { last: ids[4], events: 5, ..batch }, "a", &["other.xml"]);
+    conflict(s.begin_compliance_publish(&other, 1_050).await, "a second batch");
+    let again = intent_for(batch, "a", &["one.xml", "two.xml", "three.xml"]);
+    s.begin_compliance_publish(&again, 1_060).await.unwrap();
+    assert_eq!(s.compliance_state().await.unwrap().intent, Some(again));
+
+    // The intent survives the lease (whoever takes over completes it) …
+    assert!(s.acquire_compliance_lease("b", 2_000, 100).await.unwrap());
+    assert!(s.compliance_state().await.unwrap().intent.is_some());
+    // … and only the commit of its own batch clears it, with the watermark.
+    let bigger = BatchRange { last: ids[4], events: 4, ..batch };
+    assert!(matches!(
+        s.finish_compliance_run(&run_record("b", 2_000, None), Some(bigger)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.finish_compliance_run(&run_record("b", 2_000, Some("a failure")), None).await.unwrap();
+    assert!(s.compliance_state().await.unwrap().intent.is_some(), "a failed run leaves the intent");
+    s.finish_compliance_run(&run_record("b", 2_010, None), Some(batch)).await.unwrap();
+    let state = s.compliance_state().await.unwrap();
+    assert_eq!((state.watermark, state.intent), (ids[2], None));
+}
+
+pub async fn compliance_runs_are_listed_newest_first<S: Store>(s: &S) {
+    assert!(s.compliance_runs(10).await.unwrap().is_empty());
+    let ids = record_in_rooms(s, 2).await;
+    let batch = s.next_compliance_batch(10).await.unwrap().unwrap();
+    let full = ComplianceRun {
+        id: 0,
+        server: "host:1:ab".into(),
+        started: 100,
+        finished: 250,
+        batch_id: Some("b-1".into()),
+        first_event: Some(ids[0]),
+        last_event: Some(ids[1]),
+        events: 2,
+        files: 3,
+        recovered: true,
+        error: None,
+    };
+    let first = s.finish_compliance_run(&run_record("a", 10, Some("no space left")), None).await.unwrap();
+    let second = s.finish_compliance_run(&full, Some(batch)).await.unwrap();
+    let third = s.finish_compliance_run(&run_record("a", 300, None), None).await.unwrap();
+    assert!(first < second && second < third, "run ids ascend");
+    let runs = s.compliance_runs(10).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![third, second, first]);
+    assert_eq!(runs[1], ComplianceRun { id: second, ..full }, "every field");
+    assert_eq!(runs[2].error.as_deref(), Some("no space left"));
+    assert_eq!(s.compliance_runs(1).await.unwrap()[0].id, third);
+}
+
+pub async fn prune_deletes_only_processed_events<S: Store>(s: &S) {
+    let ids = record_in_rooms(s, 5).await;
+    assert_eq!(s.prune_compliance_events(100).await.unwrap(), 0, "nothing is processed yet");
+    let batch = s.next_compliance_batch(3).await.unwrap().unwrap();
+    s.finish_compliance_run(&run_record("a", 1, None), Some(batch)).await.unwrap();
+    assert_eq!(s.prune_compliance_events(2).await.unwrap(), 2, "at most the limit");
+    assert_eq!(s.prune_compliance_events(100).await.unwrap(), 1);
+    assert_eq!(s.prune_compliance_events(100).await.unwrap(), 0);
+    let left: Vec<i64> = all_events(s).await.into_iter().map(|(id, _)| id).collect();
+    assert_eq!(left, ids[3..].to_vec(), "the unprocessed events stay");
+    let more = record_in_rooms(s, 1).await;
+    assert!(more[0] > ids[4], "ids are not reused after a prune");
+    let next = s.next_compliance_batch(10).await.unwrap().unwrap();
+    assert_eq!((next.after, next.first, next.last, next.events), (ids[2], ids[3], more[0], 3));
+}

@@ -24,7 +24,8 @@
 //! - ids are never reused after a delete;
 //! - `replace_messages` skips sequence numbers that have no kept message;
 //! - a user holds at most one invitation per room: inviting again renumbers it;
-//! - principal lists keep their order.
+//! - principal lists keep their order;
+//! - the compliance run history returns every field of a run as written, newest first.
 
 pub mod cases;
 pub mod file_cases;
@@ -69,6 +70,12 @@ macro_rules! conformance_suite {
             files_insert_get_and_upload_event,
             record_compliance_keeps_order_and_pages,
             missing_references_are_errors,
+            compliance_config_round_trips,
+            compliance_lease_is_exclusive_and_expires,
+            compliance_batches_follow_the_watermark,
+            compliance_publish_intent_fences_the_commit,
+            compliance_runs_are_listed_newest_first,
+            prune_deletes_only_processed_events,
         }
     };
 }

@@ -1,6 +1,7 @@
 //! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
-//! commented default configuration.
+//! commented default configuration; `compliance …` administers compliance processing.
 
+mod compliance;
 mod config;
 
 use std::path::PathBuf;
@@ -40,6 +41,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Compliance processing of a running server: configuration, runs, stylesheet tests.
+    Compliance {
+        #[command(flatten)]
+        client: compliance::ClientArgs,
+        #[command(subcommand)]
+        command: compliance::ComplianceCommand,
+    },
+    /// Load-test a server with the seeded capacity model, or run the baseline broadcaster
+    /// (loopback or the host named with --server only; bounded counts and duration).
+    Stress(longhall_stress::StressArgs),
 }
 
 #[derive(Subcommand)]
@@ -49,6 +60,10 @@ enum ConfigCommand {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The sandboxed XSLT worker the compliance adapters start (hidden; not for people).
+    if std::env::args().nth(1).as_deref() == Some("xslt-worker") {
+        std::process::exit(longhall_compliance::xslt::run_worker());
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Config { command: ConfigCommand::PrintDefault } => {
@@ -60,6 +75,8 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config);
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
         }
+        Command::Compliance { client, command } => compliance::run(client, command),
+        Command::Stress(args) => longhall_stress::run(args),
     }
 }
 
@@ -75,12 +92,21 @@ fn init_logging(config: &Config) {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    // Each connection is a file descriptor: allow as many as the hard limit does.
+    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    tracing::info!(nofile, "open-file limit");
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let store = SqliteStore::open(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
+    let store = Arc::new(store);
     let files = DirFileStore::new(config.data_dir.join("files"));
-    let lh = Longhall::start(Arc::new(store), Arc::new(files), Arc::new(SystemClock), Settings::default())
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let settings = Settings {
+        compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
+        ..Settings::default()
+    };
+    let lh = Longhall::start(store.clone(), Arc::new(files), Arc::new(SystemClock), settings)
         .await
         .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
     let password = std::env::var("LONGHALL_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
@@ -106,7 +132,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Longhall: serving http://{addr}/ (API under /api/v1, WebSocket at /api/v1/ws)");
     tracing::info!(%addr, "serving");
+    let processor = compliance::start(&lh, store, Arc::new(SystemClock), &data_dir, &config.admin_login);
     longhall_server::serve(listener, lh, shutdown_signal()).await?;
+    processor.stop(std::time::Duration::from_secs(30)).await;
     tracing::info!("stopped");
     Ok(())
 }

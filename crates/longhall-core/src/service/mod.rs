@@ -4,11 +4,14 @@
 //! Files, by noun: `auth` (sign-in, tokens), `directory` (users, groups), `admin`
 //! (categories, add-ins, policies, configuration), `rooms` (room management), `chat`
 //! (join, leave, post, history, search), `following` (follows, read positions,
-//! invitations), `files`, `content` (administrators' content actions), `views` (wire forms).
+//! invitations), `files`, `content` (administrators' content actions), `compliance`
+//! (processing configuration, runs; the processor itself is `longhall-compliance`), `views`
+//! (wire forms).
 
 mod admin;
 mod auth;
 mod chat;
+mod compliance;
 mod content;
 mod directory;
 mod files;
@@ -16,7 +19,7 @@ mod following;
 mod rooms;
 mod views;
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use longhall_types::ErrorCode;
 use longhall_types::api::MessageView;
@@ -26,11 +29,12 @@ use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::live::Hub;
 use crate::model::*;
-use crate::ports::{Clock, FileStore, Store};
+use crate::ports::{Clock, ComplianceRunner, FileStore, Store};
 use crate::principal::Principal;
 
 pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
+pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use rooms::RoomQuery;
 
 /// Tunables of one server that are not deployment configuration.
@@ -42,6 +46,9 @@ pub struct Settings {
     pub outbound_queue: usize,
     /// Most posts committed in one group commit.
     pub max_batch: usize,
+    /// Where compliance output goes when the configuration names no folder (the binary sets
+    /// `<data_dir>/compliance-output`).
+    pub compliance_output_dir: String,
 }
 
 impl Default for Settings {
@@ -50,6 +57,7 @@ impl Default for Settings {
             session_ttl_ms: 30 * 24 * 3600 * 1000,
             outbound_queue: longhall_types::limits::OUTBOUND_QUEUE_FRAMES,
             max_batch: 512,
+            compliance_output_dir: "compliance-output".into(),
         }
     }
 }
@@ -72,6 +80,11 @@ pub struct Longhall {
     pub hub: Hub,
     poster: mpsc::Sender<PostJob>,
     sign_in_failures: auth::FailedSignIns,
+    /// The compliance processor, once the binary has started one.
+    compliance: OnceLock<Weak<dyn ComplianceRunner>>,
+    /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
+    /// compile a stylesheet, which must not hold up the catalog).
+    compliance_lock: tokio::sync::Mutex<()>,
 }
 
 /// What the first start of a new deployment did.
@@ -104,6 +117,8 @@ impl Longhall {
             hub,
             poster: tx,
             sign_in_failures: auth::FailedSignIns::default(),
+            compliance: OnceLock::new(),
+            compliance_lock: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         Ok(lh)

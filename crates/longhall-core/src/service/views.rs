@@ -98,3 +98,36 @@ pub fn message_view(cat: &Catalog, m: StoredMessage) -> MessageView {
         replaced: m.replaced,
     }
 }
+
+/// The compliance configuration as administrators see it; `default_dir` stands in for an
+/// output folder that was never set.
+pub fn compliance_config_view(c: &ComplianceConfig, default_dir: &str) -> longhall_types::api::ComplianceConfigView {
+    longhall_types::api::ComplianceConfigView {
+        enabled: c.enabled,
+        adapter: c.adapter.clone(),
+        output_dir: c.output_dir.clone().unwrap_or_else(|| default_dir.to_owned()),
+        run_interval_secs: c.run_interval_secs,
+        one_chat_room_per_output_file: c.one_chat_room_per_output_file,
+        add_chat_room_details: c.add_chat_room_details,
+        add_user_details: c.add_user_details,
+        create_file_attachments_manifest: c.create_file_attachments_manifest,
+        custom_configuration: c.custom_configuration.clone(),
+        command: c.command.clone(),
+    }
+}
+
+pub fn compliance_run_view(r: &ComplianceRun) -> longhall_types::api::ComplianceRunView {
+    longhall_types::api::ComplianceRunView {
+        id: r.id,
+        server: r.server.clone(),
+        started: r.started,
+        finished: r.finished,
+        batch: r.batch_id.clone(),
+        first_event: r.first_event,
+        last_event: r.last_event,
+        events: r.events,
+        files: r.files,
+        recovered: r.recovered,
+        error: r.error.clone(),
+    }
+}

@@ -1,0 +1,391 @@
+//! Compliance in the binary: the processor `serve` runs, and `longhall compliance …`, the
+//! administrators' commands that talk to a running server's admin API.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
+use longhall_core::Longhall;
+use longhall_core::ports::{Clock, Store};
+use longhall_types::ErrorBody;
+use longhall_types::api::{
+    ComplianceConfigPut, ComplianceConfigView, ComplianceRunReport, ComplianceRunView, StylesheetOutput,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+// ---- the processor of `serve`
+
+/// The processor task of a running server.
+pub struct Running {
+    processor: Arc<Processor>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts this server's compliance processor (a new server id per process) and hands it to
+/// the services.
+pub fn start(
+    lh: &Arc<Longhall>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    data_dir: &Path,
+    admin_login: &str,
+) -> Running {
+    let domain = admin_login.rsplit_once('@').map(|(_, d)| d).unwrap_or("longhall.local").to_owned();
+    let settings = ProcessorSettings::new(new_server_id(), domain, data_dir.join("files"));
+    tracing::info!(server = %settings.server_id, "compliance processor ready");
+    let processor = Arc::new(Processor::new(lh.clone(), store, clock, settings));
+    processor.register();
+    let task = tokio::spawn(processor.clone().run());
+    Running { processor, task }
+}
+
+impl Running {
+    /// Lets a batch being processed finish (for up to `grace`), then returns. A batch cut off
+    /// by the deadline is safe: it is completed or processed again at the next start.
+    pub async fn stop(self, grace: Duration) {
+        self.processor.stop();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("a compliance batch was still running at stop; it is completed at the next start");
+        }
+    }
+}
+
+// ---- `longhall compliance …`
+
+#[derive(Args)]
+pub struct ClientArgs {
+    /// The server's address.
+    #[arg(long, env = "LONGHALL_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
+    pub server: String,
+    /// An administrator's API token (`POST /api/v1/tokens`).
+    #[arg(long, env = "LONGHALL_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON answer instead of text (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ComplianceCommand {
+    /// Show the compliance configuration.
+    Get,
+    /// Change the compliance configuration; options left out keep their value.
+    Set(SetArgs),
+    /// Process the waiting events now and show what was done.
+    Run,
+    /// Show the latest runs, newest first.
+    Runs {
+        /// How many (1–500).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Apply an XSLT stylesheet to sample data and print its output.
+    TestStylesheet {
+        /// The stylesheet file.
+        file: std::path::PathBuf,
+    },
+}
+
+#[derive(Args)]
+pub struct SetArgs {
+    /// Process events (true) or only record them (false).
+    #[arg(long)]
+    enabled: Option<bool>,
+    /// xml, jsonl, eml or command.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// Time between runs: 90s, 15m, 1h, 2d, 1h30m, or seconds (1 minute to 30 days).
+    #[arg(long, value_parser = parse_interval)]
+    run_interval: Option<u64>,
+    /// Absolute folder for the output ("" for the default, <data_dir>/compliance-output).
+    #[arg(long)]
+    output_dir: Option<String>,
+    #[arg(long)]
+    one_chat_room_per_output_file: Option<bool>,
+    #[arg(long)]
+    add_chat_room_details: Option<bool>,
+    #[arg(long)]
+    add_user_details: Option<bool>,
+    #[arg(long)]
+    create_file_attachments_manifest: Option<bool>,
+    /// XSLT 1.0 stylesheet file applied to the XML output.
+    #[arg(long, conflicts_with = "no_stylesheet")]
+    stylesheet: Option<std::path::PathBuf>,
+    /// Remove the stylesheet.
+    #[arg(long)]
+    no_stylesheet: bool,
+    /// Program and arguments of the command adapter, e.g. "/usr/local/bin/archive --vault a"
+    /// (split at spaces; "" removes it).
+    #[arg(long)]
+    command: Option<String>,
+}
+
+/// A run interval in seconds, from `90s`, `15m`, `1h30m`, `2d` or a plain number of seconds.
+pub fn parse_interval(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(secs);
+    }
+    let bad = || format!("\"{text}\" is not a time such as 90s, 15m, 1h30m or 2d");
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() || total == 0 && text.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
+/// `900` → `15m`, `5400` → `1h30m`.
+fn interval_text(secs: u64) -> String {
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out.push_str(&format!("{}{name}", rest / unit));
+            rest %= unit;
+        }
+    }
+    if out.is_empty() { "0s".into() } else { out }
+}
+
+/// `2024-05-01 12:00:00 UTC` from ms since 1970.
+fn utc_text(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(args: &ClientArgs) -> anyhow::Result<Client> {
+        let Some(token) = args.token.clone().filter(|t| !t.is_empty()) else {
+            bail!(
+                "give an administrator's API token with --token or LONGHALL_TOKEN (create one with POST /api/v1/tokens)"
+            );
+        };
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
+        Ok(Client { http, base: args.server.trim_end_matches('/').to_owned(), token })
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.with_context(|| format!("could not reach the server at {}", self.base))?;
+        let status = resp.status();
+        let text = resp.text().await.context("reading the server's answer")?;
+        if !status.is_success() {
+            match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(e) => bail!("{}: {}", e.code, e.message),
+                Err(_) => bail!("the server answered {status}: {text}"),
+            }
+        }
+        serde_json::from_str(&text).with_context(|| format!("unexpected answer from the server: {text}"))
+    }
+}
+
+const NO_BODY: Option<&()> = None;
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn print_config(c: &ComplianceConfigView) {
+    let stylesheet = match &c.custom_configuration {
+        Some(s) => format!("{} characters", s.chars().count()),
+        None => "none".into(),
+    };
+    let rows = [
+        ("enabled", yes(c.enabled).to_owned()),
+        ("adapter", c.adapter.clone()),
+        ("output_dir", c.output_dir.clone()),
+        ("run_interval", format!("{} ({} s)", interval_text(c.run_interval_secs), c.run_interval_secs)),
+        ("one_chat_room_per_output_file", yes(c.one_chat_room_per_output_file).into()),
+        ("add_chat_room_details", yes(c.add_chat_room_details).into()),
+        ("add_user_details", yes(c.add_user_details).into()),
+        ("create_file_attachments_manifest", yes(c.create_file_attachments_manifest).into()),
+        ("custom_configuration", stylesheet),
+        ("command", if c.command.is_empty() { "none".into() } else { c.command.join(" ") }),
+    ];
+    for (k, v) in rows {
+        println!("{k:<34}{v}");
+    }
+}
+
+fn run_line(r: &ComplianceRunView) -> String {
+    let took = (r.finished - r.started).max(0) as f64 / 1000.0;
+    let result = match (&r.error, r.recovered) {
+        (Some(e), _) => format!("FAILED: {e}"),
+        (None, true) => "ok (completed an interrupted run)".into(),
+        (None, false) => "ok".into(),
+    };
+    let batch = match (r.first_event, r.last_event) {
+        (Some(a), Some(b)) => format!("{a}-{b}"),
+        _ => "-".into(),
+    };
+    format!(
+        "{:<6} {:<24} {:>8.1}s {:>8} {:>6}  {:<24} {result}",
+        r.id,
+        utc_text(r.started),
+        took,
+        r.events,
+        r.files,
+        batch
+    )
+}
+
+fn runs_header() -> String {
+    format!("{:<6} {:<24} {:>9} {:>8} {:>6}  {:<24} RESULT", "RUN", "STARTED", "TOOK", "EVENTS", "FILES", "EVENT IDS")
+}
+
+/// Runs `longhall compliance …`; an error carries the server's code and message.
+pub fn run(client: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(run_async(client, command))
+}
+
+async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()> {
+    let c = Client::new(&args)?;
+    let path = "/api/v1/admin/compliance";
+    match command {
+        ComplianceCommand::Get => {
+            let v: ComplianceConfigView = c.call(reqwest::Method::GET, &format!("{path}/config"), NO_BODY).await?;
+            if args.json { print_json(&v)? } else { print_config(&v) }
+        }
+        ComplianceCommand::Set(s) => {
+            let custom_configuration = match (&s.stylesheet, s.no_stylesheet) {
+                (Some(f), _) => Some(
+                    std::fs::read_to_string(f).with_context(|| format!("reading the stylesheet {}", f.display()))?,
+                ),
+                (None, true) => Some(String::new()),
+                (None, false) => None,
+            };
+            let put = ComplianceConfigPut {
+                enabled: s.enabled,
+                adapter: s.adapter,
+                output_dir: s.output_dir,
+                run_interval_secs: s.run_interval,
+                one_chat_room_per_output_file: s.one_chat_room_per_output_file,
+                add_chat_room_details: s.add_chat_room_details,
+                add_user_details: s.add_user_details,
+                create_file_attachments_manifest: s.create_file_attachments_manifest,
+                custom_configuration,
+                command: s.command.map(|cmd| cmd.split_whitespace().map(str::to_owned).collect()),
+            };
+            let v: ComplianceConfigView = c.call(reqwest::Method::PUT, &format!("{path}/config"), Some(&put)).await?;
+            if args.json { print_json(&v)? } else { print_config(&v) }
+        }
+        ComplianceCommand::Run => {
+            let r: ComplianceRunReport = c.call(reqwest::Method::POST, &format!("{path}/run"), NO_BODY).await?;
+            if args.json {
+                print_json(&r)?;
+            } else {
+                println!("{}", runs_header());
+                for run in &r.runs {
+                    println!("{}", run_line(run));
+                }
+                println!("Processed {} event(s) into {} file(s).", r.events, r.files);
+            }
+            if let Some(e) = r.error {
+                bail!("the run failed (its events are retried next run): {e}");
+            }
+        }
+        ComplianceCommand::Runs { limit } => {
+            let runs: Vec<ComplianceRunView> =
+                c.call(reqwest::Method::GET, &format!("{path}/runs?limit={limit}"), NO_BODY).await?;
+            if args.json {
+                print_json(&runs)?;
+            } else if runs.is_empty() {
+                println!("No compliance run yet.");
+            } else {
+                println!("{}", runs_header());
+                for run in &runs {
+                    println!("{}", run_line(run));
+                }
+            }
+        }
+        ComplianceCommand::TestStylesheet { file } => {
+            let stylesheet =
+                std::fs::read_to_string(&file).with_context(|| format!("reading the stylesheet {}", file.display()))?;
+            let body = longhall_types::api::StylesheetTest { stylesheet };
+            let out: StylesheetOutput =
+                c.call(reqwest::Method::POST, &format!("{path}/test-stylesheet"), Some(&body)).await?;
+            if args.json { print_json(&out)? } else { print!("{}", out.output) }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_the_way_people_write_them() {
+        for (text, secs) in
+            [("900", 900), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172_800), ("30d", 2_592_000)]
+        {
+            assert_eq!(parse_interval(text), Ok(secs), "{text}");
+            assert_eq!(parse_interval(&interval_text(secs)), Ok(secs), "{text} round trip");
+        }
+        for bad in ["", "m", "15x", "1.5h", "h1"] {
+            assert!(parse_interval(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert_eq!(interval_text(900), "15m");
+        assert_eq!(interval_text(5400), "1h30m");
+    }
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_text(1_356_998_460_000), "2013-01-01 00:01:00 UTC");
+        assert_eq!(utc_text(1_709_251_199_999), "2024-02-29 23:59:59 UTC");
+    }
+}
