@@ -85,7 +85,7 @@ pub trait Store: Send + Sync + 'static {
     fn messages_after(&self, room: RoomId, after: Seq, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
     /// Up to `limit` kept messages around time `ts`: about half before, the rest at or after, oldest first.
     fn messages_around(&self, room: RoomId, ts: Millis, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>>;
-    /// Kept messages matching the query, newest first, at most `limit`.
+    /// Kept messages matching the query, newest first (in commit order), at most `limit`.
     fn search<'a>(&'a self, query: &'a SearchQuery) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
     /// Replaces the text of the given messages and records one compliance event per message
     /// (`kind`: `MessageReplaced` or `MessageRemoved`; detail holds the original and the new

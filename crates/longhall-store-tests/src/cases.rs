@@ -633,13 +633,14 @@ pub async fn search_short_queries<S: Store>(s: &S) {
 
 pub async fn search_filters_rooms_author_dates_and_limit<S: Store>(s: &S) {
     let w = world(s).await;
-    // ts 1000, 2000, 3000, 4000 in room A, alternating authors.
+    // ts 1000, 2000, 3000, 4000 in room A, alternating authors, and 2500 in room B, committed in
+    // time order as the server commits them ("newest first" is commit order).
     s.commit_posts(vec![
         post(w.room_a, w.alice, 1_000, "report one"),
         post(w.room_a, w.bob, 2_000, "report two"),
+        post(w.room_b, w.alice, 2_500, "report beta"),
         post(w.room_a, w.alice, 3_000, "report three"),
         post(w.room_a, w.bob, 4_000, "report four"),
-        post(w.room_b, w.alice, 2_500, "report beta"),
     ])
     .await
     .unwrap();
