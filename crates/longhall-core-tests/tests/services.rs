@@ -1360,3 +1360,32 @@ async fn an_account_without_password_uses_api_tokens_only() {
     let me = w.lh.authenticate(&token.token).await.expect("the token authenticates");
     assert_eq!(me.user.login, "bot@example.org");
 }
+
+#[tokio::test]
+async fn live_connections_stop_at_the_configured_limit_and_free_up_on_disconnect() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = longhall_store_sqlite::SqliteStore::open(&dir.path().join("store")).expect("store");
+    let files = longhall_store_sqlite::DirFileStore::new(dir.path().join("files"));
+    let settings = longhall_core::Settings { max_connections: 2, ..Default::default() };
+    let lh = longhall_core::Longhall::start(
+        std::sync::Arc::new(store),
+        std::sync::Arc::new(files),
+        std::sync::Arc::new(longhall_core::ports::SystemClock),
+        settings,
+    )
+    .await
+    .expect("start");
+    let system = longhall_core::Actor::system();
+    lh.put_policy(
+        &system,
+        "global",
+        longhall_types::api::PolicyPut { enable_persistent_chat: true, description: String::new() },
+    )
+    .await
+    .expect("policy");
+    let (first, _rx1) = lh.connect(&system).expect("first");
+    let (_second, _rx2) = lh.connect(&system).expect("second");
+    assert_eq!(outcome(&lh.connect(&system)), Err(E::ServerFull), "the third is refused");
+    lh.disconnect(&first, "left").await;
+    assert!(lh.connect(&system).is_ok(), "a freed slot can be used again");
+}

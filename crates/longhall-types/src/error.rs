@@ -116,6 +116,8 @@ error_codes! {
     RateLimited = ("rate_limited", 429);
     /// The connection could not keep up with its outbound queue and was closed.
     SlowConsumer = ("slow_consumer", 503);
+    /// The server holds as many live connections as it allows; try later or another server.
+    ServerFull = ("server_full", 503);
     /// The server is shutting down.
     ShuttingDown = ("shutting_down", 503);
     /// The store could not be reached or failed; nothing was acknowledged.

@@ -103,6 +103,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let files = DirFileStore::new(config.data_dir.join("files"));
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
     let settings = Settings {
+        max_connections: max_connections(nofile),
         compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
         ..Settings::default()
     };
@@ -139,6 +140,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Live connections allowed under an open-file limit: the stores, the file store, the
+/// compliance worker and HTTP requests keep a reserve of descriptors (a quarter, at most 1024).
+fn max_connections(nofile: u64) -> usize {
+    if nofile == 0 {
+        return usize::MAX; // the limit could not be read: don't guess
+    }
+    let reserve = (nofile / 4).min(1024);
+    usize::try_from(nofile - reserve).unwrap_or(usize::MAX)
+}
+
 /// Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -157,4 +168,16 @@ async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("stop requested; closing connections");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_connections;
+
+    #[test]
+    fn connection_cap_keeps_a_descriptor_reserve_for_the_stores() {
+        assert_eq!(max_connections(20_000), 18_976, "1024 kept back under a large limit");
+        assert_eq!(max_connections(1_024), 768, "a quarter kept back under a small one");
+        assert_eq!(max_connections(0), usize::MAX, "an unreadable limit imposes none");
+    }
 }

@@ -544,6 +544,12 @@ impl Longhall {
     /// Opens a live connection for the caller (policy must be on).
     pub fn connect(&self, actor: &Actor) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
         self.require_chat(actor)?;
+        if self.hub.connection_count() >= self.settings.max_connections {
+            return Err(CoreError::new(
+                ErrorCode::ServerFull,
+                "The server has as many live connections as it allows; try again shortly or use another server of the pool.",
+            ));
+        }
         Ok(self.hub.connect(actor.id(), self.settings.outbound_queue))
     }
 

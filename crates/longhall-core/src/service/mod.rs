@@ -46,6 +46,9 @@ pub struct Settings {
     pub outbound_queue: usize,
     /// Most posts committed in one group commit.
     pub max_batch: usize,
+    /// Most live connections; each is a file descriptor, and the stores need some of their own
+    /// (the binary derives it from the open-file limit).
+    pub max_connections: usize,
     /// Where compliance output goes when the configuration names no folder (the binary sets
     /// `<data_dir>/compliance-output`).
     pub compliance_output_dir: String,
@@ -57,6 +60,7 @@ impl Default for Settings {
             session_ttl_ms: 30 * 24 * 3600 * 1000,
             outbound_queue: longhall_types::limits::OUTBOUND_QUEUE_FRAMES,
             max_batch: 512,
+            max_connections: usize::MAX,
             compliance_output_dir: "compliance-output".into(),
         }
     }
