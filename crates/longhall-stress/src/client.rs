@@ -4,13 +4,15 @@
 //!
 //! Request ids carry what the answer needs, so nothing is looked up per answer:
 //! `j.<µs>` (join), `p.<post>.<room index>.<µs>` (post), `h.<µs>` (history). A posted text
-//! starts with `~<post>.<µs>~`, so every recipient computes its delivery latency.
+//! starts with `~<post>.<µs>~`, so every recipient computes its delivery latency. The µs are
+//! of the system clock (since 1970): the generator's worker processes share that clock, so a
+//! post sent by one worker and received by another is measured too.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
@@ -48,13 +50,14 @@ pub struct Verify {
 /// State every connection task of a run shares.
 pub struct Shared {
     pub stats: Stats,
-    clock: Instant,
     /// Server room id → room index of the model.
     pub room_index: HashMap<i64, u32>,
     /// Per room index: the highest sequence number seen.
     pub last_seq: Vec<AtomicI64>,
     /// Per room index: connections joined.
     pub joined_count: Vec<AtomicU64>,
+    /// Per room index: posts acknowledged (`posted`) in the current posting phase.
+    pub acked_in_room: Vec<AtomicU64>,
     /// Released as history answers arrive (bounds the scroll-back requests in flight).
     pub history_permits: Semaphore,
     pub verify: Option<Verify>,
@@ -68,10 +71,10 @@ impl Shared {
     pub fn new(room_ids: &[i64], connections: usize, verify: bool) -> Shared {
         Shared {
             stats: Stats::default(),
-            clock: Instant::now(),
             room_index: room_ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect(),
             last_seq: room_ids.iter().map(|_| AtomicI64::new(0)).collect(),
             joined_count: room_ids.iter().map(|_| AtomicU64::new(0)).collect(),
+            acked_in_room: room_ids.iter().map(|_| AtomicU64::new(0)).collect(),
             history_permits: Semaphore::new(0),
             verify: verify.then(|| Verify {
                 received: (0..connections).map(|_| Mutex::new(Vec::new())).collect(),
@@ -81,14 +84,19 @@ impl Shared {
         }
     }
 
-    /// Microseconds on the run's clock (the one every timestamp in a frame uses).
+    /// Microseconds of the system clock (the one every timestamp in a frame uses).
     pub fn now_us(&self) -> u64 {
-        self.clock.elapsed().as_micros() as u64
+        now_us()
     }
 
     pub fn acked_posts(&self) -> Vec<u64> {
         self.verify.as_ref().map(|v| lock(&v.acked).clone()).unwrap_or_default()
     }
+}
+
+/// Microseconds of the system clock since 1970.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
 }
 
 /// Where the connections go.
@@ -279,8 +287,8 @@ fn handle_frame(idx: usize, frame: &str, sh: &Shared) -> Option<String> {
             if let Some(us) = sent_us(&p.id) {
                 st.ack.record(idx, now.saturating_sub(us));
             }
-            if let Some(c) = sh.joined_count.get(room) {
-                Stats::bump(&st.expected_deliveries, c.load(Ordering::Acquire));
+            if let Some(c) = sh.acked_in_room.get(room) {
+                c.fetch_add(1, Ordering::AcqRel);
             }
             if let Some(s) = sh.last_seq.get(room) {
                 s.fetch_max(p.seq, Ordering::AcqRel);

@@ -6,19 +6,28 @@
 //! disconnect. It targets loopback, or the one host named with `--server`; every count and
 //! every duration is bounded.
 //!
+//! The connections live in this process, or, with `--workers N`, in N worker processes of the
+//! same executable (to go past one process's open-file limit); either way the phases are the
+//! same and so is the report.
+//!
 //! Layout: `model` (the workload, pure), `setup` (admin API, state file, cleanup), `client`
-//! (connections and what they measure), `stats` (histograms, counters), `run` (the phases),
+//! (connections and what they measure), `stats` (histograms, counters), `node` (one process's
+//! share of the connections and the phases run on them), `workers` (the worker processes and
+//! their protocol), `parts` (adding up the nodes' figures), `run` (driving the phases),
 //! `report` (text and JSON), `baseline` (the minimal broadcaster), `procstat` (/proc).
 
 pub mod baseline;
 pub mod client;
 pub mod model;
+pub mod node;
+pub mod parts;
 pub mod procstat;
 pub mod progress;
 pub mod report;
 pub mod run;
 pub mod setup;
 pub mod stats;
+pub mod workers;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -35,6 +44,8 @@ pub const MAX_DURATION_S: f64 = 600.0;
 pub const MAX_USERS: u32 = 200_000;
 /// Highest posting rate.
 pub const MAX_RATE: f64 = 200_000.0;
+/// Most worker processes.
+pub const MAX_WORKERS: u32 = 64;
 
 /// `longhall stress …`
 #[derive(Debug, clap::Args)]
@@ -53,6 +64,9 @@ pub enum StressCommand {
     BaselineServer(baseline::BaselineArgs),
     /// Remove what an earlier run kept (`--keep`), as recorded in its state file.
     Cleanup(CleanupArgs),
+    /// One worker process of `--workers`, driven over stdin and stdout (not for people).
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Where the load goes and who administers it.
@@ -105,10 +119,18 @@ pub struct RunArgs {
     /// Backchat per room on join (the server's default when not given).
     #[arg(long)]
     pub backchat: Option<u32>,
-    /// Source addresses 127.0.0.2… for the client sockets (default: one per 5,000 users;
-    /// 0: let the system choose).
+    /// Source addresses 127.0.0.2… for the client sockets (default: one per 5,000 users,
+    /// rounded up to a multiple of --workers; 0: let the system choose).
     #[arg(long)]
     pub sources: Option<u32>,
+    /// Processes that hold the connections: above 1, this process sets up and drives the run
+    /// and that many worker processes each open the connections of their share of the users
+    /// (to go past one process's open-file limit).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_WORKERS as i64))]
+    pub workers: u32,
+    /// The executable started for the workers, as `<exe> stress worker` (default: this one).
+    #[arg(long, env = "LONGHALL_STRESS_EXE", hide = true)]
+    pub worker_exe: Option<PathBuf>,
     /// Where the provisioned users, tokens and rooms are cached between runs.
     #[arg(long, default_value = "stress-state.json")]
     pub state: PathBuf,
@@ -211,6 +233,9 @@ fn check(args: &RunArgs) -> anyhow::Result<()> {
     if args.large_size == 0 {
         bail!("--large-size must be at least 1");
     }
+    if args.workers > args.users {
+        bail!("--workers is at most --users (each worker holds the connections of its share of the users)");
+    }
     Ok(())
 }
 
@@ -227,6 +252,10 @@ pub fn run(args: StressArgs) -> anyhow::Result<()> {
     match args.command {
         Some(StressCommand::BaselineServer(b)) => rt.block_on(baseline::run(b)),
         Some(StressCommand::Cleanup(c)) => rt.block_on(cleanup(c)),
+        Some(StressCommand::Worker) => {
+            drop(rt);
+            workers::worker_main()
+        }
         None => {
             let mut run = *args.run;
             run.progress = std::io::stdout().is_terminal() && !run.json;

@@ -1,4 +1,9 @@
-//! CPU time and memory of a process, from /proc (Linux).
+//! CPU time and memory of a process and its descendants, from /proc (Linux).
+//!
+//! A sample covers the process and every process below it, summed: the generator with its
+//! worker processes (`--workers`), the baseline broadcaster with its peer processes
+//! (`--processes`). A Longhall server is one process (it starts a child only for compliance
+//! stylesheets, which then counts too). The peak (VmHWM) is the sum of each process's own peak.
 
 use serde::Serialize;
 
@@ -14,19 +19,64 @@ pub struct Sample {
     pub hwm_kib: u64,
 }
 
-/// Which process: `None` is this one.
+/// Which process: `None` is this one. The figures are summed over the process and its
+/// descendants that are alive at the time of the sample.
 pub fn sample(pid: Option<u32>) -> Option<Sample> {
-    let base = match pid {
-        Some(p) => format!("/proc/{p}"),
-        None => "/proc/self".to_owned(),
-    };
-    let stat = std::fs::read_to_string(format!("{base}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let root = pid.unwrap_or_else(std::process::id);
+    let mut total = sample_one(root)?;
+    let mut seen = vec![root];
+    let mut todo = children(root);
+    while let Some(p) = todo.pop() {
+        if seen.contains(&p) || seen.len() > 10_000 {
+            continue;
+        }
+        seen.push(p);
+        if let Some(s) = sample_one(p) {
+            total.cpu_s += s.cpu_s;
+            total.rss_kib += s.rss_kib;
+            total.hwm_kib += s.hwm_kib;
+            todo.extend(children(p));
+        }
+    }
+    Some(total)
+}
+
+/// The fields of /proc/<pid>/stat after the command name (which may contain spaces and
+/// parentheses: the fields start after the last ')'). Index 1 is the parent's pid.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().map(str::to_owned).collect())
+}
+
+/// The children of a process: from /proc/<pid>/task/*/children, or where the kernel does not
+/// offer that file, by the parent pid of every process.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut listed = false;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(task.path().join("children")) {
+                listed = true;
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    if !listed && let Ok(all) = std::fs::read_dir("/proc") {
+        for e in all.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+            if stat_fields(p).and_then(|f| f.get(1)?.parse::<u32>().ok()) == Some(pid) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn sample_one(pid: u32) -> Option<Sample> {
+    let fields = stat_fields(pid)?;
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
-    let status = std::fs::read_to_string(format!("{base}/status")).ok()?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |key: &str| -> u64 {
         status
             .lines()
@@ -70,5 +120,30 @@ mod tests {
     fn reads_this_process() {
         let s = super::sample(None).expect("/proc/self is readable");
         assert!(s.rss_kib > 0 && s.hwm_kib >= s.rss_kib);
+    }
+
+    #[test]
+    fn a_sample_includes_the_descendants() {
+        use std::time::{Duration, Instant};
+        // A shell waiting for its own child: two idle processes whose memory does not move.
+        let mut sh = std::process::Command::new("sh").args(["-c", "sleep 30 & wait"]).spawn().expect("sh starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let sleeper = loop {
+            if let Some(&p) = super::children(sh.id()).first()
+                && std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "the shell's child is not listed");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let both = super::sample(Some(sh.id())).unwrap();
+        let (a, b) = (super::sample_one(sh.id()).unwrap(), super::sample_one(sleeper).unwrap());
+        let _ = std::process::Command::new("kill").arg(sleeper.to_string()).status();
+        let _ = sh.kill();
+        let _ = sh.wait();
+        assert!(b.rss_kib > 0);
+        assert_eq!(both.rss_kib, a.rss_kib + b.rss_kib);
+        assert_eq!(both.hwm_kib, a.hwm_kib + b.hwm_kib);
     }
 }

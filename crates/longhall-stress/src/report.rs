@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::ModelSummary;
 use crate::procstat::Usage;
@@ -19,6 +19,9 @@ pub struct Report {
     pub started_unix: u64,
     pub model: ModelSummary,
     pub source_addresses: Vec<String>,
+    /// Worker processes that held the connections (1: the generator's own process).
+    pub workers: u32,
+    /// The open-file limit of each process that held connections.
     pub generator_nofile_limit: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup: Option<SetupReport>,
@@ -63,7 +66,7 @@ pub struct PhaseReport {
     pub generator: Option<Usage>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ConnectFigures {
     pub attempted: u64,
     pub opened: u64,
@@ -74,7 +77,7 @@ pub struct ConnectFigures {
     pub handshake_latency: Option<LatencySummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct JoinFigures {
     pub joins_sent: u64,
     pub joins_answered: u64,
@@ -86,7 +89,7 @@ pub struct JoinFigures {
     pub join_latency: Option<LatencySummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PostFigures {
     pub duration_s: f64,
     pub posts_offered: u64,
@@ -107,7 +110,7 @@ pub struct PostFigures {
     pub ack_latency: Option<LatencySummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ScrollFigures {
     pub history_sent: u64,
     pub history_answered: u64,
@@ -119,14 +122,14 @@ pub struct ScrollFigures {
     pub search_latency: Option<LatencySummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DisconnectFigures {
     pub closing: u64,
     pub closed: u64,
 }
 
 /// Exactly-once delivery, checked per (message, recipient).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Verification {
     pub posts_acked: u64,
     pub expected_deliveries: u64,
@@ -183,9 +186,13 @@ impl Report {
         }
         let _ = writeln!(
             o,
-            "  source addresses: {}; generator file limit {}",
+            "  source addresses: {}; generator: {}",
             if self.source_addresses.is_empty() { "default".to_owned() } else { self.source_addresses.join(" ") },
-            self.generator_nofile_limit
+            if self.workers > 1 {
+                format!("{} worker processes, file limit {} each", self.workers, self.generator_nofile_limit)
+            } else {
+                format!("one process, file limit {}", self.generator_nofile_limit)
+            }
         );
         if let Some(s) = &self.setup {
             let _ = writeln!(

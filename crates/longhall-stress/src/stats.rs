@@ -6,13 +6,13 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 const SHARDS: usize = 16;
 /// Largest latency kept exactly: 10 minutes, in microseconds (larger ones saturate).
 const MAX_US: u64 = 600_000_000;
 
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_US, 3).expect("constant bounds hdrhistogram accepts")
 }
 
@@ -48,8 +48,24 @@ impl Latency {
     }
 }
 
+/// The recorded buckets of a histogram as (value, count) pairs, the value being the highest of
+/// its bucket: recording them into a histogram of the same bounds rebuilds the same buckets, so
+/// the histograms of several processes merge exactly.
+pub fn to_pairs(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+}
+
+/// A histogram of the (value, count) pairs of `to_pairs`.
+pub fn from_pairs(pairs: &[(u64, u64)]) -> Histogram<u64> {
+    let mut h = new_histogram();
+    for &(v, n) in pairs {
+        h.saturating_record_n(v.max(1), n);
+    }
+    h
+}
+
 /// Percentiles of one latency, in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LatencySummary {
     pub count: u64,
     pub p50_ms: f64,
@@ -107,10 +123,8 @@ pub struct Stats {
     pub foreign_messages: AtomicU64,
     pub acks: AtomicU64,
     pub post_errors: AtomicU64,
-    /// Σ over acknowledged posts of the connections joined to the post's room.
-    pub expected_deliveries: AtomicU64,
     pub histories_answered: AtomicU64,
-    /// Microseconds (run clock) of the last delivery and the last acknowledgement.
+    /// Microseconds (system clock, since 1970) of the last delivery and the last acknowledgement.
     pub last_delivery_us: AtomicU64,
     pub last_ack_us: AtomicU64,
     pub closed: AtomicU64,
@@ -138,7 +152,6 @@ impl Stats {
             &self.foreign_messages,
             &self.acks,
             &self.post_errors,
-            &self.expected_deliveries,
             &self.histories_answered,
             &self.last_delivery_us,
             &self.last_ack_us,
@@ -150,5 +163,36 @@ impl Stats {
         }
         self.errors.take();
         self.closes.take();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_merged_from_pairs_equal_one_histogram_of_everything() {
+        let (one, all) = (Latency::default(), Latency::default());
+        let mut parts = Vec::new();
+        let mut x: u64 = 7;
+        for part in 0..3 {
+            let l = Latency::default();
+            for i in 0..20_000u64 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let us = (x >> 40) % (5_000_000 >> part) + 1;
+                l.record(i as usize, us);
+                all.record(i as usize, us);
+            }
+            parts.extend(to_pairs(&l.take()));
+        }
+        one.record(0, 1);
+        let merged = from_pairs(&parts);
+        let h = all.take();
+        assert_eq!(merged.len(), h.len());
+        assert_eq!((merged.min(), merged.max(), merged.mean()), (h.min(), h.max(), h.mean()));
+        for q in [0.5, 0.9, 0.99, 0.999] {
+            assert_eq!(merged.value_at_quantile(q), h.value_at_quantile(q));
+        }
+        assert_eq!(from_pairs(&to_pairs(&one.take())).len(), 1);
     }
 }
