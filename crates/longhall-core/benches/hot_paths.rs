@@ -8,7 +8,7 @@ use std::cell::{Cell, RefCell};
 
 use divan::Bencher;
 use longhall_core::live::{Hub, Snapshot, Window, encode};
-use longhall_types::api::{MessageView, Participant};
+use longhall_types::api::{MessageView, Participant, SharedParticipant};
 use longhall_types::ws::ServerFrame;
 
 fn main() {
@@ -30,8 +30,8 @@ fn message(room: i64, seq: i64) -> MessageView {
     }
 }
 
-fn who(i: usize) -> Participant {
-    Participant { login: format!("user{i}@example.org"), display_name: format!("User {i}") }
+fn who(i: usize) -> SharedParticipant {
+    Participant { login: format!("user{i}@example.org"), display_name: format!("User {i}") }.into()
 }
 
 /// Serialising one `message` frame (done once per post, shared by every recipient).

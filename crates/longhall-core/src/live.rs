@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use longhall_types::ErrorCode;
-use longhall_types::api::{MessageView, Participant};
+use longhall_types::api::{MessageView, Participant, SharedParticipant};
 use longhall_types::ws::ServerFrame;
 use tokio::sync::{Notify, mpsc};
 
@@ -110,7 +110,7 @@ struct Member {
 struct RoomState {
     members: HashMap<ConnId, Member>,
     /// Connected users and how many of their connections are joined.
-    users: HashMap<UserId, (u32, Participant)>,
+    users: HashMap<UserId, (u32, SharedParticipant)>,
     large: bool,
     /// The latest messages, oldest first.
     cache: VecDeque<MessageView>,
@@ -152,7 +152,7 @@ pub enum Window {
 
 pub struct JoinOutcome {
     pub snapshot: Snapshot,
-    pub participants: Option<Vec<Participant>>,
+    pub participants: Option<Vec<SharedParticipant>>,
     pub first_of_user: bool,
 }
 
@@ -222,7 +222,7 @@ impl Hub {
             return (0, false, vec![]);
         };
         let st = lock(&r.state);
-        let list = if st.large { vec![] } else { st.users.values().map(|(_, p)| p.clone()).collect() };
+        let list = if st.large { vec![] } else { st.users.values().map(|(_, p)| Participant::clone(p)).collect() };
         (st.users.len() as u32, st.large, list)
     }
 
@@ -352,7 +352,13 @@ impl Hub {
     }
 
     /// Registers `conn` in the room as pending and takes its snapshot atomically.
-    pub fn join(&self, conn: &Arc<Connection>, room: RoomId, who: Participant, window: Window) -> Option<JoinOutcome> {
+    pub fn join(
+        &self,
+        conn: &Arc<Connection>,
+        room: RoomId,
+        who: SharedParticipant,
+        window: Window,
+    ) -> Option<JoinOutcome> {
         let r = self.room(room)?;
         let limit = self.update_limit.load(Ordering::Relaxed) as usize;
         let mut st = lock(&r.state);
@@ -370,7 +376,7 @@ impl Hub {
             st.large = true;
         }
         if first_of_user && !st.large {
-            let frame = encode(&ServerFrame::ParticipantJoined { room, participant: who });
+            let frame = encode(&ServerFrame::ParticipantJoined { room, participant: Participant::clone(&who) });
             for (id, m) in st.members.iter_mut() {
                 if *id == conn.id {
                     continue;
@@ -425,7 +431,7 @@ impl Hub {
             st.large = false;
         }
         if let (Some(p), false) = (left, st.large) {
-            let frame = encode(&ServerFrame::ParticipantLeft { room, participant: p });
+            let frame = encode(&ServerFrame::ParticipantLeft { room, participant: Participant::clone(&p) });
             for m in st.members.values_mut() {
                 match &mut m.pending {
                     Some(buf) => buf.push(frame.clone()),
@@ -501,8 +507,8 @@ mod tests {
         }
     }
 
-    fn who(n: &str) -> Participant {
-        Participant { login: n.into(), display_name: n.into() }
+    fn who(n: &str) -> SharedParticipant {
+        Participant { login: n.into(), display_name: n.into() }.into()
     }
 
     fn drain(rx: &mut mpsc::Receiver<Bytes>) -> Vec<serde_json::Value> {

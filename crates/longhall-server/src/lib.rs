@@ -2,12 +2,13 @@
 //! checks. Handlers only call `longhall_core::Longhall`; no handler touches a store.
 //!
 //! Layout: `routes/*` (one module per noun, each handler annotated for OpenAPI), `ws`
-//! (sessions), `auth` (the bearer-token extractor), `error` (error → HTTP).
+//! (sessions), `wsproto` (RFC 6455 framing, written straight from shared frame bytes), `auth` (the bearer-token extractor), `error` (error → HTTP).
 
 pub mod auth;
 pub mod error;
 pub mod routes;
 pub mod ws;
+pub mod wsproto;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,14 +1,18 @@
 //! The WebSocket session: one reader that handles requests in order, one writer that drains
-//! the connection's bounded queue to the socket (many frames per flush).
+//! the connection's bounded queue to the socket (many frames per write). The upgrade and the
+//! framing are ours (`wsproto`), so a delivered frame goes from the bytes every recipient
+//! shares straight to the socket.
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
 use longhall_core::live::{Connection, encode};
 use longhall_core::service::HistoryQuery;
 use longhall_core::{Actor, CoreError};
@@ -16,15 +20,59 @@ use longhall_types::api::PostRequest;
 use longhall_types::limits::MAX_FRAME_BYTES;
 use longhall_types::ws::{ClientFrame, ServerFrame};
 use longhall_types::{ErrorBody, ErrorCode};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::wsproto::{self, FrameReader, Incoming, ReadError};
 
 /// Frames above this size end the connection; between `MAX_FRAME_BYTES` and this, the frame is
 /// refused with `payload_too_large` and the connection goes on.
 const HARD_FRAME_LIMIT: usize = 1024 * 1024;
+
+/// How long a goodbye (close frame) may take before the socket is dropped anyway.
+const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A valid WebSocket upgrade request (RFC 6455 §4.2.1): its key and the pending upgrade.
+pub struct Upgrade {
+    key: HeaderValue,
+    on_upgrade: OnUpgrade,
+}
+
+fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let refuse =
+            |why: &str| ApiError::new(ErrorCode::InvalidRequest, format!("This route speaks WebSocket only: {why}."));
+        if !has_token(&parts.headers, header::CONNECTION, "upgrade") {
+            return Err(refuse("the Connection header does not include 'upgrade'"));
+        }
+        if !has_token(&parts.headers, header::UPGRADE, "websocket") {
+            return Err(refuse("the Upgrade header is not 'websocket'"));
+        }
+        if parts.headers.get(header::SEC_WEBSOCKET_VERSION).is_none_or(|v| v.as_bytes() != b"13") {
+            return Err(refuse("Sec-WebSocket-Version must be 13"));
+        }
+        let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY).cloned() else {
+            return Err(refuse("the Sec-WebSocket-Key header is missing"));
+        };
+        let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
+            return Err(refuse("this connection can't be upgraded"));
+        };
+        Ok(Upgrade { key, on_upgrade })
+    }
+}
 
 /// Open the live channel. Authenticate with `Authorization: Bearer` or `?access_token=`.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "websocket", security(("bearer" = [])),
@@ -34,81 +82,80 @@ const HARD_FRAME_LIMIT: usize = 1024 * 1024;
 pub async fn websocket(
     State(s): State<AppState>,
     caller: Caller,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, ApiError>,
 ) -> ApiResult<Response> {
-    let ws = ws.map_err(|e| {
-        ApiError::new(ErrorCode::InvalidRequest, format!("This route speaks WebSocket only: {}.", e.body_text()))
-    })?;
+    let upgrade = upgrade?;
     let (conn, rx) = s.lh.connect(&caller.actor)?;
-    let failed = (s.lh.clone(), conn.id);
-    Ok(ws
-        // Tungstenite allocates its read buffer up front (128 KiB by default): at tens of
-        // thousands of connections that alone would be gigabytes. Client frames are small and
-        // the buffer grows when one is not.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(16 * 1024)
-        .max_message_size(HARD_FRAME_LIMIT)
-        .max_frame_size(HARD_FRAME_LIMIT)
-        .on_failed_upgrade(move |_| failed.0.hub.disconnect(failed.1))
-        .on_upgrade(move |socket| {
-            let sessions = s.sessions.clone();
-            sessions.track_future(session(s, caller.actor, conn, rx, socket))
-        }))
-}
-
-fn text(bytes: Bytes) -> Message {
-    // Every queued frame is JSON we produced, so it is UTF-8.
-    Message::Text(Utf8Bytes::try_from(bytes).unwrap_or_default())
-}
-
-async fn session(s: AppState, actor: Actor, conn: Arc<Connection>, mut rx: mpsc::Receiver<Bytes>, socket: WebSocket) {
-    let (mut sink, mut stream) = socket.split();
-    conn.send(encode(&ServerFrame::Ready { connection: conn.id, login: actor.user.login.clone() }));
-    let writer_conn = conn.clone();
-    let writer = tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                biased;
-                frame = rx.recv() => {
-                    let Some(frame) = frame else { break };
-                    if sink.feed(text(frame)).await.is_err() {
-                        return;
-                    }
-                    while let Ok(more) = rx.try_recv() {
-                        if sink.feed(text(more)).await.is_err() {
-                            return;
-                        }
-                    }
-                    if sink.flush().await.is_err() {
-                        return;
-                    }
-                }
-                reason = writer_conn.closing() => {
-                    let frame = ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() };
-                    let _ = sink.send(text(encode(&frame))).await;
-                    let code = if reason.code == ErrorCode::ShuttingDown { 1001 } else { 1008 };
-                    let _ = sink.send(Message::Close(Some(CloseFrame { code, reason: reason.code.as_str().into() }))).await;
-                    return;
-                }
+    let accept = wsproto::accept_key(upgrade.key.as_bytes());
+    let sessions = s.sessions.clone();
+    tokio::spawn(sessions.track_future(async move {
+        match upgrade.on_upgrade.await {
+            Ok(upgraded) => session(s, caller.actor, conn, rx, TokioIo::new(upgraded)).await,
+            Err(e) => {
+                tracing::debug!(conn = conn.id, error = %e, "websocket upgrade failed");
+                s.lh.hub.disconnect(conn.id);
             }
         }
-    });
+    }));
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(Body::empty())
+        .map_err(|e| ApiError::new(ErrorCode::Internal, format!("The upgrade answer could not be built: {e}.")))
+}
+
+/// What the reader asks the writer to send besides the queued frames.
+enum Control {
+    Pong(Bytes),
+    /// Close with this code and reason, then end the stream.
+    Close(u16, String),
+}
+
+/// Room for one close frame always stays in the control queue; pongs beyond that are dropped
+/// (a client flooding pings gets fewer pongs, never a stuck reader).
+const CONTROL_QUEUE: usize = 8;
+
+async fn session<IO>(s: AppState, actor: Actor, conn: Arc<Connection>, rx: mpsc::Receiver<Bytes>, io: IO)
+where
+    IO: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (read_half, write_half) = tokio::io::split(io);
+    let (ctrl_tx, ctrl_rx) = mpsc::channel(CONTROL_QUEUE);
+    conn.send(encode(&ServerFrame::Ready { connection: conn.id, login: actor.user.login.clone() }));
+    let mut writer = tokio::spawn(write_loop(conn.clone(), rx, ctrl_rx, write_half));
+    let mut reader = FrameReader::new(read_half, HARD_FRAME_LIMIT);
     let mut end_reason = "disconnected";
+    // Whether the writer was asked to send a close frame back to the client.
+    let mut close_queued = false;
     loop {
         tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle(&s, &actor, &conn, t.as_str()).await,
-                Some(Ok(Message::Binary(_))) => send_error(&conn, None, CoreError::new(ErrorCode::InvalidRequest, "Send JSON text frames, not binary ones.")),
-                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => break,
-                Some(Err(e)) => {
+            msg = reader.next() => match msg {
+                Ok(Some(Incoming::Text(t))) => handle(&s, &actor, &conn, &t).await,
+                Ok(Some(Incoming::Binary)) => send_error(&conn, None, CoreError::new(ErrorCode::InvalidRequest, "Send JSON text frames, not binary ones.")),
+                Ok(Some(Incoming::Ping(p))) => {
+                    if ctrl_tx.capacity() > 1 {
+                        let _ = ctrl_tx.try_send(Control::Pong(p));
+                    }
+                }
+                Ok(Some(Incoming::Pong)) => {}
+                Ok(Some(Incoming::Close(code))) => {
+                    // Echo the client's close (RFC 6455 §5.5.1); it is leaving, nothing else follows.
+                    let code = code.filter(|c| (1000..5000).contains(c)).unwrap_or(wsproto::CLOSE_NORMAL);
+                    close_queued = ctrl_tx.try_send(Control::Close(code, String::new())).is_ok();
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) => {
                     tracing::debug!(conn = conn.id, error = %e, "websocket read failed");
-                    // Only an over-long frame is the client's to fix; anything else is a dropped link.
-                    let text = e.to_string();
-                    if text.contains("too long") || text.contains("too big") {
+                    if matches!(e, ReadError::TooLarge) {
                         let msg = format!("A frame was larger than {HARD_FRAME_LIMIT} bytes and the connection was closed; frames are limited to {MAX_FRAME_BYTES} bytes.");
                         conn.close(CoreError::new(ErrorCode::PayloadTooLarge, msg));
                         end_reason = "frame too large";
+                    } else if let Some(code) = e.close_code() {
+                        close_queued = ctrl_tx.try_send(Control::Close(code, e.to_string())).is_ok();
+                        end_reason = "protocol error";
                     }
                     break;
                 }
@@ -121,16 +168,67 @@ async fn session(s: AppState, actor: Actor, conn: Arc<Connection>, mut rx: mpsc:
     }
     let server_closed = conn.is_closing();
     s.lh.disconnect(&conn, end_reason).await;
-    let mut writer = writer;
-    if server_closed {
-        // The server ended it: let the writer send `closing` and the close handshake, but a
-        // peer that never reads can't hold the writer (and its socket) longer than 5 s.
-        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await.is_err() {
+    if server_closed || close_queued {
+        // A goodbye is due (`closing` and the close handshake, or the echo of the client's
+        // close), but a peer that never reads can't hold the writer (and its socket) long.
+        if tokio::time::timeout(GOODBYE_TIMEOUT, &mut writer).await.is_err() {
             writer.abort();
         }
     } else {
-        // The client left (or broke the protocol): there is no one to say goodbye to.
+        // The client left: there is no one to say goodbye to.
         writer.abort();
+    }
+}
+
+/// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames per write; sends
+/// pongs and close frames the reader asks for, and the goodbye when the server closes.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    conn: Arc<Connection>,
+    mut rx: mpsc::Receiver<Bytes>,
+    mut ctrl: mpsc::Receiver<Control>,
+    mut w: W,
+) {
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        tokio::select! {
+            biased;
+            Some(c) = ctrl.recv() => match c {
+                Control::Pong(p) => {
+                    if wsproto::write_frame(&mut w, wsproto::OP_PONG, &p).await.is_err() {
+                        return;
+                    }
+                }
+                Control::Close(code, reason) => {
+                    let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, &reason)).await;
+                    let _ = w.shutdown().await;
+                    return;
+                }
+            },
+            frame = rx.recv() => {
+                let Some(frame) = frame else { return };
+                batch.push(frame);
+                while batch.len() < wsproto::WRITE_BATCH {
+                    match rx.try_recv() {
+                        Ok(f) => batch.push(f),
+                        Err(_) => break,
+                    }
+                }
+                let written = wsproto::write_text_frames(&mut w, &batch).await;
+                batch.clear();
+                if written.is_err() {
+                    return;
+                }
+            }
+            reason = conn.closing() => {
+                let frame = encode(&ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() });
+                let code = if reason.code == ErrorCode::ShuttingDown { wsproto::CLOSE_GOING_AWAY } else { wsproto::CLOSE_POLICY };
+                if wsproto::write_text_frames(&mut w, &[frame]).await.is_ok() {
+                    let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, reason.code.as_str())).await;
+                    let _ = w.shutdown().await;
+                }
+                return;
+            }
+        }
     }
 }
 

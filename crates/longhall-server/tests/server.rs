@@ -21,4 +21,5 @@ mod server {
     mod resume;
     mod search;
     mod wall;
+    mod wire;
 }

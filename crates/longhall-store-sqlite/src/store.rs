@@ -11,8 +11,11 @@ use rusqlite::Connection;
 use crate::writer::{Conns, Writer};
 use crate::{ops, processing, reads, schema};
 
-/// Idle read connections kept open; more are opened on demand under load and closed after.
-const IDLE_READERS: usize = 4;
+/// Read connections: at most this many reads run at once; the rest wait their turn. Without
+/// the bound a burst (thousands of joins filling room caches) would run hundreds of blocking
+/// threads, each with a connection of its own: memory, and descriptors that SQLite keeps open
+/// after such a connection closes (so as not to drop the writer's POSIX locks).
+const READ_CONNECTIONS: usize = 8;
 
 /// The SQLite chat and compliance stores of one deployment directory.
 ///
@@ -29,6 +32,7 @@ struct ReadPool {
     chat: PathBuf,
     compliance: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl ReadPool {
@@ -42,7 +46,7 @@ impl ReadPool {
 
     fn put(&self, c: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        if idle.len() < IDLE_READERS {
+        if idle.len() < READ_CONNECTIONS {
             idle.push(c);
         }
     }
@@ -60,7 +64,12 @@ impl SqliteStore {
         let comp = schema::open_writer(&comp_path, false)?;
         let writer = Writer::start(chat, comp)
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
-        let readers = Arc::new(ReadPool { chat: chat_path, compliance: comp_path, idle: Mutex::new(Vec::new()) });
+        let readers = Arc::new(ReadPool {
+            chat: chat_path,
+            compliance: comp_path,
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(READ_CONNECTIONS)),
+        });
         // Fail now, not on the first read, if the files cannot be read back.
         let first = readers.get()?;
         readers.put(first);
@@ -90,7 +99,9 @@ impl SqliteStore {
     {
         let pool = self.readers.clone();
         Box::pin(async move {
+            let permit = pool.permits.clone().acquire_owned().await;
             tokio::task::spawn_blocking(move || {
+                let _permit = permit;
                 let c = pool.get()?;
                 let result = f(&c);
                 pool.put(c);

@@ -493,6 +493,37 @@ pub struct Participant {
     pub display_name: String,
 }
 
+/// A participant as rooms hold it: one allocation shared by the room's roster and by every
+/// join answer that lists it (a roster is copied into each answer; the names are not).
+/// On the wire it is exactly a [`Participant`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedParticipant(pub std::sync::Arc<Participant>);
+
+impl From<Participant> for SharedParticipant {
+    fn from(p: Participant) -> Self {
+        SharedParticipant(std::sync::Arc::new(p))
+    }
+}
+
+impl std::ops::Deref for SharedParticipant {
+    type Target = Participant;
+    fn deref(&self) -> &Participant {
+        &self.0
+    }
+}
+
+impl Serialize for SharedParticipant {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedParticipant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Participant::deserialize(d).map(SharedParticipant::from)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Participants {
     pub count: u32,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView};
+use crate::api::{HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView, SharedParticipant};
 
 /// One room to join; `after_seq` resumes after a reconnect (the answer then carries the
 /// messages after that sequence number instead of the latest backchat).
@@ -72,7 +72,8 @@ pub struct JoinedRoom {
     pub has_more: bool,
     /// Connected participants; absent in a large room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub participants: Option<Vec<Participant>>,
+    #[schema(value_type = Option<Vec<Participant>>)]
+    pub participants: Option<Vec<SharedParticipant>>,
 }
 
 /// A room that could not be joined, with the reason.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{HistoryPage, MessageView, PostRequest, Posted, SearchResults};
+use longhall_types::api::{HistoryPage, MessageView, PostRequest, Posted, SearchResults, SharedParticipant};
 use longhall_types::limits::{MAX_HISTORY_PAGE, MAX_LIST_ITEMS, MAX_SEARCH_RESULTS};
 use longhall_types::ws::{JoinFailure, JoinTarget, JoinedRoom, ServerFrame};
 use serde_json::json;
@@ -42,6 +42,15 @@ pub enum HistoryQuery {
     Before(Seq),
     After(Seq),
     Around(Millis),
+}
+
+/// A room of a join request, registered and read, waiting for the request's one record.
+struct RegisteredJoin {
+    room: Room,
+    access: Access,
+    messages: Vec<MessageView>,
+    has_more: bool,
+    participants: Option<Vec<SharedParticipant>>,
 }
 
 /// A content search as a client asks it.
@@ -162,18 +171,53 @@ impl Longhall {
         let mut targets = targets;
         let mut seen = std::collections::HashSet::new();
         targets.retain(|t| seen.insert(t.room));
-        let mut joined = Vec::new();
+        let mut ready = Vec::new();
         let mut failed = Vec::new();
-        let me = self.participant_of(actor.id());
+        let me = SharedParticipant::from(self.participant_of(actor.id()));
         for target in targets {
-            match self.join_one(actor, conn, &me, target, n).await {
-                Ok(room) => joined.push(room),
+            match self.register_join(actor, conn, &me, target, n).await {
+                Ok(r) => ready.push(r),
                 Err(e) => {
                     failed.push(JoinFailure { room: target.room, code: e.code.as_str().into(), message: e.message })
                 }
             }
         }
-        let ids: Vec<RoomId> = joined.iter().map(|j| j.room.id).collect();
+        // One durable record of every JOIN (and backchat shown) of the request: one commit
+        // per request, not one per room.
+        let mut events = Vec::new();
+        for r in &ready {
+            events.push(self.compliance_event(
+                ComplianceKind::Join,
+                &r.room,
+                actor.id(),
+                None,
+                json!({ "connection": conn.id }),
+            ));
+            events.extend(self.backchat_event(&r.room, actor.id(), &r.messages, "join"));
+        }
+        if !events.is_empty()
+            && let Err(e) = self.store.record_compliance(events).await
+        {
+            // Nothing was acknowledged: undo the registrations without PART records.
+            let e = CoreError::from(e);
+            for r in ready.drain(..) {
+                self.hub.leave(conn, r.room.id, None);
+                failed.push(JoinFailure { room: r.room.id, code: e.code.as_str().into(), message: e.message.clone() });
+            }
+        }
+        let ids: Vec<RoomId> = ready.iter().map(|r| r.room.id).collect();
+        let joined = {
+            let cat = self.cat();
+            ready
+                .into_iter()
+                .map(|r| JoinedRoom {
+                    room: room_view(&cat, &self.hub, &r.room, &r.access),
+                    messages: r.messages,
+                    has_more: r.has_more,
+                    participants: r.participants,
+                })
+                .collect()
+        };
         conn.send(encode(&ServerFrame::Joined { id: request_id, rooms: joined, failed }));
         for id in ids {
             self.hub.activate(conn, id);
@@ -181,14 +225,15 @@ impl Longhall {
         Ok(())
     }
 
-    async fn join_one(
+    /// Registers the connection in one room (pending) and reads what it is to be shown.
+    async fn register_join(
         &self,
         actor: &Actor,
         conn: &Arc<Connection>,
-        me: &longhall_types::api::Participant,
+        me: &SharedParticipant,
         target: JoinTarget,
         n: u32,
-    ) -> CoreResult<JoinedRoom> {
+    ) -> CoreResult<RegisteredJoin> {
         let (room, access) = self.readable(actor, target.room)?;
         self.ensure_cache(room.id).await?;
         let window = match target.after_seq {
@@ -207,33 +252,15 @@ impl Longhall {
             Snapshot::Ready { messages, has_more } => Ok((messages, has_more)),
             Snapshot::FromStore { up_to } => self.read_window(room.id, window, up_to).await,
         };
-        let recorded = match read {
+        match read {
             Ok((messages, has_more)) => {
-                let mut events = vec![self.compliance_event(
-                    ComplianceKind::Join,
-                    &room,
-                    actor.id(),
-                    None,
-                    json!({ "connection": conn.id }),
-                )];
-                events.extend(self.backchat_event(&room, actor.id(), &messages, "join"));
-                self.store.record_compliance(events).await.map(|_| (messages, has_more)).map_err(CoreError::from)
+                Ok(RegisteredJoin { room, access, messages, has_more, participants: outcome.participants })
             }
-            Err(e) => Err(e),
-        };
-        let (messages, has_more) = match recorded {
-            Ok(v) => v,
             Err(e) => {
-                // Nothing was acknowledged: undo the registration without a PART record.
                 self.hub.leave(conn, room.id, None);
-                return Err(e);
+                Err(e)
             }
-        };
-        let view = {
-            let cat = self.cat();
-            room_view(&cat, &self.hub, &room, &access)
-        };
-        Ok(JoinedRoom { room: view, messages, has_more, participants: outcome.participants })
+        }
     }
 
     /// Leaves rooms; answers with the rooms actually left.
