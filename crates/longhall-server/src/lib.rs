@@ -18,6 +18,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use longhall_core::{CoreError, Longhall};
 use longhall_types::ErrorCode;
 use longhall_types::limits::MAX_BODY_BYTES;
@@ -84,6 +85,11 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let stopping = lh.clone();
     let sessions = TaskTracker::new();
+    // Frames are written whole (a batch per write), so Nagle's algorithm has nothing to merge;
+    // left on, it holds a frame back until the client's delayed ACK of the previous one.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app_with_sessions(lh, sessions.clone()))
         .with_graceful_shutdown(async move {
             shutdown.await;
