@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use longhall_types::ErrorCode;
-use longhall_types::api::{MessageView, Participant, SharedParticipant};
+use longhall_types::api::{MessageView, Participant, SharedMessage, SharedParticipant};
 use longhall_types::ws::ServerFrame;
 use tokio::sync::{Notify, mpsc};
 
@@ -113,7 +113,7 @@ struct RoomState {
     users: HashMap<UserId, (u32, SharedParticipant)>,
     large: bool,
     /// The latest messages, oldest first.
-    cache: VecDeque<MessageView>,
+    cache: VecDeque<SharedMessage>,
     cache_loaded: bool,
     /// The cache holds every kept message of the room.
     cache_complete: bool,
@@ -134,7 +134,7 @@ impl RoomLive {
 /// What a joining connection gets from the cache, or the range to read from the store.
 pub enum Snapshot {
     Ready {
-        messages: Vec<MessageView>,
+        messages: Vec<SharedMessage>,
         has_more: bool,
     },
     /// Read from the store: kept messages with seq ≤ `up_to` (the rest arrive live).
@@ -299,9 +299,9 @@ impl Hub {
         if st.cache_loaded {
             return;
         }
-        let newer: Vec<MessageView> = st.cache.drain(..).collect();
+        let newer: Vec<SharedMessage> = st.cache.drain(..).collect();
         let last_fetched = fetched.last().map(|m| m.seq).unwrap_or(0);
-        st.cache.extend(fetched);
+        st.cache.extend(fetched.into_iter().map(SharedMessage::from));
         st.cache.extend(newer.into_iter().filter(|m| m.seq > last_fetched));
         st.cache_complete = complete;
         while st.cache.len() > cap {
@@ -332,6 +332,7 @@ impl Hub {
         let seq = message.seq;
         let cap = self.cache_cap() as usize;
         let frame = encode(&ServerFrame::Message(message.clone()));
+        let message = SharedMessage::from(message);
         let mut st = lock(&r.state);
         r.last_seq.fetch_max(seq, Ordering::AcqRel);
         for m in st.members.values_mut() {
@@ -468,7 +469,7 @@ fn snapshot_of(st: &RoomState, window: Window, up_to: Seq) -> Snapshot {
             let n = n as usize;
             if cache.len() >= n || st.cache_complete {
                 let skip = cache.len().saturating_sub(n);
-                let messages: Vec<MessageView> = cache.iter().skip(skip).cloned().collect();
+                let messages: Vec<SharedMessage> = cache.iter().skip(skip).cloned().collect();
                 let has_more = skip > 0 || !st.cache_complete;
                 Snapshot::Ready { messages, has_more }
             } else {
@@ -478,7 +479,7 @@ fn snapshot_of(st: &RoomState, window: Window, up_to: Seq) -> Snapshot {
         Window::After(after, n) => {
             let covers = st.cache_complete || cache.front().is_some_and(|m| m.seq <= after + 1) || after >= up_to;
             if covers {
-                let newer: Vec<MessageView> = cache.iter().filter(|m| m.seq > after).cloned().collect();
+                let newer: Vec<SharedMessage> = cache.iter().filter(|m| m.seq > after).cloned().collect();
                 let has_more = newer.len() > n as usize;
                 Snapshot::Ready { messages: newer.into_iter().take(n as usize).collect(), has_more }
             } else {

@@ -493,34 +493,51 @@ pub struct Participant {
     pub display_name: String,
 }
 
-/// A participant as rooms hold it: one allocation shared by the room's roster and by every
-/// join answer that lists it (a roster is copied into each answer; the names are not).
-/// On the wire it is exactly a [`Participant`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedParticipant(pub std::sync::Arc<Participant>);
+/// A value held once and shared by every frame that carries it: a room's roster and its recent
+/// messages are copied into each join answer as pointers, not as strings. On the wire it is
+/// exactly the value it wraps.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Shared<T>(pub std::sync::Arc<T>);
 
-impl From<Participant> for SharedParticipant {
-    fn from(p: Participant) -> Self {
-        SharedParticipant(std::sync::Arc::new(p))
+/// A participant as a room's roster holds it.
+pub type SharedParticipant = Shared<Participant>;
+/// A message as a room's recent-message cache holds it.
+pub type SharedMessage = Shared<MessageView>;
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
     }
 }
 
-impl std::ops::Deref for SharedParticipant {
-    type Target = Participant;
-    fn deref(&self) -> &Participant {
+impl<T> From<T> for Shared<T> {
+    fn from(v: T) -> Self {
+        Shared(std::sync::Arc::new(v))
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
         &self.0
     }
 }
 
-impl Serialize for SharedParticipant {
+impl<T> std::borrow::Borrow<T> for Shared<T> {
+    fn borrow(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.0.serialize(s)
     }
 }
 
-impl<'de> Deserialize<'de> for SharedParticipant {
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shared<T> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Participant::deserialize(d).map(SharedParticipant::from)
+        T::deserialize(d).map(Shared::from)
     }
 }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView, SharedParticipant};
+use crate::api::{HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView, SharedMessage, SharedParticipant};
 
 /// One room to join; `after_seq` resumes after a reconnect (the answer then carries the
 /// messages after that sequence number instead of the latest backchat).
@@ -67,7 +67,8 @@ pub enum ClientFrame {
 pub struct JoinedRoom {
     pub room: RoomView,
     /// Backchat (or the messages after `after_seq`), oldest first.
-    pub messages: Vec<MessageView>,
+    #[schema(value_type = Vec<MessageView>)]
+    pub messages: Vec<SharedMessage>,
     /// Older (or, when resuming, further) messages exist beyond `messages`.
     pub has_more: bool,
     /// Connected participants; absent in a large room.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{HistoryPage, MessageView, PostRequest, Posted, SearchResults, SharedParticipant};
+use longhall_types::api::{HistoryPage, MessageView, PostRequest, Posted, SearchResults, SharedMessage, SharedParticipant};
 use longhall_types::limits::{MAX_HISTORY_PAGE, MAX_LIST_ITEMS, MAX_SEARCH_RESULTS};
 use longhall_types::ws::{JoinFailure, JoinTarget, JoinedRoom, ServerFrame};
 use serde_json::json;
@@ -48,7 +48,7 @@ pub enum HistoryQuery {
 struct RegisteredJoin {
     room: Room,
     access: Access,
-    messages: Vec<MessageView>,
+    messages: Vec<SharedMessage>,
     has_more: bool,
     participants: Option<Vec<SharedParticipant>>,
 }
@@ -94,14 +94,14 @@ impl Longhall {
         }
     }
 
-    fn backchat_event(
+    fn backchat_event<M: std::borrow::Borrow<MessageView>>(
         &self,
         room: &Room,
         user: UserId,
-        messages: &[MessageView],
+        messages: &[M],
         why: &str,
     ) -> Option<ComplianceEvent> {
-        let (first, last) = (messages.first()?, messages.last()?);
+        let (first, last) = (messages.first()?.borrow(), messages.last()?.borrow());
         Some(self.compliance_event(
             ComplianceKind::Backchat,
             room,
@@ -250,7 +250,10 @@ impl Longhall {
         }
         let read = match outcome.snapshot {
             Snapshot::Ready { messages, has_more } => Ok((messages, has_more)),
-            Snapshot::FromStore { up_to } => self.read_window(room.id, window, up_to).await,
+            Snapshot::FromStore { up_to } => self
+                .read_window(room.id, window, up_to)
+                .await
+                .map(|(messages, more)| (messages.into_iter().map(SharedMessage::from).collect(), more)),
         };
         match read {
             Ok((messages, has_more)) => {
