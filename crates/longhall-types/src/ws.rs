@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::api::{HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView, SharedMessage, SharedParticipant};
+use crate::api::{
+    HistoryPage, InvitationView, MessageView, Participant, Posted, RoomView, SharedMessage, SharedParticipant,
+};
 
 /// One room to join; `after_seq` resumes after a reconnect (the answer then carries the
 /// messages after that sequence number instead of the latest backchat).

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{HistoryPage, MessageView, PostRequest, Posted, SearchResults, SharedMessage, SharedParticipant};
+use longhall_types::api::{
+    HistoryPage, MessageView, PostRequest, Posted, SearchResults, SharedMessage, SharedParticipant,
+};
 use longhall_types::limits::{MAX_HISTORY_PAGE, MAX_LIST_ITEMS, MAX_SEARCH_RESULTS};
 use longhall_types::ws::{JoinFailure, JoinTarget, JoinedRoom, ServerFrame};
 use serde_json::json;
