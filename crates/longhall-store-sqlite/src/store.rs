@@ -26,6 +26,46 @@ const READ_CONNECTIONS: usize = 8;
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<ReadPool>,
+    /// Held for the store's lifetime: one process at a time owns a data directory (two would
+    /// diverge: each keeps its own copy of the catalog in memory).
+    _dir_lock: std::fs::File,
+}
+
+/// The lock file in a data directory; it holds the owner's process id, for the error message.
+pub const LOCK_FILE: &str = "longhall.lock";
+
+/// Takes the data directory's lock, or says which process holds it.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
+    use std::io::{Read, Seek, Write};
+    let path = dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut owner = String::new();
+            let _ = file.read_to_string(&mut owner);
+            let owner = owner.trim();
+            let who = if owner.is_empty() { "another process".to_owned() } else { format!("process {owner}") };
+            return Err(StoreError::Unavailable(format!(
+                "the data directory {} is in use by {who}; stop that server first, or give this one another data directory",
+                dir.display()
+            )));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(StoreError::Unavailable(format!("cannot lock {}: {e}", path.display())));
+        }
+    }
+    // Best effort: the pid only makes the message above more helpful.
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
 }
 
 struct ReadPool {
@@ -58,6 +98,7 @@ impl SqliteStore {
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let dir_lock = lock_dir(dir)?;
         let chat_path = dir.join(schema::CHAT_FILE);
         let comp_path = dir.join(schema::COMPLIANCE_FILE);
         let chat = schema::open_writer(&chat_path, true)?;
@@ -73,7 +114,7 @@ impl SqliteStore {
         // Fail now, not on the first read, if the files cannot be read back.
         let first = readers.get()?;
         readers.put(first);
-        Ok(SqliteStore { writer, readers })
+        Ok(SqliteStore { writer, readers, _dir_lock: dir_lock })
     }
 
     /// Finishes the queued writes, stops the writer thread and closes the files, so the

@@ -258,3 +258,21 @@ fn sigkill_child() {
         }
     });
 }
+
+#[tokio::test]
+async fn a_data_directory_is_opened_by_one_store_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SqliteStore::open(dir.path()).unwrap();
+    match SqliteStore::open(dir.path()) {
+        Err(StoreError::Unavailable(why)) => {
+            assert!(why.contains("in use by process"), "{why}");
+            assert!(why.contains(&std::process::id().to_string()), "names the owner: {why}");
+        }
+        other => panic!("a second store on the same directory must be refused, got {other:?}"),
+    }
+    // The refused attempt changed nothing: the first store still works, and once it is
+    // closed the directory can be opened again.
+    first.ping().await.unwrap();
+    first.close();
+    SqliteStore::open(dir.path()).unwrap().ping().await.unwrap();
+}
