@@ -12,7 +12,7 @@
 //! consumer and resumes from its last sequence number when it reconnects.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
@@ -45,22 +45,66 @@ pub struct Connection {
     closed: AtomicBool,
     notify: Notify,
     joined: Mutex<HashSet<RoomId>>,
+    /// Bytes queued for this connection and not yet written, frames held in pending join
+    /// buffers included.
+    queued_bytes: AtomicUsize,
+    /// Above this many queued bytes the connection is closed as a slow consumer (one frame
+    /// larger than this still goes out when nothing else is queued).
+    max_queued_bytes: usize,
+}
+
+fn slow_consumer() -> CoreError {
+    CoreError::new(
+        ErrorCode::SlowConsumer,
+        "The connection fell too far behind and was closed; read faster (or ask for less at a time), reconnect and resume from your last sequence numbers.",
+    )
 }
 
 impl Connection {
-    /// Queues a frame; a full queue closes the connection as a slow consumer.
+    /// Queues a frame; a queue full in frames or bytes closes the connection as a slow
+    /// consumer. Nothing more is queued once the connection is closing.
     pub fn send(&self, frame: Bytes) -> bool {
+        self.charge(frame.len()) && self.enqueue_charged(frame)
+    }
+
+    /// Counts `len` more bytes against the queue's bound; closes the connection when it
+    /// would pass it.
+    fn charge(&self, len: usize) -> bool {
+        if self.is_closing() {
+            return false;
+        }
+        let before = self.queued_bytes.fetch_add(len, Ordering::AcqRel);
+        if before > 0 && before + len > self.max_queued_bytes {
+            self.written(len);
+            self.close(slow_consumer());
+            return false;
+        }
+        true
+    }
+
+    /// Queues a frame whose bytes were already counted by `charge`.
+    fn enqueue_charged(&self, frame: Bytes) -> bool {
+        let len = frame.len();
         match self.tx.try_send(frame) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.close(CoreError::new(
-                    ErrorCode::SlowConsumer,
-                    "The connection fell too far behind and was closed; reconnect and resume from your last sequence numbers.",
-                ));
+            Err(e) => {
+                self.written(len);
+                if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                    self.close(slow_consumer());
+                }
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// The transport wrote (or dropped) `len` queued bytes.
+    pub fn written(&self, len: usize) {
+        self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Acquire)
     }
 
     /// Asks the transport to close the connection with this reason (first reason wins).
@@ -102,8 +146,32 @@ impl Connection {
 
 struct Member {
     conn: Arc<Connection>,
-    /// While the join answer is being prepared, live frames wait here.
+    /// While the join answer is being prepared, live frames wait here (counted against the
+    /// connection's queue bound, so a slow join can't grow it without limit).
     pending: Option<Vec<Bytes>>,
+}
+
+impl Member {
+    /// Sends a live frame, or holds it while the join answer is prepared.
+    fn deliver(&mut self, frame: &Bytes) {
+        match &mut self.pending {
+            Some(buf) => {
+                if self.conn.charge(frame.len()) {
+                    buf.push(frame.clone());
+                }
+            }
+            None => {
+                self.conn.send(frame.clone());
+            }
+        }
+    }
+
+    /// Gives back the bytes of frames held for a join that will never be answered.
+    fn discard_pending(&mut self) {
+        if let Some(buf) = self.pending.take() {
+            self.conn.written(buf.iter().map(Bytes::len).sum());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -233,8 +301,15 @@ impl Hub {
 
     // ---- connections
 
-    pub fn connect(&self, user: UserId, queue: usize) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
-        let (tx, rx) = mpsc::channel(queue);
+    /// Registers a connection whose queue holds at most `queue_frames` frames and
+    /// `queue_bytes` bytes.
+    pub fn connect(
+        &self,
+        user: UserId,
+        queue_frames: usize,
+        queue_bytes: usize,
+    ) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
+        let (tx, rx) = mpsc::channel(queue_frames);
         let conn = Arc::new(Connection {
             id: self.next_conn.fetch_add(1, Ordering::Relaxed),
             user,
@@ -243,6 +318,8 @@ impl Hub {
             closed: AtomicBool::new(false),
             notify: Notify::new(),
             joined: Mutex::default(),
+            queued_bytes: AtomicUsize::new(0),
+            max_queued_bytes: queue_bytes,
         });
         let mut conns = self.conns.write().unwrap_or_else(|e| e.into_inner());
         conns.by_id.insert(conn.id, conn.clone());
@@ -336,12 +413,7 @@ impl Hub {
         let mut st = lock(&r.state);
         r.last_seq.fetch_max(seq, Ordering::AcqRel);
         for m in st.members.values_mut() {
-            match &mut m.pending {
-                Some(buf) => buf.push(frame.clone()),
-                None => {
-                    m.conn.send(frame.clone());
-                }
-            }
+            m.deliver(&frame);
         }
         if keep {
             st.cache.push_back(message);
@@ -366,7 +438,11 @@ impl Hub {
         let up_to = r.last_seq();
         let snapshot = snapshot_of(&st, window, up_to);
         // Joining again on the same connection refreshes the snapshot; it is still one participant.
-        let rejoin = st.members.insert(conn.id, Member { conn: conn.clone(), pending: Some(Vec::new()) }).is_some();
+        let previous = st.members.insert(conn.id, Member { conn: conn.clone(), pending: Some(Vec::new()) });
+        let rejoin = previous.is_some();
+        if let Some(mut previous) = previous {
+            previous.discard_pending();
+        }
         lock(&conn.joined).insert(room);
         let first_of_user = !rejoin && {
             let entry = st.users.entry(conn.user).or_insert((0, who.clone()));
@@ -379,14 +455,8 @@ impl Hub {
         if first_of_user && !st.large {
             let frame = encode(&ServerFrame::ParticipantJoined { room, participant: Participant::clone(&who) });
             for (id, m) in st.members.iter_mut() {
-                if *id == conn.id {
-                    continue;
-                }
-                match &mut m.pending {
-                    Some(buf) => buf.push(frame.clone()),
-                    None => {
-                        m.conn.send(frame.clone());
-                    }
+                if *id != conn.id {
+                    m.deliver(&frame);
                 }
             }
         }
@@ -402,7 +472,7 @@ impl Hub {
             && let Some(buf) = m.pending.take()
         {
             for f in buf {
-                conn.send(f);
+                conn.enqueue_charged(f);
             }
         }
     }
@@ -414,7 +484,7 @@ impl Hub {
         let limit = self.update_limit.load(Ordering::Relaxed) as usize;
         let mut st = lock(&r.state);
         lock(&conn.joined).remove(&room);
-        st.members.remove(&conn.id)?;
+        st.members.remove(&conn.id)?.discard_pending();
         if let Some(n) = notice {
             conn.send(encode(n));
         }
@@ -434,12 +504,7 @@ impl Hub {
         if let (Some(p), false) = (left, st.large) {
             let frame = encode(&ServerFrame::ParticipantLeft { room, participant: Participant::clone(&p) });
             for m in st.members.values_mut() {
-                match &mut m.pending {
-                    Some(buf) => buf.push(frame.clone()),
-                    None => {
-                        m.conn.send(frame.clone());
-                    }
-                }
+                m.deliver(&frame);
             }
         }
         Some(last_of_user)
@@ -524,7 +589,7 @@ mod tests {
     fn pending_joiner_gets_live_messages_only_after_activation_in_order() {
         let hub = Hub::new([(1, 0)], 30, 75);
         hub.fill_cache(1, vec![], true);
-        let (a, mut rx) = hub.connect(10, 100);
+        let (a, mut rx) = hub.connect(10, 100, usize::MAX);
         let out = hub.join(&a, 1, who("a"), Window::Latest(30)).unwrap();
         assert!(matches!(out.snapshot, Snapshot::Ready { ref messages, has_more: false } if messages.is_empty()));
         hub.publish(msg(1, 1), true);
@@ -545,7 +610,7 @@ mod tests {
             hub.publish(msg(1, s), true);
         }
         hub.publish(msg(1, 5), false);
-        let (a, _rx) = hub.connect(10, 100);
+        let (a, _rx) = hub.connect(10, 100, usize::MAX);
         let out = hub.join(&a, 1, who("a"), Window::Latest(2)).unwrap();
         match out.snapshot {
             Snapshot::Ready { messages, has_more } => {
@@ -555,7 +620,7 @@ mod tests {
             Snapshot::FromStore { .. } => panic!("cache should serve"),
         }
         // Asking for more than the cache holds after trimming goes to the store.
-        let (b, _rx) = hub.connect(11, 100);
+        let (b, _rx) = hub.connect(11, 100, usize::MAX);
         assert!(matches!(
             hub.join(&b, 1, who("b"), Window::Latest(10)).unwrap().snapshot,
             Snapshot::FromStore { up_to: 5 }
@@ -568,7 +633,7 @@ mod tests {
         let hub = Hub::new([(1, 2)], 30, 75);
         hub.publish(msg(1, 3), true); // published while the store read was in flight
         hub.fill_cache(1, vec![msg(1, 1), msg(1, 2), msg(1, 3)], true);
-        let (a, _rx) = hub.connect(10, 100);
+        let (a, _rx) = hub.connect(10, 100, usize::MAX);
         match hub.join(&a, 1, who("a"), Window::After(1, 10)).unwrap().snapshot {
             Snapshot::Ready { messages, .. } => {
                 assert_eq!(messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [2, 3])
@@ -583,7 +648,7 @@ mod tests {
         hub.fill_cache(1, vec![], true);
         let mut conns = vec![];
         for u in 0..6 {
-            let (c, rx) = hub.connect(u, 1000);
+            let (c, rx) = hub.connect(u, 1000, usize::MAX);
             let out = hub.join(&c, 1, who(&format!("u{u}")), Window::Latest(1)).unwrap();
             hub.activate(&c, 1);
             assert_eq!(out.participants.is_none(), u == 5, "the 6th user makes the room large");
@@ -610,7 +675,7 @@ mod tests {
     fn full_queue_closes_the_connection_as_slow_consumer() {
         let hub = Hub::new([(1, 0)], 30, 75);
         hub.fill_cache(1, vec![], true);
-        let (a, _rx) = hub.connect(10, 2);
+        let (a, _rx) = hub.connect(10, 2, usize::MAX);
         hub.join(&a, 1, who("a"), Window::Latest(1)).unwrap();
         hub.activate(&a, 1);
         for s in 1..=3 {
@@ -622,10 +687,49 @@ mod tests {
     }
 
     #[test]
+    fn queued_bytes_are_bounded_and_given_back_as_they_are_written() {
+        let hub = Hub::new([(1, 0)], 30, 75);
+        let (a, mut rx) = hub.connect(10, 100, 1000);
+        // One frame larger than the bound still goes out when nothing else is queued.
+        assert!(a.send(Bytes::from(vec![b'x'; 1500])));
+        assert!(!a.is_closing());
+        let f = rx.try_recv().unwrap();
+        a.written(f.len());
+        assert_eq!(a.queued_bytes(), 0);
+        assert!(a.send(Bytes::from(vec![b'x'; 600])));
+        assert!(!a.send(Bytes::from(vec![b'x'; 600])), "1200 queued bytes pass the bound of 1000");
+        assert_eq!(futures_now(a.closing()).code, ErrorCode::SlowConsumer);
+        assert_eq!(a.queued_bytes(), 600, "the refused frame is not counted");
+        assert!(!a.send(Bytes::from_static(b"{}")), "nothing more is queued once closing");
+    }
+
+    #[test]
+    fn frames_held_for_a_pending_join_count_against_the_bound() {
+        let hub = Hub::new([(1, 0)], 30, 75);
+        hub.fill_cache(1, vec![], true);
+        let (a, _rx) = hub.connect(10, 100, 20_000);
+        hub.join(&a, 1, who("a"), Window::Latest(1)).unwrap();
+        let mut big = msg(1, 1);
+        big.text = "y".repeat(8_000);
+        for s in 1..=2 {
+            big.seq = s;
+            hub.publish(big.clone(), false);
+        }
+        assert!(!a.is_closing(), "two held frames fit");
+        assert!(a.queued_bytes() > 16_000);
+        big.seq = 3;
+        hub.publish(big.clone(), false);
+        assert_eq!(futures_now(a.closing()).code, ErrorCode::SlowConsumer, "a third passes the bound");
+        // Leaving before the answer gives the held bytes back.
+        hub.leave(&a, 1, None);
+        assert_eq!(a.queued_bytes(), 0);
+    }
+
+    #[test]
     fn joining_twice_on_one_connection_counts_one_participant() {
         let hub = Hub::new([(1, 0)], 30, 75);
         hub.fill_cache(1, vec![], true);
-        let (a, _rx) = hub.connect(10, 100);
+        let (a, _rx) = hub.connect(10, 100, usize::MAX);
         for _ in 0..2 {
             hub.join(&a, 1, who("a"), Window::Latest(5)).unwrap();
             hub.activate(&a, 1);
@@ -638,9 +742,9 @@ mod tests {
     #[test]
     fn frames_for_a_user_reach_all_and_only_their_open_connections() {
         let hub = Hub::new([], 30, 75);
-        let (a1, mut rx1) = hub.connect(1, 10);
-        let (_a2, mut rx2) = hub.connect(1, 10);
-        let (_b, mut rxb) = hub.connect(2, 10);
+        let (a1, mut rx1) = hub.connect(1, 10, usize::MAX);
+        let (_a2, mut rx2) = hub.connect(1, 10, usize::MAX);
+        let (_b, mut rxb) = hub.connect(2, 10, usize::MAX);
         hub.send_to_user(1, &ServerFrame::Pong { id: "x".into() });
         assert_eq!((drain(&mut rx1).len(), drain(&mut rx2).len(), drain(&mut rxb).len()), (1, 1, 0));
         hub.disconnect(a1.id);

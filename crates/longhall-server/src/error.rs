@@ -59,6 +59,9 @@ where
 }
 
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if let Some(limit) = crate::listener::body_timed_out(&rejection) {
+        return crate::listener::body_timeout_error(limit);
+    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             ErrorCode::PayloadTooLarge,

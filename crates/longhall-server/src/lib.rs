@@ -6,19 +6,20 @@
 
 pub mod auth;
 pub mod error;
+mod listener;
 pub mod routes;
 pub mod ws;
 pub mod wsproto;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use longhall_core::{CoreError, Longhall};
 use longhall_types::ErrorCode;
 use longhall_types::limits::MAX_BODY_BYTES;
@@ -32,6 +33,39 @@ pub struct AppState {
     pub lh: Arc<Longhall>,
     /// WebSocket sessions outlive their HTTP request; stopping waits for them to say goodbye.
     pub sessions: TaskTracker,
+    pub limits: ServerLimits,
+}
+
+/// The transport's bounds on what a client may hold: connections, time, silence. Documented
+/// in docs/security.md.
+#[derive(Debug, Clone)]
+pub struct ServerLimits {
+    /// Most HTTP connections open at once that are not WebSocket sessions. Past it, the one
+    /// that has waited longest for a request head is closed to make room.
+    pub max_http_connections: usize,
+    /// Time to send a request head; also how long an idle keep-alive connection is kept.
+    pub header_timeout: Duration,
+    /// Time to send a request body (file uploads excepted).
+    pub body_timeout: Duration,
+    /// Time to send a file upload's body.
+    pub upload_timeout: Duration,
+    /// A WebSocket client quiet this long is pinged.
+    pub ws_ping_interval: Duration,
+    /// A WebSocket client quiet this long (no request, no pong) is disconnected.
+    pub ws_idle_timeout: Duration,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            max_http_connections: 512,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(600),
+            ws_ping_interval: Duration::from_secs(30),
+            ws_idle_timeout: Duration::from_secs(90),
+        }
+    }
 }
 
 /// The OpenAPI document of this server's routes, as served at `/api/v1/openapi.json`.
@@ -41,10 +75,10 @@ pub fn openapi_json() -> String {
 
 /// The whole HTTP application.
 pub fn app(lh: Arc<Longhall>) -> Router {
-    app_with_sessions(lh, TaskTracker::new())
+    app_with(lh, TaskTracker::new(), ServerLimits::default())
 }
 
-fn app_with_sessions(lh: Arc<Longhall>, sessions: TaskTracker) -> Router {
+fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, limits: ServerLimits) -> Router {
     let (api, _) = routes::api();
     let doc = openapi_json();
     api.route(
@@ -62,7 +96,7 @@ fn app_with_sessions(lh: Arc<Longhall>, sessions: TaskTracker) -> Router {
         ApiError::new(ErrorCode::MethodNotAllowed, "This route does not take that method; see /api/v1/openapi.json.")
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .with_state(AppState { lh, sessions })
+    .with_state(AppState { lh, sessions, limits })
 }
 
 async fn home() -> impl IntoResponse {
@@ -83,24 +117,30 @@ pub async fn serve(
     lh: Arc<Longhall>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let stopping = lh.clone();
+    serve_with(listener, lh, ServerLimits::default(), shutdown).await
+}
+
+/// `serve` with the given transport limits.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    lh: Arc<Longhall>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let sessions = TaskTracker::new();
-    // Frames are written whole (a batch per write), so Nagle's algorithm has nothing to merge;
-    // left on, it holds a frame back until the client's delayed ACK of the previous one.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
+    let app = app_with(lh.clone(), sessions.clone(), limits.clone());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let signal = stop.clone();
+    let stopping = lh.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.shutdown(CoreError::new(ErrorCode::ShuttingDown, "The server is stopping; reconnect shortly.")).await;
+        signal.cancel();
     });
-    axum::serve(listener, app_with_sessions(lh, sessions.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopping
-                .shutdown(CoreError::new(ErrorCode::ShuttingDown, "The server is stopping; reconnect shortly."))
-                .await;
-        })
-        .await?;
-    // Graceful shutdown waits for HTTP requests only; let each WebSocket session send its
-    // `closing` frame and close handshake (bounded, so a stuck peer can't hold the stop).
+    listener::run(listener, app, limits, stop).await?;
+    // HTTP requests are done; let each WebSocket session send its `closing` frame and close
+    // handshake (bounded, so a stuck peer can't hold the stop).
     sessions.close();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sessions.wait()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), sessions.wait()).await;
     Ok(())
 }

@@ -109,6 +109,8 @@ pub async fn websocket(
 /// What the reader asks the writer to send besides the queued frames.
 enum Control {
     Pong(Bytes),
+    /// A keep-alive ping, when the client has been quiet for a while.
+    Ping,
     /// Close with this code and reason, then end the stream.
     Close(u16, String),
 }
@@ -129,9 +131,27 @@ where
     let mut end_reason = "disconnected";
     // Whether the writer was asked to send a close frame back to the client.
     let mut close_queued = false;
+    // A client that is quiet for a ping interval is pinged; one that stays silent (no request,
+    // no pong) for the idle timeout is gone (a dead peer, a half-open TCP connection).
+    let (ping_every, idle_after) = (s.limits.ws_ping_interval, s.limits.ws_idle_timeout);
+    let mut last_heard = tokio::time::Instant::now();
+    let mut check = tokio::time::interval_at(last_heard + ping_every, ping_every);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            msg = reader.next() => match msg {
+            _ = check.tick() => {
+                let quiet = last_heard.elapsed();
+                if quiet >= idle_after {
+                    let msg = format!(
+                        "Nothing was heard from this connection for {} seconds and it was closed; answer pings (WebSocket clients do) or send a `ping` request, then reconnect and resume.",
+                        quiet.as_secs()
+                    );
+                    conn.close(CoreError::new(ErrorCode::Timeout, msg));
+                } else if quiet >= ping_every && ctrl_tx.capacity() > 1 {
+                    let _ = ctrl_tx.try_send(Control::Ping);
+                }
+            }
+            msg = reader.next() => { last_heard = tokio::time::Instant::now(); match msg {
                 Ok(Some(Incoming::Text(t))) => handle(&s, &actor, &conn, &t).await,
                 Ok(Some(Incoming::Binary)) => send_error(&conn, None, CoreError::new(ErrorCode::InvalidRequest, "Send JSON text frames, not binary ones.")),
                 Ok(Some(Incoming::Ping(p))) => {
@@ -159,9 +179,13 @@ where
                     }
                     break;
                 }
-            },
+            }},
             reason = conn.closing() => {
-                end_reason = if reason.code == ErrorCode::SlowConsumer { "slow consumer" } else { "closed by server" };
+                end_reason = match reason.code {
+                    ErrorCode::SlowConsumer => "slow consumer",
+                    ErrorCode::Timeout => "idle",
+                    _ => "closed by server",
+                };
                 break;
             }
         }
@@ -181,7 +205,9 @@ where
 }
 
 /// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames per write; sends
-/// pongs and close frames the reader asks for, and the goodbye when the server closes.
+/// pongs and close frames the reader asks for, and the goodbye when the server closes. A
+/// connection being closed says goodbye next: what is still queued is dropped (a slow consumer
+/// resumes from its last sequence numbers), so the `closing` frame never waits behind it.
 async fn write_loop<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut rx: mpsc::Receiver<Bytes>,
@@ -198,12 +224,31 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                         return;
                     }
                 }
+                Control::Ping => {
+                    if wsproto::write_frame(&mut w, wsproto::OP_PING, b"").await.is_err() {
+                        return;
+                    }
+                }
                 Control::Close(code, reason) => {
                     let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, &reason)).await;
                     let _ = w.shutdown().await;
                     return;
                 }
             },
+            reason = conn.closing() => {
+                // Give the queued bytes back at once; they will not be sent.
+                rx.close();
+                while let Ok(f) = rx.try_recv() {
+                    conn.written(f.len());
+                }
+                let frame = encode(&ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() });
+                let code = if reason.code == ErrorCode::ShuttingDown { wsproto::CLOSE_GOING_AWAY } else { wsproto::CLOSE_POLICY };
+                if wsproto::write_text_frames(&mut w, &[frame]).await.is_ok() {
+                    let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, reason.code.as_str())).await;
+                    let _ = w.shutdown().await;
+                }
+                return;
+            }
             frame = rx.recv() => {
                 let Some(frame) = frame else { return };
                 batch.push(frame);
@@ -214,19 +259,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     }
                 }
                 let written = wsproto::write_text_frames(&mut w, &batch).await;
+                conn.written(batch.iter().map(Bytes::len).sum());
                 batch.clear();
                 if written.is_err() {
                     return;
                 }
-            }
-            reason = conn.closing() => {
-                let frame = encode(&ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() });
-                let code = if reason.code == ErrorCode::ShuttingDown { wsproto::CLOSE_GOING_AWAY } else { wsproto::CLOSE_POLICY };
-                if wsproto::write_text_frames(&mut w, &[frame]).await.is_ok() {
-                    let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, reason.code.as_str())).await;
-                    let _ = w.shutdown().await;
-                }
-                return;
             }
         }
     }

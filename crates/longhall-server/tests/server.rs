@@ -9,6 +9,7 @@ mod server {
     mod bad_input;
     mod compliance;
     mod delivery;
+    mod exhaustion;
     mod files;
     mod following;
     mod history;

@@ -28,6 +28,10 @@ pub const MAX_SEARCH_RESULTS: u32 = 200;
 pub const MAX_PAGE: u32 = 500;
 /// Messages a connection may have queued for sending before it is closed as a slow consumer.
 pub const OUTBOUND_QUEUE_FRAMES: usize = 4096;
+/// Bytes a connection may have queued for sending (answers, live frames, frames held while a
+/// join is prepared) before it is closed as a slow consumer. One larger answer still goes out
+/// when nothing else is queued.
+pub const OUTBOUND_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Password length bounds, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Password length bounds, in characters.

@@ -44,6 +44,8 @@ pub struct Settings {
     pub session_ttl_ms: i64,
     /// Frames a connection may have queued before it is closed as a slow consumer.
     pub outbound_queue: usize,
+    /// Bytes a connection may have queued before it is closed as a slow consumer.
+    pub outbound_queue_bytes: usize,
     /// Most posts committed in one group commit.
     pub max_batch: usize,
     /// Most live connections; each is a file descriptor, and the stores need some of their own
@@ -59,6 +61,7 @@ impl Default for Settings {
         Settings {
             session_ttl_ms: 30 * 24 * 3600 * 1000,
             outbound_queue: longhall_types::limits::OUTBOUND_QUEUE_FRAMES,
+            outbound_queue_bytes: longhall_types::limits::OUTBOUND_QUEUE_BYTES,
             max_batch: 512,
             max_connections: usize::MAX,
             compliance_output_dir: "compliance-output".into(),

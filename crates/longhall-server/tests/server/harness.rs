@@ -13,6 +13,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use longhall_core::ports::SystemClock;
 use longhall_core::{Longhall, Settings};
+use longhall_server::ServerLimits;
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use longhall_types::ErrorCode;
 use reqwest::{Method, StatusCode};
@@ -59,14 +60,26 @@ struct Running {
 pub struct TestServer {
     dir: TempDir,
     settings: Settings,
+    limits: ServerLimits,
     running: Option<Running>,
     pub addr: SocketAddr,
     http: reqwest::Client,
     admin: String,
 }
 
-async fn launch(dir: &std::path::Path, settings: Settings) -> (Running, SocketAddr) {
-    let store = Arc::new(SqliteStore::open(dir).expect("the SQLite store opens"));
+async fn launch(dir: &std::path::Path, settings: Settings, limits: ServerLimits) -> (Running, SocketAddr) {
+    // After a stop the old store may still be finishing its drop (its last handle is gone, its
+    // writer thread is stopping): the directory's lock is released a moment later.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let store = loop {
+        match SqliteStore::open(dir) {
+            Ok(store) => break Arc::new(store),
+            Err(e) if e.to_string().contains("in use by") && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("the SQLite store opens: {e}"),
+        }
+    };
     let weak = Arc::downgrade(&store);
     let files = DirFileStore::new(dir.join("files"));
     let lh = Longhall::start(store, Arc::new(files), Arc::new(SystemClock), settings).await.expect("the server starts");
@@ -74,7 +87,7 @@ async fn launch(dir: &std::path::Path, settings: Settings) -> (Running, SocketAd
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(longhall_server::serve(listener, lh, async move {
+    let task = tokio::spawn(longhall_server::serve_with(listener, lh, limits, async move {
         let _ = stopped.await;
     }));
     (Running { stop, task, store: weak }, addr)
@@ -86,11 +99,17 @@ impl TestServer {
     }
 
     pub async fn with_settings(settings: Settings) -> TestServer {
+        TestServer::with_limits(settings, ServerLimits::default()).await
+    }
+
+    /// A server with the given core settings and transport limits.
+    pub async fn with_limits(settings: Settings, limits: ServerLimits) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let (running, addr) = launch(dir.path(), settings.clone()).await;
+        let (running, addr) = launch(dir.path(), settings.clone(), limits.clone()).await;
         let mut s = TestServer {
             dir,
             settings,
+            limits,
             running: Some(running),
             addr,
             http: reqwest::Client::new(),
@@ -108,7 +127,7 @@ impl TestServer {
     /// is closed, and starts a new server on the same data directory.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let (running, addr) = launch(self.dir.path(), self.settings.clone()).await;
+        let (running, addr) = launch(self.dir.path(), self.settings.clone(), self.limits.clone()).await;
         self.running = Some(running);
         self.addr = addr;
         // A fresh client: the old one's pooled connections point at the old port.

@@ -221,3 +221,48 @@ async fn many_queued_frames_arrive_whole_and_in_order() {
         assert_eq!(raw.text().await["id"], format!("p{i}"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_client_is_pinged_then_closed_while_one_that_answers_stays() {
+    let limits = longhall_server::ServerLimits {
+        ws_ping_interval: Duration::from_millis(300),
+        ws_idle_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let s = TestServer::with_limits(longhall_core::Settings::default(), limits).await;
+    let quiet_token = s.user("quiet@example.org").await;
+    let lively_token = s.user("lively@example.org").await;
+    let mut quiet = open(&s, &quiet_token).await;
+    let mut lively = open(&s, &lively_token).await;
+
+    // The lively client answers every ping, for twice the idle timeout.
+    let start = tokio::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        let ping = lively.frame().await.expect("a ping");
+        assert_eq!(ping.opcode, 9, "{ping:?}");
+        lively.send(&masked(true, 10, &ping.payload)).await;
+    }
+
+    // The quiet one was pinged, never answered, and is told why it is closed.
+    let closing = loop {
+        let f = quiet.frame().await.expect("pings, then the goodbye");
+        if f.opcode == 1 {
+            break serde_json::from_slice::<Value>(&f.payload).expect("JSON");
+        }
+        assert_eq!(f.opcode, 9, "only pings before the goodbye: {f:?}");
+    };
+    assert_eq!(closing["type"], "closing", "{closing}");
+    assert_eq!(closing["code"], "timeout", "{closing}");
+    assert_eq!(quiet.closed_with().await, 1008);
+
+    // The lively one still gets answers.
+    lively.send(&masked(true, 1, br#"{"type":"ping","id":"still-here"}"#)).await;
+    let answer = loop {
+        let f = lively.frame().await.expect("a frame");
+        if f.opcode == 1 {
+            break serde_json::from_slice::<Value>(&f.payload).expect("JSON");
+        }
+        lively.send(&masked(true, 10, &f.payload)).await;
+    };
+    assert_eq!((answer["type"].as_str(), answer["id"].as_str()), (Some("pong"), Some("still-here")));
+}

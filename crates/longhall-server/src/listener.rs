@@ -1,0 +1,314 @@
+//! The accept loop: HTTP/1.1 connections with bounds a client can't get around.
+//!
+//! - A request head must arrive within `header_timeout`; a keep-alive connection waiting for
+//!   its next request is closed after the same time.
+//! - A request body must arrive within `body_timeout` (`upload_timeout` for file uploads).
+//! - At most `max_http_connections` connections that are not WebSocket sessions are open at
+//!   once. When a new one would pass the bound, the connection that has waited longest for a
+//!   request head is closed to make room (a trickle of half-open connections only pushes out
+//!   its own kind); when every one is busy with a request, the newcomer gets `503 server_full`.
+//!
+//! Upgraded connections (WebSocket sessions) leave this count; the hub bounds them.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, Response};
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use longhall_types::ErrorCode;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower_service::Service;
+
+use crate::ServerLimits;
+use crate::error::ApiError;
+
+/// Largest request head (request line and headers) a client may send.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// One HTTP connection's place in the count.
+struct Slot {
+    id: u64,
+    /// Set (under the `Slots` lock) when the connection was closed to make room.
+    evicted: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl Slot {
+    fn is_evicted(&self) -> bool {
+        self.evicted.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// HTTP connections of this server, and which of them wait for a request head, oldest first.
+#[derive(Default)]
+struct Slots {
+    inner: Mutex<SlotsInner>,
+}
+
+#[derive(Default)]
+struct SlotsInner {
+    next_id: u64,
+    /// Open HTTP connections (not yet upgraded, not yet closed, not evicted).
+    open: usize,
+    waiting: BTreeMap<u64, Arc<Slot>>,
+}
+
+impl Slots {
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotsInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A place for a new connection, if one is free or can be freed.
+    fn admit(&self, max: usize) -> Option<Arc<Slot>> {
+        let mut s = self.lock();
+        if s.open >= max {
+            // Make room by closing the connection that has waited longest for a request head.
+            let (_, oldest) = s.waiting.pop_first()?;
+            oldest.evicted.store(true, std::sync::atomic::Ordering::Release);
+            oldest.notify.notify_one();
+            s.open -= 1;
+        }
+        s.open += 1;
+        s.next_id += 1;
+        let slot = Arc::new(Slot { id: s.next_id, evicted: Default::default(), notify: Notify::new() });
+        s.waiting.insert(slot.id, slot.clone());
+        Some(slot)
+    }
+
+    /// A request head arrived: the connection is busy until its answer is ready.
+    fn busy(&self, slot: &Slot) {
+        self.lock().waiting.remove(&slot.id);
+    }
+
+    /// The answer is out: the connection waits for its next request head.
+    fn idle(&self, slot: &Arc<Slot>) {
+        let mut s = self.lock();
+        if !slot.is_evicted() {
+            s.waiting.insert(slot.id, slot.clone());
+        }
+    }
+
+    /// The connection ended or became a WebSocket session.
+    fn release(&self, slot: &Slot) {
+        let mut s = self.lock();
+        s.waiting.remove(&slot.id);
+        if !slot.is_evicted() {
+            s.open = s.open.saturating_sub(1);
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled; then lets requests in flight
+/// finish and returns.
+pub(crate) async fn run(
+    listener: TcpListener,
+    app: Router,
+    limits: ServerLimits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Slots::default());
+    let connections = TaskTracker::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of descriptors, or a connection reset before it was accepted:
+                    // keep serving the ones we have and try again shortly.
+                    tracing::debug!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // Frames are written whole (a batch per write), so Nagle's algorithm has nothing to
+        // merge; left on, it holds a frame back until the client's delayed ACK of the previous one.
+        let _ = tcp.set_nodelay(true);
+        match slots.admit(limits.max_http_connections) {
+            Some(slot) => {
+                let conn = Conn { peer, app: app.clone(), limits: limits.clone(), slots: slots.clone(), slot };
+                connections.spawn(conn.serve(tcp, shutdown.clone()));
+            }
+            None => {
+                connections.spawn(refuse_full(tcp));
+            }
+        }
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+/// One HTTP connection; also the service its requests go through.
+#[derive(Clone)]
+struct Conn {
+    peer: SocketAddr,
+    app: Router,
+    limits: ServerLimits,
+    slots: Arc<Slots>,
+    slot: Arc<Slot>,
+}
+
+impl Conn {
+    /// Serves requests until the client leaves, the connection is upgraded, it is closed to
+    /// make room, or the server stops (then the request in flight is finished first).
+    async fn serve(self, tcp: TcpStream, shutdown: CancellationToken) {
+        let (peer, slots, slot) = (self.peer, self.slots.clone(), self.slot.clone());
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(self.limits.header_timeout).max_buf_size(MAX_HEAD_BYTES);
+        let conn = builder.serve_connection(TokioIo::new(tcp), self).with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+                }
+            }
+            _ = slot.notify.notified() => {
+                tracing::debug!(%peer, "HTTP connection closed to make room for a new one");
+            }
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.as_mut().await;
+            }
+        }
+        slots.release(&slot);
+    }
+}
+
+/// Answers a connection that can't be served now and closes it.
+async fn refuse_full(mut tcp: TcpStream) {
+    let body = serde_json::to_string(&longhall_types::ErrorBody {
+        code: ErrorCode::ServerFull.as_str().into(),
+        message: "The server has as many HTTP connections open as it allows; try again in a moment.".into(),
+    })
+    .unwrap_or_default();
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = tcp.write_all(answer.as_bytes()).await;
+        let _ = tcp.shutdown().await;
+    })
+    .await;
+}
+
+/// Each request: the connection is busy while it is handled, handlers get the peer address,
+/// and the request body has a deadline.
+impl hyper::service::Service<Request<Incoming>> for Conn {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.slots.busy(&self.slot);
+        let path = req.uri().path();
+        let is_upload = req.method() == Method::POST && path.starts_with("/api/v1/rooms/") && path.ends_with("/files");
+        let limit = if is_upload { self.limits.upload_timeout } else { self.limits.body_timeout };
+        let mut req = req.map(|body| Body::new(DeadlineBody::new(body, limit)));
+        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let mut app = self.app.clone();
+        let (slots, slot) = (self.slots.clone(), self.slot.clone());
+        Box::pin(async move {
+            let response = match app.call(req).await {
+                Ok(r) => r,
+                Err(never) => match never {},
+            };
+            slots.idle(&slot);
+            Ok(response)
+        })
+    }
+}
+
+/// A request body that must be complete by a deadline.
+struct DeadlineBody {
+    inner: Incoming,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    limit: Duration,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, limit: Duration) -> DeadlineBody {
+        DeadlineBody { inner, deadline: Box::pin(tokio::time::sleep(limit)), limit }
+    }
+}
+
+/// A body that did not arrive in time.
+#[derive(Debug)]
+pub struct BodyTimeout(pub Duration);
+
+impl std::fmt::Display for BodyTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the request body did not arrive within {} seconds", self.0.as_secs())
+    }
+}
+
+impl std::error::Error for BodyTimeout {}
+
+impl hyper::body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            let limit = self.limit;
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout(limit)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// How long the body had, when `error` comes from a body that did not arrive in time.
+pub(crate) fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> Option<Duration> {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(BodyTimeout(limit)) = e.downcast_ref::<BodyTimeout>() {
+            return Some(*limit);
+        }
+        cause = e.source();
+    }
+    None
+}
+
+/// The answer for a body that did not arrive in time.
+pub(crate) fn body_timeout_error(limit: Duration) -> ApiError {
+    ApiError::new(
+        ErrorCode::Timeout,
+        format!(
+            "The request body did not arrive within {} seconds; send it faster, or in smaller parts.",
+            limit.as_secs()
+        ),
+    )
+}
