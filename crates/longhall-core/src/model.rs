@@ -276,6 +276,14 @@ impl ComplianceKind {
     }
 }
 
+/// A connection's stay in a room, opened by its JOIN event and not yet closed by a PART.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenParticipation {
+    pub connection: i64,
+    pub room: RoomId,
+    pub user: UserId,
+}
+
 /// One compliance record. Names are snapshots taken when the event happened.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComplianceEvent {

@@ -138,6 +138,12 @@ pub trait Store: Send + Sync + 'static {
     /// events are pruned (`prune_compliance_events`), so this lists what is still waiting or
     /// not yet pruned.
     fn compliance_events(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<(i64, ComplianceEvent)>>>;
+    /// Participations whose JOIN event has no PART event yet (a JOIN's `detail.connection`
+    /// opens one, the PART of that connection and room closes it, in the same write). At start,
+    /// these are the ones a crash cut off.
+    fn open_participations(&self) -> BoxFuture<'_, StoreResult<Vec<OpenParticipation>>>;
+    /// Forgets every open participation (at start, after each was given its PART).
+    fn clear_open_participations(&self) -> BoxFuture<'_, StoreResult<()>>;
 
     // ---- compliance processing
     //
@@ -216,7 +222,8 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- health
 
-    /// Cheap check that the store answers.
+    /// Check that the store answers and takes durable writes (a small write to every file,
+    /// committed like a post): what readiness means.
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;
 }
 

@@ -389,7 +389,33 @@ pub(crate) fn record_event(c: &Conns<'_>, e: &ComplianceEvent) -> StoreResult<i6
         .db()?
         .execute(params![e.kind.as_str(), e.ts, e.room, e.room_name, e.user, e.user_login, e.seq, e.detail.to_string()])
         .db()?;
-    Ok(c.comp.last_insert_rowid())
+    let id = c.comp.last_insert_rowid();
+    // Keep the open participations with the events that open and close them.
+    let connection = e.detail.get("connection").and_then(Value::as_i64);
+    match (e.kind, connection) {
+        (ComplianceKind::Join, Some(conn)) => {
+            c.comp
+                .prepare_cached("INSERT OR REPLACE INTO open_joins (connection, room_id, user_id) VALUES (?1, ?2, ?3)")
+                .db()?
+                .execute(params![conn, e.room, e.user])
+                .db()?;
+        }
+        (ComplianceKind::Part, Some(conn)) => {
+            c.comp
+                .prepare_cached("DELETE FROM open_joins WHERE connection = ?1 AND room_id = ?2")
+                .db()?
+                .execute(params![conn, e.room])
+                .db()?;
+        }
+        _ => {}
+    }
+    Ok(id)
+}
+
+/// Forgets every open participation.
+pub(crate) fn clear_open_participations(c: &Conns<'_>) -> StoreResult<()> {
+    c.comp.execute("DELETE FROM open_joins", []).db()?;
+    Ok(())
 }
 
 /// The event's detail as an object with `extra` merged over it (a non-object detail is

@@ -395,3 +395,14 @@ pub(crate) fn compliance_events(c: &Connection, after: i64, limit: u32) -> Store
         .db()?;
     raw.into_iter().map(RawEvent::into_event).collect::<Result<_, StoreError>>()
 }
+
+/// Participations whose JOIN has no PART yet.
+pub(crate) fn open_participations(c: &Connection) -> StoreResult<Vec<OpenParticipation>> {
+    let mut stmt = c
+        .prepare("SELECT connection, room_id, user_id FROM compliance.open_joins ORDER BY connection, room_id")
+        .db()?;
+    let rows = stmt
+        .query_map([], |r| Ok(OpenParticipation { connection: r.get(0)?, room: r.get(1)?, user: r.get(2)? }))
+        .db()?;
+    rows.collect::<Result<Vec<_>, _>>().db()
+}

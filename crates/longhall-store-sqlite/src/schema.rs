@@ -15,6 +15,7 @@ const CHAT_MIGRATIONS: &[&str] =
 const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/001_init.sql"),
     include_str!("../migrations/compliance/002_processing.sql"),
+    include_str!("../migrations/compliance/003_probe_and_open_joins.sql"),
 ];
 
 pub(crate) const CHAT_FILE: &str = "chat.db";

@@ -382,6 +382,14 @@ impl Store for SqliteStore {
         self.read(move |c| reads::compliance_events(c, after, limit))
     }
 
+    fn open_participations(&self) -> BoxFuture<'_, StoreResult<Vec<OpenParticipation>>> {
+        self.read(reads::open_participations)
+    }
+
+    fn clear_open_participations(&self) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(ops::clear_open_participations)
+    }
+
     fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>> {
         self.read(processing::config)
     }
@@ -463,6 +471,25 @@ impl Store for SqliteStore {
         if !self.writer.is_running() {
             return Box::pin(async { Err(StoreError::Unavailable("the store writer has stopped".into())) });
         }
-        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(crate::conv::unavailable))
+        // A real write to both files, committed and synced like a post: a read-only directory,
+        // a full disk or a failing device shows here, not only on the next post.
+        let write = self.write(|c| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            c.comp
+                .execute(
+                    "INSERT INTO health_probe (id, at) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                    [now],
+                )
+                .map_err(crate::conv::unavailable)?;
+            ops::put_meta(c, "health_probe", &now.to_string())
+        });
+        let read = self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(crate::conv::unavailable));
+        Box::pin(async move {
+            write.await?;
+            read.await
+        })
     }
 }

@@ -886,6 +886,39 @@ pub async fn record_compliance_keeps_order_and_pages<S: Store>(s: &S) {
     assert!(s.compliance_events(got.last().unwrap().0, 10).await.unwrap().is_empty());
 }
 
+/// JOIN events open a participation, the PART of the same connection and room closes it;
+/// what is open when a server starts was cut off by a crash.
+pub async fn open_participations_follow_join_and_part_events<S: Store>(s: &S) {
+    let at = |kind, room, user, conn: i64| {
+        let mut e = event(kind, room, user, 1_000);
+        e.detail = json!({ "connection": conn });
+        e
+    };
+    assert!(s.open_participations().await.unwrap().is_empty());
+    s.record_compliance(vec![
+        at(ComplianceKind::Join, 1, 7, 10),
+        at(ComplianceKind::Join, 2, 7, 10),
+        at(ComplianceKind::Join, 1, 8, 11),
+        at(ComplianceKind::Chat, 1, 8, 11),
+    ])
+    .await
+    .unwrap();
+    // Joining again on the same connection is still one participation.
+    s.record_compliance(vec![at(ComplianceKind::Join, 2, 7, 10)]).await.unwrap();
+    s.record_compliance(vec![at(ComplianceKind::Part, 1, 7, 10)]).await.unwrap();
+    let open = s.open_participations().await.unwrap();
+    assert_eq!(
+        open,
+        vec![
+            OpenParticipation { connection: 10, room: 2, user: 7 },
+            OpenParticipation { connection: 11, room: 1, user: 8 },
+        ]
+    );
+    s.clear_open_participations().await.unwrap();
+    assert!(s.open_participations().await.unwrap().is_empty());
+    assert_eq!(all_events(s).await.len(), 6, "the events themselves stay");
+}
+
 /// Failed writes surface as errors of the right kind, not panics or silent success.
 pub async fn missing_references_are_errors<S: Store>(s: &S) {
     let w = world(s).await;

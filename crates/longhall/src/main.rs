@@ -134,7 +134,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Longhall: serving http://{addr}/ (API under /api/v1, WebSocket at /api/v1/ws)");
     tracing::info!(%addr, "serving");
     let processor = compliance::start(&lh, store, Arc::new(SystemClock), &data_dir, &config.admin_login);
-    longhall_server::serve(listener, lh, shutdown_signal()).await?;
+    let limits = longhall_server::ServerLimits {
+        max_http_connections: max_http_connections(nofile),
+        ..longhall_server::ServerLimits::default()
+    };
+    longhall_server::serve_with(listener, lh, limits, shutdown_signal()).await?;
     processor.stop(std::time::Duration::from_secs(30)).await;
     tracing::info!("stopped");
     Ok(())
@@ -148,6 +152,15 @@ fn max_connections(nofile: u64) -> usize {
     }
     let reserve = (nofile / 4).min(1024);
     usize::try_from(nofile - reserve).unwrap_or(usize::MAX)
+}
+
+/// HTTP connections (not WebSocket sessions) allowed at once: half of the descriptor reserve
+/// that `max_connections` keeps back, at most 512.
+fn max_http_connections(nofile: u64) -> usize {
+    if nofile == 0 {
+        return longhall_server::ServerLimits::default().max_http_connections;
+    }
+    usize::try_from((nofile / 4).min(1024) / 2).unwrap_or(512).clamp(16, 512)
 }
 
 /// Ctrl-C or SIGTERM.
@@ -179,5 +192,13 @@ mod tests {
         assert_eq!(max_connections(20_000), 18_976, "1024 kept back under a large limit");
         assert_eq!(max_connections(1_024), 768, "a quarter kept back under a small one");
         assert_eq!(max_connections(0), usize::MAX, "an unreadable limit imposes none");
+    }
+
+    #[test]
+    fn http_connections_take_half_of_the_reserve() {
+        use super::max_http_connections;
+        assert_eq!(max_http_connections(20_000), 512);
+        assert_eq!(max_http_connections(1_024), 128);
+        assert_eq!(max_http_connections(0), 512, "the default when the limit is unknown");
     }
 }

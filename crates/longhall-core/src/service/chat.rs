@@ -306,6 +306,30 @@ impl Longhall {
         }
     }
 
+    /// JOINs a crash of the previous run left without a PART get it now (reason `server
+    /// restarted`), as the original closed its sessions; called at start, before serving.
+    pub(super) async fn close_interrupted_participations(&self) -> CoreResult<()> {
+        let open = self.store.open_participations().await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let rooms: Vec<_> = {
+            let cat = self.cat();
+            open.iter().filter_map(|p| cat.rooms.get(&p.room).cloned().map(|room| (room, *p))).collect()
+        };
+        let events: Vec<_> = rooms
+            .iter()
+            .map(|(room, p)| {
+                let detail = json!({ "connection": p.connection, "reason": "server restarted" });
+                self.compliance_event(ComplianceKind::Part, room, p.user, None, detail)
+            })
+            .collect();
+        self.store.record_compliance(events).await?;
+        self.store.clear_open_participations().await?;
+        tracing::info!(count = open.len(), "closed the participations a crash left open (PART, server restarted)");
+        Ok(())
+    }
+
     /// A connection ended: leave every room (recording PART) and forget it.
     pub async fn disconnect(&self, conn: &Connection, reason: &str) {
         for room in conn.joined_rooms() {

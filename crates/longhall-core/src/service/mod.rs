@@ -128,6 +128,7 @@ impl Longhall {
             compliance_lock: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
+        lh.close_interrupted_participations().await?;
         Ok(lh)
     }
 

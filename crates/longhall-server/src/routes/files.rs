@@ -44,9 +44,23 @@ pub async fn upload(
         ));
     }
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let body = req.into_body().into_data_stream().map_err(std::io::Error::other);
-    let file = s.lh.upload(&caller.actor, id, &q.name, &content_type, Box::pin(body)).await?;
-    Ok((StatusCode::CREATED, Json(file)))
+    // A body that does not arrive in time is the client's doing, not the store's: remember it
+    // to answer with `timeout`.
+    let timed_out = std::sync::Arc::new(std::sync::OnceLock::new());
+    let seen = timed_out.clone();
+    let body = req.into_body().into_data_stream().map_err(move |e| {
+        if let Some(limit) = crate::listener::body_timed_out(&e) {
+            let _ = seen.set(limit);
+        }
+        std::io::Error::other(e)
+    });
+    match s.lh.upload(&caller.actor, id, &q.name, &content_type, Box::pin(body)).await {
+        Ok(file) => Ok((StatusCode::CREATED, Json(file))),
+        Err(e) => match timed_out.get() {
+            Some(limit) => Err(crate::listener::body_timeout_error(*limit)),
+            None => Err(e.into()),
+        },
+    }
 }
 
 /// Download a file; allowed to whoever may read its room.
