@@ -449,8 +449,14 @@ impl Hub {
             entry.0 += 1;
             entry.0 == 1
         };
-        if st.users.len() > limit {
+        if st.users.len() > limit && !st.large {
             st.large = true;
+            let frame = encode(&ServerFrame::RoomLarge { room, large: true, participants: None });
+            for (id, m) in st.members.iter_mut() {
+                if *id != conn.id {
+                    m.deliver(&frame);
+                }
+            }
         }
         if first_of_user && !st.large {
             let frame = encode(&ServerFrame::ParticipantJoined { room, participant: Participant::clone(&who) });
@@ -498,11 +504,19 @@ impl Hub {
             }
         }
         // Hysteresis: a large room becomes small again only below 80 % of the limit.
-        if st.large && st.users.len() * 5 < limit * 4 {
+        let became_small = st.large && st.users.len() * 5 < limit * 4;
+        if became_small {
             st.large = false;
         }
         if let (Some(p), false) = (left, st.large) {
             let frame = encode(&ServerFrame::ParticipantLeft { room, participant: Participant::clone(&p) });
+            for m in st.members.values_mut() {
+                m.deliver(&frame);
+            }
+        }
+        if became_small {
+            let list = st.users.values().map(|(_, p)| Participant::clone(p)).collect();
+            let frame = encode(&ServerFrame::RoomLarge { room, large: false, participants: Some(list) });
             for m in st.members.values_mut() {
                 m.deliver(&frame);
             }
@@ -655,7 +669,10 @@ mod tests {
             conns.push((c, rx));
         }
         assert!(hub.is_large(1));
-        drain(&mut conns[0].1);
+        let got = drain(&mut conns[0].1);
+        let last = got.last().expect("frames for the first user");
+        assert_eq!((last["type"].as_str(), last["large"].as_bool()), (Some("room_large"), Some(true)), "{got:?}");
+        assert!(last.get("participants").is_none());
         // 6 -> 5 -> 4 users: still large (4 is 80 % of 5, not below it).
         for i in [5, 4] {
             let c = conns[i].0.clone();
@@ -667,8 +684,10 @@ mod tests {
         hub.leave(&c3, 1, None); // 3 users < 4: small again
         assert!(!hub.is_large(1));
         let got = drain(&mut conns[0].1);
-        assert_eq!(got.len(), 1);
+        assert_eq!(got.len(), 2);
         assert_eq!(got[0]["type"], "participant_left");
+        assert_eq!((got[1]["type"].as_str(), got[1]["large"].as_bool()), (Some("room_large"), Some(false)));
+        assert_eq!(got[1]["participants"].as_array().map(Vec::len), Some(3), "the whole list again");
     }
 
     #[test]

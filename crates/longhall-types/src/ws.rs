@@ -126,6 +126,14 @@ pub enum ServerFrame {
     ParticipantJoined { room: i64, participant: Participant },
     /// Someone left a (small) room.
     ParticipantLeft { room: i64, participant: Participant },
+    /// The room became large (no more participant frames) or small again (then with the
+    /// whole participant list, so clients can show it again).
+    RoomLarge {
+        room: i64,
+        large: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participants: Option<Vec<Participant>>,
+    },
     /// The room's settings changed.
     RoomChanged { room: RoomView },
     /// The room was disabled; the connection is no longer joined to it.

@@ -40,9 +40,14 @@ async fn notices_stop_above_the_limit_and_resume_below_eighty_percent() {
     assert_eq!((p["count"].as_i64(), p["large"].as_bool()), (Some(3), Some(false)));
     assert_eq!(p["participants"].as_array().unwrap().len(), 3);
 
-    // The fourth makes the room large: no list in the answer, no notice to anyone.
+    // The fourth makes the room large: no list in the answer, no join notice to anyone; the
+    // others are told the room is large now.
     let j = ws[3].join_ok(room).await;
     assert!(j.get("participants").is_none(), "a large room's join answer has no participants: {j}");
+    for w in &mut ws[..3] {
+        let f = w.next_event("room_large").await;
+        assert_eq!((f["room"].as_i64(), f["large"].as_bool()), (Some(room), Some(true)), "{f}");
+    }
     let j = ws[4].join_ok(room).await;
     assert!(j.get("participants").is_none());
     for (i, w) in ws[..4].iter_mut().enumerate() {
@@ -65,10 +70,13 @@ async fn notices_stop_above_the_limit_and_resume_below_eighty_percent() {
         w.assert_none("participant_left", "still large at 3 users").await;
     }
     assert_eq!(participants(&s, &t[0], room).await["large"], true);
-    // At 2 (below 2.4) it is small again: that departure is announced.
+    // At 2 (below 2.4) it is small again: that departure is announced, then the whole list.
     ws[2].leave(room).await;
     for w in &mut ws[..2] {
         assert_eq!(w.next_event("participant_left").await["participant"]["login"], "u3@example.org");
+        let f = w.next_event("room_large").await;
+        assert_eq!(f["large"], false, "{f}");
+        assert_eq!(logins(&f["participants"]), ["u1@example.org", "u2@example.org"]);
     }
     let p = participants(&s, &t[0], room).await;
     assert_eq!((p["count"].as_i64(), p["large"].as_bool()), (Some(2), Some(false)));
