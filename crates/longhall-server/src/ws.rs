@@ -197,6 +197,18 @@ where
         // close), but a peer that never reads can't hold the writer (and its socket) long.
         if tokio::time::timeout(GOODBYE_TIMEOUT, &mut writer).await.is_err() {
             writer.abort();
+        } else if server_closed {
+            // Our close frame is out: wait (briefly) for the client's, discarding what comes
+            // before it (RFC 6455 §7.1.1). Dropping a socket with unread input resets it, and
+            // a reset throws away what the client had not read yet, `closing` included.
+            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
+                while let Ok(Some(frame)) = reader.next().await {
+                    if matches!(frame, Incoming::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
     } else {
         // The client left: there is no one to say goodbye to.
@@ -204,7 +216,8 @@ where
     }
 }
 
-/// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames per write; sends
+/// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames (and about
+/// `WRITE_BATCH_BYTES`) per write; sends
 /// pongs and close frames the reader asks for, and the goodbye when the server closes. A
 /// connection being closed says goodbye next: what is still queued is dropped (a slow consumer
 /// resumes from its last sequence numbers), so the `closing` frame never waits behind it.
@@ -251,15 +264,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             frame = rx.recv() => {
                 let Some(frame) = frame else { return };
+                let mut bytes = frame.len();
                 batch.push(frame);
-                while batch.len() < wsproto::WRITE_BATCH {
+                while batch.len() < wsproto::WRITE_BATCH && bytes < wsproto::WRITE_BATCH_BYTES {
                     match rx.try_recv() {
-                        Ok(f) => batch.push(f),
+                        Ok(f) => {
+                            bytes += f.len();
+                            batch.push(f);
+                        }
                         Err(_) => break,
                     }
                 }
                 let written = wsproto::write_text_frames(&mut w, &batch).await;
-                conn.written(batch.iter().map(Bytes::len).sum());
+                conn.written(bytes);
                 batch.clear();
                 if written.is_err() {
                     return;

@@ -33,6 +33,9 @@ pub const CLOSE_TOO_BIG: u16 = 1009;
 const IDLE_READ_CAPACITY: usize = 256;
 /// Frames written per vectored write (two slices each; well under IOV_MAX).
 pub const WRITE_BATCH: usize = 64;
+/// A batch stops growing past this many bytes: a connection being closed says goodbye after
+/// the batch in flight, so that batch must stay small enough for a slow reader to take quickly.
+pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
 pub fn accept_key(key: &[u8]) -> String {

@@ -165,12 +165,12 @@ async fn unread_answers_close_the_connection_with_a_reason_and_free_it() {
     let mut close_code = None;
     while let Ok(Some(next)) = tokio::time::timeout(WAIT, hoarder.next()).await {
         match next {
+            // Counted without parsing: the goodbye waits only a few seconds for a slow reader.
+            Ok(Message::Text(t)) if t.as_str().starts_with(r#"{"type":"history""#) => histories += 1,
             Ok(Message::Text(t)) => {
                 let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                match v["type"].as_str() {
-                    Some("history") => histories += 1,
-                    Some("closing") => closing = Some(v),
-                    _ => {}
+                if v["type"] == "closing" {
+                    closing = Some(v);
                 }
             }
             Ok(Message::Close(frame)) => close_code = frame.map(|f| u16::from(f.code)),
