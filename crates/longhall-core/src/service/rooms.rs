@@ -198,7 +198,7 @@ impl Longhall {
         self.cat_mut().rooms.insert(room.id, room.clone());
         self.hub.add_room(room.id, 0);
         drop(_guard);
-        self.invite_new_members(&room, &[]).await;
+        self.invite_new_members(actor, &room, &[]).await;
         Ok(self.view_of(actor, &room))
     }
 
@@ -309,7 +309,7 @@ impl Longhall {
             self.recheck_rooms(&[id]).await;
             self.announce_room_change(&room);
         }
-        self.invite_new_members(&room, &before.members).await;
+        self.invite_new_members(actor, &room, &before.members).await;
         Ok(RoomUpdated { room: self.view_of(actor, &room), purged })
     }
 
@@ -346,8 +346,9 @@ impl Longhall {
     }
 
     /// Gives an invitation to every user newly entitled by the room's member list, when the
-    /// room's invitations are active; pushes it to those online.
-    async fn invite_new_members(&self, room: &Room, members_before: &[Principal]) {
+    /// room's invitations are active; pushes it to those online. The caller who made the change
+    /// knows already, and users whose policy has persistent chat off can't use one.
+    async fn invite_new_members(&self, actor: &Actor, room: &Room, members_before: &[Principal]) {
         let users: Vec<UserId> = {
             let cat = self.cat();
             let Some(category) = cat.categories.get(&room.category) else {
@@ -361,7 +362,8 @@ impl Longhall {
                 .members
                 .iter()
                 .flat_map(|p| cat.expand_users(p))
-                .filter(|u| !before.contains(u))
+                .filter(|u| !before.contains(u) && *u != actor.id())
+                .filter(|u| cat.users.get(u).is_some_and(|user| cat.effective_policy(user).enable_persistent_chat))
                 .filter(|u| Access::of(category, room, &cat.affiliations(*u), false).can_read())
                 .collect();
             after.sort_unstable();
