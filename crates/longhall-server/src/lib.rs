@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod headers;
 pub mod routes;
 pub mod ws;
 pub mod wsproto;
@@ -47,6 +48,7 @@ pub fn app(lh: Arc<Longhall>) -> Router {
 fn app_with_sessions(lh: Arc<Longhall>, sessions: TaskTracker) -> Router {
     let (api, _) = routes::api();
     let doc = openapi_json();
+    let state = AppState { lh, sessions };
     api.route(
         "/api/v1/openapi.json",
         get(move || {
@@ -62,7 +64,8 @@ fn app_with_sessions(lh: Arc<Longhall>, sessions: TaskTracker) -> Router {
         ApiError::new(ErrorCode::MethodNotAllowed, "This route does not take that method; see /api/v1/openapi.json.")
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .with_state(AppState { lh, sessions })
+    .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security))
+    .with_state(state)
 }
 
 async fn home() -> impl IntoResponse {

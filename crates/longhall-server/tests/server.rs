@@ -11,6 +11,7 @@ mod server {
     mod delivery;
     mod files;
     mod following;
+    mod headers;
     mod history;
     mod kick;
     mod large;
