@@ -21,6 +21,7 @@ mod server {
     mod restart;
     mod resume;
     mod search;
+    mod strict;
     mod wall;
     mod wire;
 }

@@ -1,7 +1,6 @@
 //! Followed rooms with unread counts, and invitations.
 
 use longhall_types::api::{FollowedRoom, InvitationView};
-use longhall_types::limits::MAX_PAGE;
 
 use super::{Actor, Longhall};
 use crate::error::CoreResult;
@@ -55,7 +54,7 @@ impl Longhall {
     /// room's later name is never shown to someone who can no longer see it.
     pub async fn invitations(&self, actor: &Actor, after: i64, limit: u32) -> CoreResult<Vec<InvitationView>> {
         self.require_chat(actor)?;
-        let limit = limit.clamp(1, MAX_PAGE);
+        crate::rules::check_page_limit(limit)?;
         let mut out = Vec::new();
         let mut after = after;
         // Stale invitations are skipped, not counted: read on until the page is full or the

@@ -397,6 +397,7 @@ impl Longhall {
         if admin_only {
             actor.require_admin()?;
         }
+        rules::check_page_limit(q.limit)?;
         let cat = self.cat();
         let aff = cat.affiliations(actor.id());
         let category = q.category.as_deref().map(|c| cat.find_category(c).map(|c| c.id)).transpose()?;
@@ -427,7 +428,7 @@ impl Longhall {
             .collect();
         rooms.sort_by_key(|r| r.id);
         let mut views = Vec::new();
-        let limit = q.limit.clamp(1, longhall_types::limits::MAX_PAGE) as usize;
+        let limit = q.limit as usize;
         for r in rooms {
             let Some(c) = cat.categories.get(&r.category) else {
                 continue;
@@ -465,6 +466,7 @@ impl Longhall {
         if !access.can_manage() {
             return Err(forbidden_manage());
         }
+        rules::check_page_limit(limit)?;
         let cat = self.cat();
         let c = cat.categories.get(&r.category).ok_or_else(|| CoreError::room_not_found(room))?;
         Ok(eligible(&cat, c, filter, limit, |u| {
@@ -481,6 +483,7 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Vec<EligibleUser>> {
         actor.require_admin()?;
+        rules::check_page_limit(limit)?;
         let cat = self.cat();
         let c = cat.find_category(category)?;
         Ok(eligible(&cat, c, filter, limit, |_| true))
@@ -504,7 +507,7 @@ fn eligible(
         .filter(|u| rules::in_scope(c, &cat.containers(&Principal::User(u.id))))
         .filter(|u| f.as_ref().is_none_or(|f| u.login.contains(f) || u.display_name.to_lowercase().contains(f)))
         .filter(|u| extra(u.id))
-        .take(limit.clamp(1, longhall_types::limits::MAX_PAGE) as usize)
+        .take(limit as usize)
         .map(|u| EligibleUser { login: u.login.clone(), display_name: u.display_name.clone() })
         .collect()
 }
