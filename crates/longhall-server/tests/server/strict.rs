@@ -29,9 +29,7 @@ async fn a_body_that_is_not_a_json_object_is_refused_and_does_nothing() {
     assert!(texts(&history["messages"]).is_empty(), "{history}");
     s.get(&admin, "/api/v1/admin/categories/Arrays").await.err(404, "category_not_found");
     // An object still works, with or without leading white space.
-    s.call(Method::POST, &format!("/api/v1/rooms/{lobby}/messages"), Some(&t), raw("\n {\"text\": \"hi\"}"))
-        .await
-        .ok();
+    s.call(Method::POST, &format!("/api/v1/rooms/{lobby}/messages"), Some(&t), raw("\n {\"text\": \"hi\"}")).await.ok();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,4 +57,42 @@ async fn a_page_size_outside_1_to_500_is_refused_on_every_list_route() {
         s.get(token, &format!("{route}limit=500")).await.ok();
         s.get(token, &format!("{route}limit=1")).await.ok();
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_states_the_limits_the_server_enforces() {
+    use longhall_types::limits::*;
+    let s = TestServer::start().await;
+    let doc = s.call(Method::GET, "/api/v1/openapi.json", None, Body::None).await.body;
+    let schemas = &doc["components"]["schemas"];
+    let name = &schemas["NewRoom"]["properties"]["name"];
+    assert_eq!((name["minLength"].as_u64(), name["maxLength"].as_u64()), (Some(1), Some(MAX_NAME_CHARS as u64)));
+    assert!(name["pattern"].is_string(), "no leading or trailing spaces: {name}");
+    assert_eq!(schemas["NewRoom"]["properties"]["description"]["maxLength"], MAX_DESCRIPTION_CHARS);
+    assert_eq!(schemas["NewAddin"]["properties"]["name"]["maxLength"], MAX_ADDIN_NAME_CHARS);
+    assert_eq!(schemas["ListEdit"]["properties"]["add"]["maxItems"], MAX_LIST_ITEMS);
+    let password = &schemas["NewUser"]["properties"]["password"];
+    assert_eq!(
+        (password["minLength"].as_u64(), password["maxLength"].as_u64()),
+        (Some(MIN_PASSWORD_CHARS as u64), Some(MAX_PASSWORD_CHARS as u64))
+    );
+    let required = schemas["NewUser"]["required"].as_array().cloned().unwrap_or_default();
+    assert!(!required.contains(&json!("password")), "a password is optional: {required:?}");
+    assert_eq!(schemas["ConfigPut"]["properties"]["default_chat_history"]["maximum"], 500);
+    // Every page size parameter says its range.
+    let mut limits = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for op in item.as_object().unwrap().values() {
+            for p in op["parameters"].as_array().into_iter().flatten().filter(|p| p["name"] == "limit") {
+                let max = if path.contains("search") { MAX_SEARCH_RESULTS } else { MAX_PAGE };
+                assert_eq!(
+                    (p["schema"]["minimum"].as_u64(), p["schema"]["maximum"].as_u64()),
+                    (Some(1), Some(max as u64)),
+                    "{path}"
+                );
+                limits += 1;
+            }
+        }
+    }
+    assert!(limits >= 10, "{limits} limit parameters");
 }
