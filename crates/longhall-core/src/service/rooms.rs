@@ -228,6 +228,11 @@ impl Longhall {
             }
             room.privacy = upd.privacy.unwrap_or(room.privacy);
             room.room_type = upd.room_type.unwrap_or(room.room_type);
+            if room.room_type == RoomType::Normal {
+                // Presenters mean something only in an auditorium; kept, they would silently
+                // become presenters again if the room were made an auditorium later.
+                room.presenters.clear();
+            }
             room.invitations = upd.invitations.unwrap_or(room.invitations);
             if let Some(a) = upd.addin {
                 room.addin = if a.is_empty() {
@@ -270,7 +275,8 @@ impl Longhall {
                     for list in [&mut room.members, &mut room.managers, &mut room.presenters] {
                         list.retain(|p| {
                             let keep = rules::in_scope(&target, &cat.containers(p));
-                            if !keep {
+                            // A principal on several lists is reported once.
+                            if !keep && !purged.contains(&cat.written(p)) {
                                 purged.push(cat.written(p));
                             }
                             keep

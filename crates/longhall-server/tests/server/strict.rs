@@ -96,3 +96,72 @@ async fn the_openapi_document_states_the_limits_the_server_enforces() {
     }
     assert!(limits >= 10, "{limits} limit parameters");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn room_changes_are_all_or_nothing_and_report_each_purged_principal_once() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().to_owned();
+    let _ = s.users(&["wide@example.org", "keeper@example.org"]).await;
+    let open = s.category(json!({ "name": "Open floor", "allowed_members": ["domain:example.org"] })).await;
+    let narrow = s.category(json!({ "name": "Narrow", "allowed_members": ["user:keeper@example.org"] })).await;
+    let both = ["user:wide@example.org", "user:keeper@example.org"];
+    let room = s
+        .room(
+            &admin,
+            json!({
+                "name": "Stage", "category": open.to_string(), "type": "auditorium",
+                "members": both, "managers": ["user:wide@example.org"], "presenters": both,
+            }),
+        )
+        .await;
+    let path = format!("/api/v1/rooms/{room}");
+
+    // One bad field refuses the whole change: the name and description stay as they were.
+    s.patch(
+        &admin,
+        &path,
+        json!({ "name": "Renamed", "description": "changed", "members": { "add": ["user:ghost@example.org"] } }),
+    )
+    .await
+    .err(422, "unknown_principal");
+    s.patch(&admin, &path, json!({ "name": "Renamed", "type": "normal", "presenters": { "add": both } }))
+        .await
+        .err(422, "invalid_presenter");
+    let view = s.get(&admin, &path).await.ok();
+    assert_eq!(
+        (view["name"].as_str(), view["description"].as_str(), view["type"].as_str()),
+        (Some("Stage"), Some(""), Some("auditorium"))
+    );
+    assert_eq!(view["presenters"], json!(both));
+
+    // Made a normal room, it has no presenters, and making it an auditorium again gives none back.
+    let changed = s.patch(&admin, &path, json!({ "type": "normal" })).await.ok();
+    assert_eq!(changed["room"]["presenters"], json!([]));
+    let changed = s.patch(&admin, &path, json!({ "type": "auditorium" })).await.ok();
+    assert_eq!(changed["room"]["presenters"], json!([]));
+
+    // Moved where only the keeper is in scope: "wide" leaves both lists and is reported once.
+    let moved = s.patch(&admin, &path, json!({ "category": narrow.to_string() })).await.ok();
+    assert_eq!(moved["purged"], json!(["user:wide@example.org"]));
+    assert_eq!(
+        (moved["room"]["members"].clone(), moved["room"]["managers"].clone()),
+        (json!(["user:keeper@example.org"]), json!([]))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_unjoined_answers_not_joined_before_not_member_and_hides_secret_rooms() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().to_owned();
+    let t = s.user("visitor@example.org").await;
+    let cat = s.category(json!({ "name": "Floors", "allowed_members": ["domain:example.org"] })).await;
+    let closed = s.room(&admin, json!({ "name": "Closed door", "category": cat.to_string() })).await;
+    let secret = s.room(&admin, json!({ "name": "Hidden", "category": cat.to_string(), "privacy": "secret" })).await;
+    let mut ws = s.ws(&t).await;
+    let post = |room: i64| json!({ "type": "post", "room": room, "text": "hello" });
+    assert_eq!(ws.request(post(closed)).await["code"], "not_joined");
+    assert_eq!(ws.join_fails(closed).await, "not_member");
+    assert_eq!(ws.request(post(secret)).await["code"], "room_not_found");
+    // Over HTTP (no joining) the right to post decides.
+    s.post(&t, &format!("/api/v1/rooms/{closed}/messages"), json!({ "text": "hello" })).await.err(403, "not_member");
+}
