@@ -46,17 +46,17 @@ async fn the_websocket_opens_to_its_own_origin_listed_ones_and_non_browsers() {
     assert!(s.ws_from(&t, Some("https://web.example.org")).await.is_ok());
     // Anyone else's page, even with the user's token, is refused before anything else.
     for origin in ["https://evil.example.net", "http://web.example.org", "null"] {
-        let (status, body) = s.ws_from(&t, Some(origin)).await.err().expect("refused");
+        let (status, body) = s.ws_from(&t, Some(origin)).await.expect_err("refused");
         assert_eq!((status.as_u16(), body["code"].as_str()), (403, Some("origin_not_allowed")), "{origin}");
     }
-    let (_, body) = s.ws_from("", Some("https://evil.example.net")).await.err().expect("refused");
+    let (_, body) = s.ws_from("", Some("https://evil.example.net")).await.expect_err("refused");
     assert_eq!(body["code"], "origin_not_allowed");
     assert!(body["message"].as_str().unwrap().contains("allowed_origins"));
 
     // Without configuration only the server's own pages and non-browsers get in.
     let plain = TestServer::start().await;
     let t = plain.user("reader@example.org").await;
-    let (status, _) = plain.ws_from(&t, Some("https://web.example.org")).await.err().expect("refused");
+    let (status, _) = plain.ws_from(&t, Some("https://web.example.org")).await.expect_err("refused");
     assert_eq!(status.as_u16(), 403);
     assert!(plain.ws_from(&t, Some(&format!("http://{}", plain.addr))).await.is_ok());
 }
