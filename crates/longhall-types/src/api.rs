@@ -375,7 +375,8 @@ pub struct ConfigPut {
     #[schema(minimum = 1, maximum = 1000000)]
     pub participant_update_limit: Option<u32>,
     #[serde(default)]
-    #[schema(max_length = 255)]
+    /// An http:// or https:// address; empty clears it.
+    #[schema(max_length = 255, pattern = r"^([Hh][Tt][Tt][Pp][Ss]?://\S+)?$")]
     pub room_management_url: Option<String>,
 }
 

@@ -60,7 +60,7 @@ pub async fn post(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Text to find anywhere in a message (substrings and any language).
+    /// Text to find anywhere in a message (substrings and any language); at most 1024 bytes.
     pub q: Option<String>,
     /// Author login.
     pub author: Option<String>,
