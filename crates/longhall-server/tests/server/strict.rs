@@ -165,3 +165,20 @@ async fn posting_unjoined_answers_not_joined_before_not_member_and_hides_secret_
     // Over HTTP (no joining) the right to post decides.
     s.post(&t, &format!("/api/v1/rooms/{closed}/messages"), json!({ "text": "hello" })).await.err(403, "not_member");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_frame_that_is_not_an_object_is_refused_and_does_nothing() {
+    let s = TestServer::start().await;
+    let t = s.user("framer@example.org").await;
+    let lobby = id_of(&s.get(&t, "/api/v1/rooms?q=Lobby").await.ok()["items"][0]);
+    let mut ws = s.ws(&t).await;
+    ws.join_ok(lobby).await;
+    ws.send(json!(["post", "p1", lobby, "by position"])).await;
+    let error = ws.next_event("error").await;
+    assert_eq!(error["code"], "invalid_request", "{error}");
+    ws.send(json!(["ping", "p2"])).await;
+    assert_eq!(ws.next_event("error").await["code"], "invalid_request");
+    ws.assert_none("posted", "nothing was posted").await;
+    let history = s.get(&t, &format!("/api/v1/rooms/{lobby}/messages")).await.ok();
+    assert!(texts(&history["messages"]).is_empty(), "{history}");
+}
