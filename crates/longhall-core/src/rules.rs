@@ -199,6 +199,12 @@ pub const CHAT_HISTORY_RANGE: std::ops::RangeInclusive<u32> = 1..=500;
 pub const MAX_FILE_SIZE_KB_RANGE: std::ops::RangeInclusive<u64> = 1..=4_194_304;
 pub const PARTICIPANT_UPDATE_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 
+/// A list page's `limit`: 1 to `MAX_PAGE`, refused (not clamped) outside, so a client never
+/// mistakes a shortened page for the whole list.
+pub fn check_page_limit(limit: u32) -> CoreResult<()> {
+    check_range("limit", limit, 1..=longhall_types::limits::MAX_PAGE)
+}
+
 pub fn check_range<T: PartialOrd + std::fmt::Display>(
     what: &str,
     value: T,

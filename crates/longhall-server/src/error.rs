@@ -45,23 +45,57 @@ pub struct Json<T>(pub T);
 
 impl<T, S> FromRequest<S> for Json<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
+        if !json_content_type(req.headers()) {
+            return Err(json_rejection(JsonRejection::MissingJsonContentType(Default::default())));
+        }
+        let bytes = match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(json_rejection(JsonRejection::BytesRejection(e)));
+            }
+            Err(e) => {
+                if let Some(limit) = crate::listener::body_timed_out(&e) {
+                    return Err(crate::listener::body_timeout_error(limit));
+                }
+                return Err(ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("The request body could not be read: {}.", e.body_text()),
+                ));
+            }
+        };
+        // serde would also fill a struct from an array, field by position: a body is an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b != b'{') {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                "The request body must be a JSON object ({\"field\": value, …}), not an array or a bare value.",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(v)) => Ok(Json(v)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
     }
 }
 
+/// `application/json` or any `+json` type, as `axum::Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return false;
+    };
+    kind == "application" && (sub == "json" || sub.ends_with("+json"))
+}
+
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
-    if let Some(limit) = crate::listener::body_timed_out(&rejection) {
-        return crate::listener::body_timeout_error(limit);
-    }
     if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError::new(
             ErrorCode::PayloadTooLarge,

@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod headers;
 mod listener;
 pub mod routes;
 pub mod ws;
@@ -81,6 +82,7 @@ pub fn app(lh: Arc<Longhall>) -> Router {
 fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, limits: ServerLimits) -> Router {
     let (api, _) = routes::api();
     let doc = openapi_json();
+    let state = AppState { lh, sessions, limits };
     api.route(
         "/api/v1/openapi.json",
         get(move || {
@@ -96,7 +98,8 @@ fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, limits: ServerLimits) -> R
         ApiError::new(ErrorCode::MethodNotAllowed, "This route does not take that method; see /api/v1/openapi.json.")
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-    .with_state(AppState { lh, sessions, limits })
+    .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security))
+    .with_state(state)
 }
 
 async fn home() -> impl IntoResponse {

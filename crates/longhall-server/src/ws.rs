@@ -301,6 +301,11 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
             format!("Frames are limited to {MAX_FRAME_BYTES} bytes; this one has {}. Send less at a time.", raw.len());
         return send_error(conn, id_of(raw), CoreError::new(ErrorCode::PayloadTooLarge, msg));
     }
+    // serde would read an array as the frame's fields in order: a frame is an object.
+    if raw.bytes().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| b != b'{') {
+        let msg = "A frame is a JSON object with a \"type\"; see docs/websocket.md for the frame types.";
+        return send_error(conn, None, CoreError::new(ErrorCode::InvalidRequest, msg));
+    }
     let frame: ClientFrame = match serde_json::from_str(raw) {
         Ok(f) => f,
         Err(e) => {

@@ -12,6 +12,7 @@ mod server {
     mod exhaustion;
     mod files;
     mod following;
+    mod headers;
     mod history;
     mod kick;
     mod large;
@@ -21,6 +22,7 @@ mod server {
     mod restart;
     mod resume;
     mod search;
+    mod strict;
     mod wall;
     mod wire;
 }

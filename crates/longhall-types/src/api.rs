@@ -46,10 +46,13 @@ pub enum RoomInvitations {
 #[serde(deny_unknown_fields)]
 pub struct ListEdit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 1000)]
     pub replace: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 1000)]
     pub remove: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 1000)]
     pub add: Vec<String>,
 }
 
@@ -108,6 +111,7 @@ pub struct EffectiveConfig {
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     pub current: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub new: String,
 }
 
@@ -117,6 +121,7 @@ pub struct NewApiToken {
     /// The user (bot) the token acts as; defaults to the caller.
     #[serde(default)]
     pub login: Option<String>,
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub label: String,
 }
 
@@ -159,15 +164,20 @@ pub struct UserView {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// `name@domain`.
+    #[schema(max_length = 256, pattern = r"^[^@\s]+@[^@\s]+$")]
     pub login: String,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub email: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub site: Option<String>,
     /// Omit for an account that signs in only with API tokens (bots, load tests).
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     #[serde(default)]
     pub admin: bool,
@@ -177,17 +187,21 @@ pub struct NewUser {
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub display_name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub email: Option<String>,
     /// Empty string clears the site.
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub site: Option<String>,
     #[serde(default)]
     pub disabled: Option<bool>,
     #[serde(default)]
     pub admin: Option<bool>,
     #[serde(default)]
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     /// Grant a user-scope policy by name; empty string removes the grant.
     #[serde(default)]
@@ -212,8 +226,10 @@ pub struct GroupView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub members: Vec<String>,
 }
 
@@ -221,6 +237,7 @@ pub struct NewGroup {
 #[serde(deny_unknown_fields)]
 pub struct GroupUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: Option<String>,
     #[serde(default)]
     pub members: Option<ListEdit>,
@@ -245,8 +262,10 @@ pub struct CategoryView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCategory {
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: String,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub description: String,
     #[serde(default)]
     pub invitations: bool,
@@ -256,10 +275,13 @@ pub struct NewCategory {
     #[serde(default)]
     pub chat_history: Option<bool>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub allowed_members: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub denied_members: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub creators: Vec<String>,
 }
 
@@ -267,8 +289,10 @@ pub struct NewCategory {
 #[serde(deny_unknown_fields)]
 pub struct CategoryUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub description: Option<String>,
     #[serde(default)]
     pub invitations: Option<bool>,
@@ -294,7 +318,9 @@ pub struct AddinView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAddin {
+    #[schema(min_length = 1, max_length = 50)]
     pub name: String,
+    #[schema(max_length = 255, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")]
     pub url: String,
 }
 
@@ -302,8 +328,10 @@ pub struct NewAddin {
 #[serde(deny_unknown_fields)]
 pub struct AddinUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 50)]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 255, pattern = r"^[Hh][Tt][Tt][Pp][Ss]?://\S+$")]
     pub url: Option<String>,
 }
 
@@ -338,12 +366,17 @@ pub struct ConfigView {
 #[serde(deny_unknown_fields)]
 pub struct ConfigPut {
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 500)]
     pub default_chat_history: Option<u32>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 4194304)]
     pub max_file_size_kb: Option<u64>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub participant_update_limit: Option<u32>,
     #[serde(default)]
+    /// An http:// or https:// address; empty clears it.
+    #[schema(max_length = 255, pattern = r"^([Hh][Tt][Tt][Pp][Ss]?://\S+)?$")]
     pub room_management_url: Option<String>,
 }
 
@@ -399,10 +432,12 @@ pub struct RoomView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRoom {
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: String,
     /// Category id or name.
     pub category: String,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub description: String,
     #[serde(default)]
     pub privacy: Privacy,
@@ -414,10 +449,13 @@ pub struct NewRoom {
     #[serde(default)]
     pub addin: Option<String>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub members: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub managers: Vec<String>,
     #[serde(default)]
+    #[schema(max_items = 1000)]
     pub presenters: Vec<String>,
 }
 
@@ -425,8 +463,10 @@ pub struct NewRoom {
 #[serde(deny_unknown_fields)]
 pub struct RoomUpdate {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, pattern = r"^\S(.*\S)?$")]
     pub name: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 256)]
     pub description: Option<String>,
     /// Category id or name: moves the room (purging out-of-scope list entries).
     #[serde(default)]
@@ -592,10 +632,13 @@ pub struct MessageView {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
+    /// Not blank; at most 16 KiB (16384 bytes) of UTF-8.
+    #[schema(min_length = 1)]
     pub text: String,
     #[serde(default)]
     pub alert: bool,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256)]
     pub story_title: Option<String>,
     /// Id of a file uploaded to the same room, to attach.
     #[serde(default)]
@@ -659,6 +702,7 @@ pub struct ReadPosition {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RemoveMessages {
+    #[schema(min_items = 1, max_items = 1000)]
     pub seqs: Vec<i64>,
     /// If given, the text is replaced by it; otherwise a default notice replaces it.
     #[serde(default)]

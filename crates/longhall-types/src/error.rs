@@ -62,6 +62,8 @@ error_codes! {
     PolicyDisabled = ("policy_disabled", 403);
     /// The caller lacks the role needed for this action.
     Forbidden = ("forbidden", 403);
+    /// A browser on another origin opened the WebSocket and that origin is not configured.
+    OriginNotAllowed = ("origin_not_allowed", 403);
     /// Only administrators may do this.
     AdminRequired = ("admin_required", 403);
     /// The room is Closed and the caller is not a member.

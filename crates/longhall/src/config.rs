@@ -21,6 +21,8 @@ pub struct Config {
     pub log_format: String,
     /// A tracing filter such as `info` or `longhall=debug,info`.
     pub log_level: String,
+    /// Browser origins besides the server's own whose pages may open the WebSocket (`*`: any).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -31,12 +33,16 @@ impl Default for Config {
             admin_login: "admin@longhall.local".into(),
             log_format: "text".into(),
             log_level: "info".into(),
+            allowed_origins: Vec::new(),
         }
     }
 }
 
 /// Every key, which is also the name of its environment variable after `LONGHALL_`.
-const KEYS: &[&str] = &["data_dir", "listen", "admin_login", "log_format", "log_level"];
+const KEYS: &[&str] = &["data_dir", "listen", "admin_login", "log_format", "log_level", "allowed_origins"];
+
+/// Keys holding a list; their environment variable separates the entries by commas.
+const LIST_KEYS: &[&str] = &["allowed_origins"];
 
 /// The commented default file (`longhall config print-default`).
 pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also be set by an environment variable
@@ -60,6 +66,13 @@ log_format = "text"
 
 # Log filter, e.g. "info" or "longhall=debug,info".
 log_level = "info"
+
+# Browser pages that may open the WebSocket (/api/v1/ws) besides the server's own origin
+# (an Origin whose host and port are the request's Host). Clients that are not browsers
+# send no Origin and are always allowed. Write whole origins, e.g.
+# ["https://chat.example.org", "http://localhost:3000"]; "*" allows every origin. In the
+# environment, separate them by commas. Others are refused with origin_not_allowed (403).
+allowed_origins = []
 "#;
 
 /// Flags given on the command line (only those set override).
@@ -71,11 +84,27 @@ pub struct Overrides {
     pub listen: Option<String>,
 }
 
+/// A value from the environment: a string, or a comma-separated list.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum EnvValue {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// The `LONGHALL_<KEY>` variables that are set, as the strings they are. (figment's `Env`
 /// provider would parse `LONGHALL_DATA_DIR=2024` as a number and then refuse it as a path.)
-fn from_env() -> BTreeMap<&'static str, String> {
+fn from_env() -> BTreeMap<&'static str, EnvValue> {
     KEYS.iter()
-        .filter_map(|&key| Some((key, std::env::var(format!("LONGHALL_{}", key.to_ascii_uppercase())).ok()?)))
+        .filter_map(|&key| {
+            let raw = std::env::var(format!("LONGHALL_{}", key.to_ascii_uppercase())).ok()?;
+            let value = if LIST_KEYS.contains(&key) {
+                EnvValue::Many(raw.split(',').map(str::trim).filter(|e| !e.is_empty()).map(String::from).collect())
+            } else {
+                EnvValue::One(raw)
+            };
+            Some((key, value))
+        })
         .collect()
 }
 
@@ -105,6 +134,12 @@ impl Config {
                 config.log_format
             );
         }
+        if let Some(bad) = config.allowed_origins.iter().find(|o| !longhall_server::headers::is_origin_entry(o)) {
+            anyhow::bail!(
+                "invalid configuration: allowed_origins entry {bad:?} is not an origin; write \
+                 scheme://host[:port] (http or https, no path), e.g. \"https://chat.example.org\", or \"*\""
+            );
+        }
         Ok(config)
     }
 }
@@ -132,6 +167,18 @@ mod tests {
         std::fs::write(&f, "listne = \"1.2.3.4:1\"\n").unwrap();
         let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn allowed_origins_must_be_origins() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "allowed_origins = [\"https://chat.example.org\", \"*\"]\n").unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!(c.allowed_origins, ["https://chat.example.org", "*"]);
+        std::fs::write(&f, "allowed_origins = [\"chat.example.org/app\"]\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("chat.example.org/app") && err.contains("scheme://host"), "{err}");
     }
 
     #[test]

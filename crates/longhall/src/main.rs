@@ -105,6 +105,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let settings = Settings {
         max_connections: max_connections(nofile),
         compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
+        allowed_origins: config.allowed_origins.clone(),
         ..Settings::default()
     };
     let lh = Longhall::start(store.clone(), Arc::new(files), Arc::new(SystemClock), settings)

@@ -143,7 +143,8 @@ impl Longhall {
     /// The latest runs, newest first.
     pub async fn compliance_runs(&self, actor: &Actor, limit: u32) -> CoreResult<Vec<ComplianceRunView>> {
         actor.require_admin()?;
-        let runs = self.store.compliance_runs(limit.clamp(1, longhall_types::limits::MAX_PAGE)).await?;
+        crate::rules::check_page_limit(limit)?;
+        let runs = self.store.compliance_runs(limit).await?;
         Ok(runs.iter().map(compliance_run_view).collect())
     }
 

@@ -60,7 +60,8 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Vec<longhall_types::api::ComplianceEventView>> {
         actor.require_admin()?;
-        let events = self.store.compliance_events(after, limit.clamp(1, longhall_types::limits::MAX_PAGE)).await?;
+        crate::rules::check_page_limit(limit)?;
+        let events = self.store.compliance_events(after, limit).await?;
         Ok(events
             .into_iter()
             .map(|(id, e)| longhall_types::api::ComplianceEventView {

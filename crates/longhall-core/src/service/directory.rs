@@ -148,6 +148,7 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Page<UserView>> {
         actor.require_admin()?;
+        crate::rules::check_page_limit(limit)?;
         let f = filter.map(str::to_lowercase);
         let cat = self.cat();
         let mut users: Vec<&User> = cat
@@ -286,6 +287,7 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Page<GroupView>> {
         actor.require_admin()?;
+        crate::rules::check_page_limit(limit)?;
         let f = filter.map(str::to_lowercase);
         let mut groups: Vec<Group> = self
             .cat()

@@ -1,7 +1,6 @@
 //! Followed rooms with unread counts, and invitations.
 
 use longhall_types::api::{FollowedRoom, InvitationView};
-use longhall_types::limits::MAX_PAGE;
 
 use super::{Actor, Longhall};
 use crate::error::CoreResult;
@@ -50,19 +49,36 @@ impl Longhall {
         Ok(out)
     }
 
-    /// Invitations with id greater than `after`, oldest first.
+    /// Invitations with id greater than `after`, oldest first, of rooms the caller may still
+    /// read: one of a room she was removed from (or that left her scope) vanishes, so a Secret
+    /// room's later name is never shown to someone who can no longer see it.
     pub async fn invitations(&self, actor: &Actor, after: i64, limit: u32) -> CoreResult<Vec<InvitationView>> {
         self.require_chat(actor)?;
-        let list = self.store.invitations_after(actor.id(), after, limit.clamp(1, MAX_PAGE)).await?;
-        let cat = self.cat();
-        Ok(list
-            .into_iter()
-            .map(|i| InvitationView {
-                id: i.id,
-                room: i.room,
-                room_name: cat.rooms.get(&i.room).map(|r| r.name.clone()).unwrap_or_default(),
-                ts: i.ts,
-            })
-            .collect())
+        crate::rules::check_page_limit(limit)?;
+        let mut out = Vec::new();
+        let mut after = after;
+        // Stale invitations are skipped, not counted: read on until the page is full or the
+        // stored list ends, so a page is never short while newer invitations remain.
+        loop {
+            let list = self.store.invitations_after(actor.id(), after, limit).await?;
+            let exhausted = (list.len() as u32) < limit;
+            let cat = self.cat();
+            let aff = cat.affiliations(actor.id());
+            for i in list {
+                after = i.id;
+                let Some(r) = cat.rooms.get(&i.room) else { continue };
+                let Some(c) = cat.categories.get(&r.category) else { continue };
+                if !Access::of(c, r, &aff, actor.is_admin()).can_read() {
+                    continue;
+                }
+                out.push(InvitationView { id: i.id, room: i.room, room_name: r.name.clone(), ts: i.ts });
+                if out.len() as u32 == limit {
+                    return Ok(out);
+                }
+            }
+            if exhausted {
+                return Ok(out);
+            }
+        }
     }
 }

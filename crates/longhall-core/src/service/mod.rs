@@ -54,6 +54,9 @@ pub struct Settings {
     /// Where compliance output goes when the configuration names no folder (the binary sets
     /// `<data_dir>/compliance-output`).
     pub compliance_output_dir: String,
+    /// Browser origins (`https://chat.example.org`) besides the server's own that may open the
+    /// WebSocket; `*` allows any. A request without `Origin` (not a browser) is always allowed.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for Settings {
@@ -65,6 +68,7 @@ impl Default for Settings {
             max_batch: 512,
             max_connections: usize::MAX,
             compliance_output_dir: "compliance-output".into(),
+            allowed_origins: Vec::new(),
         }
     }
 }

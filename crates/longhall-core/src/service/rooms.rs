@@ -198,7 +198,7 @@ impl Longhall {
         self.cat_mut().rooms.insert(room.id, room.clone());
         self.hub.add_room(room.id, 0);
         drop(_guard);
-        self.invite_new_members(&room, &[]).await;
+        self.invite_new_members(actor, &room, &[]).await;
         Ok(self.view_of(actor, &room))
     }
 
@@ -228,6 +228,11 @@ impl Longhall {
             }
             room.privacy = upd.privacy.unwrap_or(room.privacy);
             room.room_type = upd.room_type.unwrap_or(room.room_type);
+            if room.room_type == RoomType::Normal {
+                // Presenters mean something only in an auditorium; kept, they would silently
+                // become presenters again if the room were made an auditorium later.
+                room.presenters.clear();
+            }
             room.invitations = upd.invitations.unwrap_or(room.invitations);
             if let Some(a) = upd.addin {
                 room.addin = if a.is_empty() {
@@ -270,7 +275,8 @@ impl Longhall {
                     for list in [&mut room.members, &mut room.managers, &mut room.presenters] {
                         list.retain(|p| {
                             let keep = rules::in_scope(&target, &cat.containers(p));
-                            if !keep {
+                            // A principal on several lists is reported once.
+                            if !keep && !purged.contains(&cat.written(p)) {
                                 purged.push(cat.written(p));
                             }
                             keep
@@ -309,7 +315,7 @@ impl Longhall {
             self.recheck_rooms(&[id]).await;
             self.announce_room_change(&room);
         }
-        self.invite_new_members(&room, &before.members).await;
+        self.invite_new_members(actor, &room, &before.members).await;
         Ok(RoomUpdated { room: self.view_of(actor, &room), purged })
     }
 
@@ -346,8 +352,9 @@ impl Longhall {
     }
 
     /// Gives an invitation to every user newly entitled by the room's member list, when the
-    /// room's invitations are active; pushes it to those online.
-    async fn invite_new_members(&self, room: &Room, members_before: &[Principal]) {
+    /// room's invitations are active; pushes it to those online. The caller who made the change
+    /// knows already, and users whose policy has persistent chat off can't use one.
+    async fn invite_new_members(&self, actor: &Actor, room: &Room, members_before: &[Principal]) {
         let users: Vec<UserId> = {
             let cat = self.cat();
             let Some(category) = cat.categories.get(&room.category) else {
@@ -361,7 +368,8 @@ impl Longhall {
                 .members
                 .iter()
                 .flat_map(|p| cat.expand_users(p))
-                .filter(|u| !before.contains(u))
+                .filter(|u| !before.contains(u) && *u != actor.id())
+                .filter(|u| cat.users.get(u).is_some_and(|user| cat.effective_policy(user).enable_persistent_chat))
                 .filter(|u| Access::of(category, room, &cat.affiliations(*u), false).can_read())
                 .collect();
             after.sort_unstable();
@@ -395,6 +403,7 @@ impl Longhall {
         if admin_only {
             actor.require_admin()?;
         }
+        rules::check_page_limit(q.limit)?;
         let cat = self.cat();
         let aff = cat.affiliations(actor.id());
         let category = q.category.as_deref().map(|c| cat.find_category(c).map(|c| c.id)).transpose()?;
@@ -425,7 +434,7 @@ impl Longhall {
             .collect();
         rooms.sort_by_key(|r| r.id);
         let mut views = Vec::new();
-        let limit = q.limit.clamp(1, longhall_types::limits::MAX_PAGE) as usize;
+        let limit = q.limit as usize;
         for r in rooms {
             let Some(c) = cat.categories.get(&r.category) else {
                 continue;
@@ -463,6 +472,7 @@ impl Longhall {
         if !access.can_manage() {
             return Err(forbidden_manage());
         }
+        rules::check_page_limit(limit)?;
         let cat = self.cat();
         let c = cat.categories.get(&r.category).ok_or_else(|| CoreError::room_not_found(room))?;
         Ok(eligible(&cat, c, filter, limit, |u| {
@@ -479,6 +489,7 @@ impl Longhall {
         limit: u32,
     ) -> CoreResult<Vec<EligibleUser>> {
         actor.require_admin()?;
+        rules::check_page_limit(limit)?;
         let cat = self.cat();
         let c = cat.find_category(category)?;
         Ok(eligible(&cat, c, filter, limit, |_| true))
@@ -502,7 +513,7 @@ fn eligible(
         .filter(|u| rules::in_scope(c, &cat.containers(&Principal::User(u.id))))
         .filter(|u| f.as_ref().is_none_or(|f| u.login.contains(f) || u.display_name.to_lowercase().contains(f)))
         .filter(|u| extra(u.id))
-        .take(limit.clamp(1, longhall_types::limits::MAX_PAGE) as usize)
+        .take(limit as usize)
         .map(|u| EligibleUser { login: u.login.clone(), display_name: u.display_name.clone() })
         .collect()
 }

@@ -21,6 +21,7 @@ pub struct ListParams {
     #[serde(default)]
     pub after: i64,
     /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -169,6 +170,7 @@ pub struct FilterParams {
     /// Text in the login or display name.
     pub filter: Option<String>,
     /// At most this many, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -300,6 +302,7 @@ pub struct EventParams {
     #[serde(default)]
     pub after: i64,
     /// At most this many, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -344,6 +347,7 @@ pub async fn run_compliance(State(s): State<AppState>, c: Caller) -> ApiResult<J
 #[into_params(parameter_in = Query)]
 pub struct RunParams {
     /// At most this many, 1–500 (default 20).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

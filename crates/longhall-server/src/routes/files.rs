@@ -17,7 +17,8 @@ use crate::error::{ApiError, ApiResult, Json, Path, Query};
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UploadParams {
-    /// The file's name.
+    /// The file's name (any directory part is dropped); at most 255 characters.
+    #[param(min_length = 1, max_length = 255)]
     pub name: String,
 }
 

@@ -22,6 +22,7 @@ pub struct HistoryParams {
     /// Messages around this time (ms since 1970).
     pub around: Option<i64>,
     /// Page size, 1–500 (default: `default_chat_history`).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -59,7 +60,7 @@ pub async fn post(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Text to find anywhere in a message (substrings and any language).
+    /// Text to find anywhere in a message (substrings and any language); at most 1024 bytes.
     pub q: Option<String>,
     /// Author login.
     pub author: Option<String>,
@@ -70,6 +71,7 @@ pub struct SearchParams {
     /// Only this room.
     pub room: Option<i64>,
     /// At most this many results, 1–200 (default 200).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 

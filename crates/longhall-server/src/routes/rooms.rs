@@ -41,6 +41,7 @@ pub struct RoomSearch {
     #[serde(default)]
     pub after: i64,
     /// Page size, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -127,6 +128,7 @@ pub struct EligibleQuery {
     /// Text in the login or display name.
     pub filter: Option<String>,
     /// At most this many, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -185,6 +187,7 @@ pub struct InvitationQuery {
     #[serde(default)]
     pub after: i64,
     /// At most this many, 1–500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -146,3 +146,57 @@ async fn followed_rooms_show_unread_counts_that_reading_lowers() {
     let f = s.get(fan, "/api/v1/followed").await.ok();
     assert_eq!(f.as_array().unwrap().iter().map(|f| f["room"].as_i64().unwrap()).collect::<Vec<_>>(), [news]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_go_only_to_others_who_can_chat_and_vanish_with_the_room_out_of_reach() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().to_owned();
+    let t = s.users(&["owner@example.org", "agent@example.org"]).await;
+    let (owner, agent) = (&t[0], &t[1]);
+    s.create_user("pierre@example.org", json!({ "site": "paris" })).await;
+    let pierre = s.sign_in("pierre@example.org").await;
+    let clubs = s
+        .category(json!({
+            "name": "Clubs", "invitations": true, "creators": ["user:owner@example.org"],
+            "allowed_members": ["domain:example.org"],
+        }))
+        .await;
+
+    // Paris has chat off: adding Pierre to a room must not leave him an invitation for later.
+    s.put(&admin, "/api/v1/admin/policies/site:paris", json!({ "enable_persistent_chat": false })).await.ok();
+    // The creator lists herself among the members: she knows her own room, no invitation.
+    let falcon = s
+        .room(
+            owner,
+            json!({
+                "name": "Falcon", "category": clubs.to_string(), "privacy": "secret",
+                "members": ["user:owner@example.org", "user:agent@example.org", "user:pierre@example.org"],
+            }),
+        )
+        .await;
+    assert_eq!(s.get(owner, "/api/v1/invitations?after=0").await.ok(), json!([]), "no invitation to one's own room");
+    let invited = s.get(agent, "/api/v1/invitations?after=0").await.ok();
+    assert_eq!((invited[0]["room"].as_i64(), invited[0]["room_name"].as_str()), (Some(falcon), Some("Falcon")));
+    s.put(&admin, "/api/v1/admin/policies/site:paris", json!({ "enable_persistent_chat": true })).await.ok();
+    assert_eq!(s.get(&pierre, "/api/v1/invitations?after=0").await.ok(), json!([]), "chat was off when invited");
+
+    // The agent is removed from the secret room, which is then renamed: her invitation is
+    // gone, and its new name is never shown to her.
+    s.patch(
+        owner,
+        &format!("/api/v1/rooms/{falcon}"),
+        json!({ "members": { "remove": ["user:agent@example.org"] }, "name": "Osprey" }),
+    )
+    .await
+    .ok();
+    s.get(agent, &format!("/api/v1/rooms/{falcon}")).await.err(404, "room_not_found");
+    assert_eq!(s.get(agent, "/api/v1/invitations?after=0").await.ok(), json!([]));
+    // Later invitations still come after the vanished one.
+    let open = s.room(&admin, json!({ "name": "Open", "category": clubs.to_string(), "privacy": "open" })).await;
+    s.patch(&admin, &format!("/api/v1/rooms/{open}"), json!({ "members": { "add": ["user:agent@example.org"] } }))
+        .await
+        .ok();
+    let later = s.get(agent, "/api/v1/invitations?after=0&limit=1").await.ok();
+    assert_eq!(later.as_array().map(|l| l.len()), Some(1));
+    assert_eq!(later[0]["room"], open, "a page skips invitations that vanished");
+}

@@ -311,9 +311,17 @@ impl TestServer {
 
     /// The WebSocket handshake only: the socket, or the HTTP refusal (status, JSON body).
     pub async fn ws_raw(&self, token: &str) -> Result<Socket, (StatusCode, Value)> {
+        self.ws_from(token, None).await
+    }
+
+    /// The WebSocket handshake as a browser page from `origin` makes it (`Origin` header).
+    pub async fn ws_from(&self, token: &str, origin: Option<&str>) -> Result<Socket, (StatusCode, Value)> {
         let mut req = format!("ws://{}/api/v1/ws", self.addr).into_client_request().expect("a WebSocket request");
         if !token.is_empty() {
             req.headers_mut().insert("authorization", format!("Bearer {token}").parse().expect("a header value"));
+        }
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().expect("a header value"));
         }
         match tokio_tungstenite::connect_async(req).await {
             Ok((stream, _)) => Ok(stream),

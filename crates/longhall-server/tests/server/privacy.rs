@@ -194,3 +194,41 @@ async fn a_secret_room_answers_exactly_like_a_missing_one() {
     // And the member does see it.
     s.get(&toks[0], &format!("/api/v1/rooms/{secret}")).await.ok();
 }
+
+/// Room names are unique in the deployment, so taking a secret room's name must be refused; the
+/// refusal says only "this name is in use", exactly as for a category or a visible room, and
+/// only to someone allowed to create rooms at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_rooms_name_is_refused_exactly_like_any_taken_name() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().to_owned();
+    let t = s.users(&["maker@example.org", "nobody@example.org"]).await;
+    let (maker, nobody) = (&t[0], &t[1]);
+    let vault = s.category(json!({ "name": "Vault", "allowed_members": ["user:admin@example.org"] })).await;
+    s.room(&admin, json!({ "name": "Project Falcon", "category": vault.to_string(), "privacy": "secret" })).await;
+    let open = s
+        .category(json!({
+            "name": "Workshop", "allowed_members": ["domain:example.org"], "creators": ["user:maker@example.org"],
+        }))
+        .await;
+    let bench = s.room(maker, json!({ "name": "Bench", "category": open.to_string() })).await;
+
+    let neutral = |name: &str| format!("\"{name}\" is already the name of a room or category; choose another name.");
+    // Same status, code and sentence for a secret room she can't see, a room she sees and a
+    // category: nothing says which, where, or what kind of room holds the name.
+    for name in ["project falcon", "bench", "vault"] {
+        let body = json!({ "name": name, "category": open.to_string() });
+        let body = s.post(maker, "/api/v1/rooms", body).await.err(409, "name_taken");
+        assert_eq!(body["message"], neutral(name), "{name}");
+    }
+    // Renaming answers the same.
+    let body = s.patch(maker, &format!("/api/v1/rooms/{bench}"), json!({ "name": "Project Falcon" })).await;
+    assert_eq!(body.err(409, "name_taken")["message"], neutral("Project Falcon"));
+    // The directory still doesn't list it.
+    assert_eq!(s.get(maker, "/api/v1/rooms?q=Falcon").await.ok()["items"], json!([]));
+    // Someone who may not create rooms is refused before any name is looked at.
+    for name in ["Project Falcon", "Project Heron"] {
+        let body = json!({ "name": name, "category": open.to_string() });
+        s.post(nobody, "/api/v1/rooms", body).await.err(403, "forbidden");
+    }
+}

@@ -1,5 +1,6 @@
 //! Running the real `longhall` binary as a child process, and talking to it over HTTP and
 //! WebSocket. Every wait is bounded; every child is killed when its guard drops.
+#![allow(dead_code, reason = "shared by several test binaries, each of which uses a part")]
 
 use std::io::Read;
 use std::net::TcpListener;
