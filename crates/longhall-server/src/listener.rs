@@ -37,6 +37,9 @@ use tower_service::Service;
 use crate::ServerLimits;
 use crate::error::ApiError;
 
+/// How long a stop waits for the HTTP requests in flight.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
 /// Largest request head (request line and headers) a client may send.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -88,6 +91,16 @@ impl Slots {
         let slot = Arc::new(Slot { id: s.next_id, evicted: Default::default(), notify: Notify::new() });
         s.waiting.insert(slot.id, slot.clone());
         Some(slot)
+    }
+
+    /// Closes every connection waiting for a request head (the server is stopping).
+    fn evict_waiting(&self) {
+        let mut s = self.lock();
+        while let Some((_, slot)) = s.waiting.pop_first() {
+            slot.evicted.store(true, std::sync::atomic::Ordering::Release);
+            slot.notify.notify_one();
+            s.open -= 1;
+        }
     }
 
     /// A request head arrived: the connection is busy until its answer is ready.
@@ -151,8 +164,12 @@ pub(crate) async fn run(
         }
     }
     drop(listener);
+    // Connections between requests (or still sending a head) have nothing to finish.
+    slots.evict_waiting();
     connections.close();
-    connections.wait().await;
+    if tokio::time::timeout(STOP_WAIT, connections.wait()).await.is_err() {
+        tracing::warn!("some HTTP requests were still running {STOP_WAIT:?} after the stop; they were cut off");
+    }
     Ok(())
 }
 
@@ -185,8 +202,12 @@ impl Conn {
                 tracing::debug!(%peer, "HTTP connection closed to make room for a new one");
             }
             _ = shutdown.cancelled() => {
+                // Finish the request in flight; one still waiting for a head is closed at once.
                 conn.as_mut().graceful_shutdown();
-                let _ = conn.as_mut().await;
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = slot.notify.notified() => {}
+                }
             }
         }
         slots.release(&slot);

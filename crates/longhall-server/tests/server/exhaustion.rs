@@ -186,3 +186,25 @@ async fn unread_answers_close_the_connection_with_a_reason_and_free_it() {
     let view = s.get(&t[1], &format!("/api/v1/rooms/{room}")).await.ok();
     assert_eq!(view["participant_count"], 1, "{view}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_requests_do_not_hold_up_a_stop() {
+    let limits = ServerLimits { header_timeout: Duration::from_secs(60), ..ServerLimits::default() };
+    let mut s = TestServer::with_limits(Settings::default(), limits).await;
+    let mut hanging = Vec::new();
+    for _ in 0..10 {
+        let mut tcp = TcpStream::connect(s.addr).await.expect("connect");
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nHost: longh").await.expect("send a partial head");
+        hanging.push(tcp);
+    }
+    let started = std::time::Instant::now();
+    s.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the stop waited {:?} for half-open requests",
+        started.elapsed()
+    );
+    for mut tcp in hanging {
+        assert!(until_closed(&mut tcp, Duration::from_secs(5)).await.is_empty());
+    }
+}
