@@ -1,6 +1,8 @@
 //! The bearer-token extractor: every protected handler takes a `Caller`.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use longhall_core::Actor;
 use longhall_types::ErrorCode;
@@ -35,5 +37,21 @@ impl FromRequestParts<AppState> for Caller {
         })?;
         let actor = state.lh.authenticate(&token).await?;
         Ok(Caller { actor, token })
+    }
+}
+
+/// The client's IP address (for per-source limits). Without connection info (a router served
+/// without `into_make_service_with_connect_info`) every client shares one unspecified address.
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip());
+        Ok(Peer(ip))
     }
 }

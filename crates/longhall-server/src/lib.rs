@@ -11,6 +11,7 @@ pub mod ws;
 pub mod wsproto;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -90,7 +91,7 @@ pub async fn serve(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app_with_sessions(lh, sessions.clone()))
+    axum::serve(listener, app_with_sessions(lh, sessions.clone()).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             stopping

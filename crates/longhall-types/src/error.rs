@@ -114,6 +114,8 @@ error_codes! {
     ComplianceDisabled = ("compliance_disabled", 409);
     /// The client sends faster than allowed.
     RateLimited = ("rate_limited", 429);
+    /// Every password-check slot and queue place is taken; retry after `Retry-After` seconds.
+    ServerBusy = ("server_busy", 503);
     /// The connection could not keep up with its outbound queue and was closed.
     SlowConsumer = ("slow_consumer", 503);
     /// The server holds as many live connections as it allows; try later or another server.

@@ -56,7 +56,7 @@ impl Longhall {
         let hash = match new.password {
             Some(p) => {
                 auth::check_password(&p)?;
-                auth::hash_password(p).await?
+                self.hash_password(p).await?
             }
             None => String::new(),
         };
@@ -78,7 +78,7 @@ impl Longhall {
         let hash = match upd.password {
             Some(p) => {
                 auth::check_password(&p)?;
-                Some(auth::hash_password(p).await?)
+                Some(self.hash_password(p).await?)
             }
             None => None,
         };

@@ -17,6 +17,7 @@ mod directory;
 mod files;
 mod following;
 mod rooms;
+mod throttle;
 mod views;
 
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
@@ -36,6 +37,7 @@ pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use rooms::RoomQuery;
+pub use throttle::SignInLimits;
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]
@@ -52,6 +54,13 @@ pub struct Settings {
     /// Where compliance output goes when the configuration names no folder (the binary sets
     /// `<data_dir>/compliance-output`).
     pub compliance_output_dir: String,
+    /// Password hashes and checks (Argon2, ~19 MiB each) that run at once (the binary uses the
+    /// CPU count, at most 8).
+    pub password_checks: usize,
+    /// Password checks that may wait for a slot; more are refused with `server_busy`.
+    pub password_check_queue: usize,
+    /// Failed-sign-in limits (docs/api.md §2).
+    pub sign_in_limits: SignInLimits,
 }
 
 impl Default for Settings {
@@ -62,6 +71,9 @@ impl Default for Settings {
             max_batch: 512,
             max_connections: usize::MAX,
             compliance_output_dir: "compliance-output".into(),
+            password_checks: 2,
+            password_check_queue: 64,
+            sign_in_limits: SignInLimits::default(),
         }
     }
 }
@@ -83,7 +95,8 @@ pub struct Longhall {
     write_lock: tokio::sync::Mutex<()>,
     pub hub: Hub,
     poster: mpsc::Sender<PostJob>,
-    sign_in_failures: auth::FailedSignIns,
+    sign_in_throttle: throttle::SignInThrottle,
+    password_gate: throttle::PasswordGate,
     /// The compliance processor, once the binary has started one.
     compliance: OnceLock<Weak<dyn ComplianceRunner>>,
     /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
@@ -120,7 +133,8 @@ impl Longhall {
             write_lock: tokio::sync::Mutex::new(()),
             hub,
             poster: tx,
-            sign_in_failures: auth::FailedSignIns::default(),
+            sign_in_throttle: throttle::SignInThrottle::new(settings.sign_in_limits),
+            password_gate: throttle::PasswordGate::new(settings.password_checks, settings.password_check_queue),
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
         });
