@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use longhall_core::Actor;
+use longhall_core::live::TokenRef;
 use longhall_types::ErrorCode;
 
 use crate::AppState;
@@ -14,6 +15,8 @@ use crate::error::ApiError;
 pub struct Caller {
     pub actor: Actor,
     pub token: String,
+    /// The token's id and expiry (a WebSocket ends when the token is revoked or expires).
+    pub token_ref: TokenRef,
 }
 
 /// The token from `Authorization: Bearer <token>`, or from `?access_token=` (browsers can't
@@ -35,8 +38,8 @@ impl FromRequestParts<AppState> for Caller {
         let token = token_from(parts).ok_or_else(|| {
             ApiError::new(ErrorCode::Unauthenticated, "Send Authorization: Bearer <token>; sign in to get a token.")
         })?;
-        let actor = state.lh.authenticate(&token).await?;
-        Ok(Caller { actor, token })
+        let (actor, token_ref) = state.lh.authenticate_token(&token).await?;
+        Ok(Caller { actor, token, token_ref })
     }
 }
 

@@ -20,6 +20,7 @@ mod server {
     mod restart;
     mod resume;
     mod search;
+    mod sessions;
     mod throttle;
     mod wall;
     mod wire;

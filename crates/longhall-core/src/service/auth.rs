@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use super::Longhall;
 use super::throttle::{SignInThrottle, Source};
 use crate::error::{CoreError, CoreResult};
+use crate::live::TokenRef;
 use crate::model::{TokenId, TokenKind, TokenRecord, User, UserId};
 
 /// An authenticated caller.
@@ -228,6 +229,11 @@ impl Longhall {
 
     /// Resolves a bearer token to its user; refuses revoked, expired and disabled ones.
     pub async fn authenticate(&self, token: &str) -> CoreResult<Actor> {
+        self.authenticate_token(token).await.map(|(actor, _)| actor)
+    }
+
+    /// As `authenticate`, with the token's id and expiry (a live connection ends with them).
+    pub async fn authenticate_token(&self, token: &str) -> CoreResult<(Actor, TokenRef)> {
         let unauthenticated = || {
             CoreError::new(
                 ErrorCode::Unauthenticated,
@@ -243,7 +249,43 @@ impl Longhall {
         }
         let user = self.cat().users.get(&record.user).cloned().ok_or_else(unauthenticated)?;
         check_enabled(&user)?;
-        Ok(Actor { user })
+        Ok((Actor { user }, TokenRef { id: record.id, expires: record.expires }))
+    }
+
+    /// Ends at once every live connection opened with this token.
+    fn end_sessions_of(&self, user: UserId, token: TokenId, why: &str) {
+        for conn in self.hub.connections_of_token(user, token) {
+            conn.close(CoreError::new(ErrorCode::Unauthenticated, why));
+        }
+    }
+
+    /// Ends the live connections whose session token has expired (run every second).
+    pub(super) fn end_expired_sessions(&self) {
+        let now = self.now();
+        for conn in self.hub.connections() {
+            if conn.token.and_then(|t| t.expires).is_some_and(|e| e <= now) {
+                conn.close(CoreError::new(
+                    ErrorCode::Unauthenticated,
+                    "Your session has expired; sign in again and reconnect.",
+                ));
+            }
+        }
+    }
+
+    /// Revokes every session token of the user except `keep`, ending their connections
+    /// (after a password change or reset: whoever knew the old password is signed out).
+    pub(super) async fn revoke_sessions(&self, user: UserId, keep: Option<TokenId>) -> CoreResult<()> {
+        for t in self.store.list_tokens(Some(user)).await? {
+            if t.kind == TokenKind::Session && Some(t.id) != keep {
+                self.store.delete_token(t.id).await?;
+                self.end_sessions_of(
+                    user,
+                    t.id,
+                    "The password was changed and this session was signed out; sign in again with the new password.",
+                );
+            }
+        }
+        Ok(())
     }
 
     /// The caller as the catalog knows them now (a long-lived connection re-reads it per
@@ -259,8 +301,15 @@ impl Longhall {
         Ok(Actor { user })
     }
 
-    /// Changes the caller's own password after checking the current one.
-    pub async fn change_password(&self, actor: &Actor, current: &str, new: &str) -> CoreResult<()> {
+    /// Changes the caller's own password after checking the current one. Every other session
+    /// token of the caller is revoked (`keep` is the one making the change); API tokens stay.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        keep: Option<TokenId>,
+        current: &str,
+        new: &str,
+    ) -> CoreResult<()> {
         check_password(new)?;
         let hash = self.store.password_hash(actor.id()).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
         if !self.verify_password(current.to_owned(), &hash).await? {
@@ -268,13 +317,14 @@ impl Longhall {
         }
         let hash = self.hash_password(new.to_owned()).await?;
         self.store.set_password(actor.id(), &hash).await?;
-        Ok(())
+        self.revoke_sessions(actor.id(), keep).await
     }
 
     /// Revokes the token that made this call.
     pub async fn sign_out(&self, token: &str) -> CoreResult<()> {
         if let Some(record) = self.store.find_token(&token_hash(token)).await? {
             self.store.delete_token(record.id).await?;
+            self.end_sessions_of(record.user, record.id, "You signed out with this token; sign in again to reconnect.");
         }
         Ok(())
     }
@@ -344,9 +394,13 @@ impl Longhall {
     /// Revokes a token: one's own, or anyone's for an administrator.
     pub async fn revoke_token(&self, actor: &Actor, id: TokenId) -> CoreResult<()> {
         let mine = self.store.list_tokens(if actor.is_admin() { None } else { Some(actor.id()) }).await?;
-        if !mine.iter().any(|t| t.id == id) || !self.store.delete_token(id).await? {
+        let Some(user) = mine.iter().find(|t| t.id == id).map(|t| t.user) else {
+            return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
+        };
+        if !self.store.delete_token(id).await? {
             return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
         }
+        self.end_sessions_of(user, id, "The token of this connection was revoked; sign in again or use another token.");
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::views::{message_view, room_view};
 use super::{Actor, Longhall, PostJob};
 use crate::error::{CoreError, CoreResult};
-use crate::live::{Connection, Snapshot, Window, encode};
+use crate::live::{Connection, Snapshot, TokenRef, Window, encode};
 use crate::model::*;
 use crate::rules::{self, Access};
 
@@ -574,7 +574,12 @@ impl Longhall {
     }
 
     /// Opens a live connection for the caller (policy must be on).
-    pub fn connect(&self, actor: &Actor) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
+    /// With `token`, revoking that token or its expiry ends the connection.
+    pub fn connect(
+        &self,
+        actor: &Actor,
+        token: Option<TokenRef>,
+    ) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
         self.require_chat(actor)?;
         if self.hub.connection_count() >= self.settings.max_connections {
             return Err(CoreError::new(
@@ -582,7 +587,7 @@ impl Longhall {
                 "The server has as many live connections as it allows; try again shortly or use another server of the pool.",
             ));
         }
-        Ok(self.hub.connect(actor.id(), self.settings.outbound_queue))
+        Ok(self.hub.connect(actor.id(), token, self.settings.outbound_queue))
     }
 
     /// Records that the caller has read the room up to `seq` (drives unread counts).

@@ -122,6 +122,8 @@ impl Longhall {
         self.store.update_user(&user).await?;
         if let Some(h) = hash {
             self.store.set_password(user.id, &h).await?;
+            // A reset password signs out whoever knew the old one (API tokens stay).
+            self.revoke_sessions(user.id, None).await?;
         }
         self.cat_mut().users.insert(user.id, user.clone());
         drop(_guard);

@@ -139,6 +139,7 @@ impl Longhall {
             compliance_lock: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
+        tokio::spawn(end_expired_sessions(Arc::downgrade(&lh)));
         Ok(lh)
     }
 
@@ -259,6 +260,17 @@ fn apply_edit(list: &mut Vec<Principal>, replace: Option<Vec<Principal>>, remove
         if !list.contains(&p) {
             list.push(p);
         }
+    }
+}
+
+/// Ends live connections whose session token expired, once a second, while the server lives.
+async fn end_expired_sessions(lh: Weak<Longhall>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(lh) = lh.upgrade() else { return };
+        lh.end_expired_sessions();
     }
 }
 

@@ -44,7 +44,7 @@ pub async fn change_password(
     caller: Caller,
     Json(req): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    s.lh.change_password(&caller.actor, &req.current, &req.new).await?;
+    s.lh.change_password(&caller.actor, Some(caller.token_ref.id), &req.current, &req.new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
