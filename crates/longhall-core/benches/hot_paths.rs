@@ -50,7 +50,7 @@ fn publish_fan_out(b: Bencher<'_, '_>, n: usize) {
     let mut conns = Vec::with_capacity(n);
     let mut queues = Vec::with_capacity(n);
     for i in 0..n {
-        let (c, rx) = hub.connect(i as i64, None, 4096);
+        let (c, rx) = hub.connect(i as i64, 4096);
         hub.join(&c, 1, who(i), Window::Latest(30));
         hub.activate(&c, 1);
         conns.push(c);
@@ -78,13 +78,13 @@ fn backchat_snapshot_on_join(b: Bencher<'_, '_>, n: u32) {
     // A room with a few dozen participants, as a typical small room has.
     let others: Vec<_> = (0..40)
         .map(|i| {
-            let (c, rx) = hub.connect(1000 + i, None, 4096);
+            let (c, rx) = hub.connect(1000 + i, 4096);
             hub.join(&c, 1, who(1000 + i as usize), Window::Latest(1));
             hub.activate(&c, 1);
             (c, rx)
         })
         .collect();
-    let (me, _rx) = hub.connect(1, None, 1 << 20);
+    let (me, _rx) = hub.connect(1, 1 << 20);
     b.bench_local(|| {
         let out = hub.join(&me, 1, who(1), Window::Latest(n)).expect("the room exists");
         hub.activate(&me, 1);

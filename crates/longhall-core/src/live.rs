@@ -241,7 +241,12 @@ impl Hub {
 
     // ---- connections
 
-    pub fn connect(
+    pub fn connect(&self, user: UserId, queue: usize) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
+        self.connect_with_token(user, None, queue)
+    }
+
+    /// As `connect`, for a connection that ends with its token (revoked or expired).
+    pub fn connect_with_token(
         &self,
         user: UserId,
         token: Option<TokenRef>,

@@ -48,6 +48,8 @@ error_codes! {
     InvalidRequest = ("invalid_request", 400);
     /// A field has a value outside its documented range or format.
     InvalidValue = ("invalid_value", 422);
+    /// A new password is too easy to guess (common, the login, blank, one repeated character).
+    WeakPassword = ("weak_password", 422);
     /// A text or name is longer than its documented limit.
     TooLong = ("too_long", 422);
     /// The request body, WebSocket frame or file is larger than allowed.

@@ -147,13 +147,44 @@ impl Longhall {
     }
 }
 
-pub(super) fn check_password(password: &str) -> CoreResult<()> {
+/// Passwords too common to allow, lower case (the file is `common_passwords.txt`).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+/// The password policy: a length within bounds, and not one that is easy to guess for the
+/// account `login` (blank, one repeated character, the login or its local part, a common one).
+pub(super) fn check_password(password: &str, login: &str) -> CoreResult<()> {
     use longhall_types::limits::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
     let n = password.chars().count();
     if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&n) {
         return Err(CoreError::invalid(format!(
             "A password needs {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters."
         )));
+    }
+    let weak = |why: &str| {
+        Err(CoreError::new(
+            ErrorCode::WeakPassword,
+            format!(
+                "This password is {why}, so it is easy to guess; choose another, for example a few unrelated words."
+            ),
+        ))
+    };
+    let lower = password.trim().to_lowercase();
+    let mut chars = lower.chars();
+    if lower.is_empty() {
+        return weak("blank");
+    }
+    if let Some(first) = chars.next()
+        && chars.all(|c| c == first)
+    {
+        return weak("one character repeated");
+    }
+    let login = login.trim().to_lowercase();
+    let local = login.split('@').next().unwrap_or(&login);
+    if lower == login || lower == local {
+        return weak("the login");
+    }
+    if COMMON_PASSWORDS.lines().any(|l| !l.starts_with('#') && l == lower) {
+        return weak("one of the most common passwords");
     }
     Ok(())
 }
@@ -310,7 +341,7 @@ impl Longhall {
         current: &str,
         new: &str,
     ) -> CoreResult<()> {
-        check_password(new)?;
+        check_password(new, &actor.user.login)?;
         let hash = self.store.password_hash(actor.id()).await?.unwrap_or_else(|| DUMMY_HASH.to_owned());
         if !self.verify_password(current.to_owned(), &hash).await? {
             return Err(CoreError::new(ErrorCode::InvalidCredentials, "The current password is wrong; try again."));
@@ -425,3 +456,32 @@ fn policy_off() -> CoreError {
 /// A valid Argon2id hash of a random string, verified against when the login is unknown.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$J5Ow1z2cJ2m+1Ww0k5n7vB0c2iGeEsoY8T1tP3Qp8w4";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_policy_refuses_the_obvious_ones() {
+        let login = "alice.smith@example.org";
+        for (password, ok) in [
+            ("password", false),
+            ("PassWord1", false),
+            ("        ", false),
+            ("zzzzzzzzzz", false),
+            ("alice.smith@example.org", false),
+            ("Alice.Smith", false),
+            ("12345678", false),
+            ("correct-horse-battery", true),
+            ("a good password", true),
+        ] {
+            let got = check_password(password, login);
+            assert_eq!(got.is_ok(), ok, "{password:?}: {got:?}");
+            if let Err(e) = got {
+                assert_eq!(e.code, ErrorCode::WeakPassword, "{password:?}");
+            }
+        }
+        assert_eq!(check_password("short", login).unwrap_err().code, ErrorCode::InvalidValue);
+        assert!(COMMON_PASSWORDS.lines().filter(|l| !l.starts_with('#')).count() >= 300);
+    }
+}

@@ -587,7 +587,7 @@ impl Longhall {
                 "The server has as many live connections as it allows; try again shortly or use another server of the pool.",
             ));
         }
-        Ok(self.hub.connect(actor.id(), token, self.settings.outbound_queue))
+        Ok(self.hub.connect_with_token(actor.id(), token, self.settings.outbound_queue))
     }
 
     /// Records that the caller has read the room up to `seq` (drives unread counts).

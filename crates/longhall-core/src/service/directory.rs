@@ -55,7 +55,7 @@ impl Longhall {
         // An account without a password can't sign in with one; it uses API tokens.
         let hash = match new.password {
             Some(p) => {
-                auth::check_password(&p)?;
+                auth::check_password(&p, &login)?;
                 self.hash_password(p).await?
             }
             None => String::new(),
@@ -77,7 +77,7 @@ impl Longhall {
         actor.require_admin()?;
         let hash = match upd.password {
             Some(p) => {
-                auth::check_password(&p)?;
+                auth::check_password(&p, login)?;
                 Some(self.hash_password(p).await?)
             }
             None => None,

@@ -79,3 +79,25 @@ async fn an_expired_session_ends_its_websocket() {
     // Within the harness's deadline (10 s) the token expires and the server ends the session.
     ends_unauthenticated(&mut ws, "after the session expired").await;
 }
+
+#[tokio::test]
+async fn obvious_passwords_are_refused_with_weak_password() {
+    let s = TestServer::start().await;
+    let token = s.user("walter.white@example.org").await;
+    let admin = s.admin_token();
+    for weak in
+        ["password", "Password1", "        ", "aaaaaaaaaa", "walter.white@example.org", "Walter.White", "12345678"]
+    {
+        let body = json!({ "login": "newcomer@example.org", "password": weak });
+        if weak != "Walter.White" && weak != "walter.white@example.org" {
+            s.post(admin, "/api/v1/admin/users", body).await.err(422, "weak_password");
+        }
+        let change = json!({ "current": PASSWORD, "new": weak });
+        let refused = s.put(&token, "/api/v1/me/password", change).await.err(422, "weak_password");
+        assert!(refused["message"].as_str().unwrap_or("").contains("choose another"), "{refused}");
+        let reset = json!({ "password": weak });
+        s.patch(admin, "/api/v1/admin/users/walter.white@example.org", reset).await.err(422, "weak_password");
+    }
+    // The old password still works: nothing was changed.
+    s.sign_in("walter.white@example.org").await;
+}
