@@ -165,6 +165,7 @@ impl Longhall {
         backchat: Option<u32>,
     ) -> CoreResult<()> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::Join)?;
         if targets.is_empty() || targets.len() > MAX_LIST_ITEMS {
             return Err(CoreError::invalid(format!("Join 1 to {MAX_LIST_ITEMS} rooms at a time.")));
         }
@@ -406,6 +407,7 @@ impl Longhall {
         limit: Option<u32>,
     ) -> CoreResult<HistoryPage> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::History)?;
         let (r, _) = self.readable(actor, room)?;
         let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("limit", limit, default, MAX_HISTORY_PAGE)?;
@@ -445,6 +447,7 @@ impl Longhall {
     /// capped; results read are BACKCHAT events.
     pub async fn search_messages(&self, actor: &Actor, q: MessageSearch) -> CoreResult<SearchResults> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::Search)?;
         let limit = count_in_range("limit", q.limit, MAX_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?;
         if let Some(t) = &q.text
             && t.len() > 1024

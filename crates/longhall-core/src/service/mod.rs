@@ -37,7 +37,7 @@ pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use rooms::RoomQuery;
-pub use throttle::SignInLimits;
+pub use throttle::{Rate, RateLimits, SignInLimits};
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]
@@ -61,6 +61,8 @@ pub struct Settings {
     pub password_check_queue: usize,
     /// Failed-sign-in limits (docs/api.md §2).
     pub sign_in_limits: SignInLimits,
+    /// Per-user limits of search, history, upload, room creation and join (docs/api.md §5).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl Default for Settings {
             password_checks: 2,
             password_check_queue: 64,
             sign_in_limits: SignInLimits::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -97,6 +100,7 @@ pub struct Longhall {
     poster: mpsc::Sender<PostJob>,
     sign_in_throttle: throttle::SignInThrottle,
     password_gate: throttle::PasswordGate,
+    rate_limiter: throttle::RateLimiter,
     /// The compliance processor, once the binary has started one.
     compliance: OnceLock<Weak<dyn ComplianceRunner>>,
     /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
@@ -135,6 +139,7 @@ impl Longhall {
             poster: tx,
             sign_in_throttle: throttle::SignInThrottle::new(settings.sign_in_limits),
             password_gate: throttle::PasswordGate::new(settings.password_checks, settings.password_check_queue),
+            rate_limiter: throttle::RateLimiter::new(settings.rate_limits),
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
         });
@@ -157,6 +162,12 @@ impl Longhall {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Counts an expensive operation against the caller's rate (administrators are exempt:
+    /// they provision in bulk).
+    fn rate_limit(&self, actor: &Actor, op: throttle::Operation) -> CoreResult<()> {
+        if actor.is_admin() { Ok(()) } else { self.rate_limiter.take(actor.id(), op, self.now()) }
     }
 
     /// Is the store reachable?

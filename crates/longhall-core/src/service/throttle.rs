@@ -384,6 +384,133 @@ fn recount(t: &Tables) -> usize {
         + t.trusted.keys().map(|l| login_bytes(l)).sum::<usize>()
 }
 
+// ---- per-caller rate limits
+
+/// The expensive operations a caller's rate is limited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Search,
+    History,
+    Upload,
+    CreateRoom,
+    Join,
+}
+
+impl Operation {
+    fn what(self) -> &'static str {
+        match self {
+            Operation::Search => "content searches",
+            Operation::History => "history requests",
+            Operation::Upload => "file uploads",
+            Operation::CreateRoom => "room creations",
+            Operation::Join => "join requests",
+        }
+    }
+}
+
+/// A token bucket's shape: up to `burst` at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub burst: u32,
+    pub per_minute: u32,
+}
+
+/// Per-user limits of the expensive operations (administrators are not limited).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub search: Rate,
+    pub history: Rate,
+    pub upload: Rate,
+    pub create_room: Rate,
+    pub join: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            search: Rate { burst: 60, per_minute: 60 },
+            history: Rate { burst: 300, per_minute: 600 },
+            upload: Rate { burst: 30, per_minute: 30 },
+            create_room: Rate { burst: 60, per_minute: 30 },
+            join: Rate { burst: 120, per_minute: 120 },
+        }
+    }
+}
+
+impl RateLimits {
+    fn of(&self, op: Operation) -> Rate {
+        match op {
+            Operation::Search => self.search,
+            Operation::History => self.history,
+            Operation::Upload => self.upload,
+            Operation::CreateRoom => self.create_room,
+            Operation::Join => self.join,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Millis,
+}
+
+/// How often idle buckets are looked for; a bucket that has refilled completely is the same
+/// as none, so it is dropped (memory: one entry per user and operation in recent use).
+const BUCKET_SWEEP_MS: Millis = 10_000;
+
+/// Token buckets per (user, operation).
+pub(super) struct RateLimiter {
+    limits: RateLimits,
+    buckets: Mutex<(HashMap<(i64, Operation), Bucket>, Millis)>,
+}
+
+impl RateLimiter {
+    pub fn new(limits: RateLimits) -> RateLimiter {
+        RateLimiter { limits, buckets: Mutex::default() }
+    }
+
+    /// Takes one token for `user`'s `op`, or answers `rate_limited` with when to retry.
+    pub fn take(&self, user: i64, op: Operation, now: Millis) -> CoreResult<()> {
+        let rate = self.limits.of(op);
+        let per_ms = f64::from(rate.per_minute) / 60_000.0;
+        let burst = f64::from(rate.burst);
+        let mut guard = lock(&self.buckets);
+        let (buckets, last_sweep) = &mut *guard;
+        if now - *last_sweep >= BUCKET_SWEEP_MS || now < *last_sweep {
+            *last_sweep = now;
+            let limits = self.limits;
+            buckets.retain(|(_, op), b| {
+                let r = limits.of(*op);
+                b.tokens + (now - b.at).max(0) as f64 * f64::from(r.per_minute) / 60_000.0 < f64::from(r.burst)
+            });
+        }
+        let b = buckets.entry((user, op)).or_insert(Bucket { tokens: burst, at: now });
+        b.tokens = (b.tokens + (now - b.at).max(0) as f64 * per_ms).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            return Ok(());
+        }
+        let wait_s = if per_ms > 0.0 { ((1.0 - b.tokens) / per_ms / 1000.0).ceil().max(1.0) as u64 } else { 60 };
+        let per_minute = rate.per_minute;
+        Err(CoreError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many {} ({per_minute} a minute are allowed, {} at once); wait {wait_s} seconds and try again.",
+                op.what(),
+                rate.burst
+            ),
+        )
+        .retry_after(wait_s))
+    }
+
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        lock(&self.buckets).0.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,5 +578,24 @@ mod tests {
         assert_eq!(ip("2001:db8::1"), ip("2001:db8::ffff:2"));
         assert_ne!(ip("2001:db8::1"), ip("2001:db8:0:1::1"));
         assert_eq!(ip("::ffff:10.0.0.1"), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn a_bucket_allows_its_burst_then_refills_and_idle_ones_are_dropped() {
+        let limits = RateLimits { search: Rate { burst: 3, per_minute: 60 }, ..RateLimits::default() };
+        let r = RateLimiter::new(limits);
+        for _ in 0..3 {
+            r.take(1, Operation::Search, 0).unwrap();
+        }
+        let e = r.take(1, Operation::Search, 0).unwrap_err();
+        assert_eq!((e.code, e.retry_after_s), (ErrorCode::RateLimited, Some(1)));
+        assert!(r.take(2, Operation::Search, 0).is_ok(), "another user has their own bucket");
+        assert!(r.take(1, Operation::History, 0).is_ok(), "another operation has its own bucket");
+        assert!(r.take(1, Operation::Search, 1000).is_ok(), "one a second comes back");
+        for u in 0..1000 {
+            r.take(100 + u, Operation::Search, 2000).unwrap();
+        }
+        r.take(1, Operation::Search, 2000 + BUCKET_SWEEP_MS + 60_000).unwrap();
+        assert_eq!(r.entries(), 1, "buckets that refilled are dropped");
     }
 }

@@ -1,13 +1,15 @@
 //! Sign-in limits over real sockets: attempts are counted before the password check (so
 //! concurrent tries can't slip past), limited per source address, and a stranger can't lock an
-//! account out for its owner. Clients bind 127.0.0.x to be different sources.
+//! account out for its owner. Clients bind 127.0.0.x to be different sources. And the expensive
+//! operations are limited per user, the same over HTTP and WebSocket.
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use longhall_core::{Settings, SignInLimits};
+use longhall_core::{Rate, RateLimits, Settings, SignInLimits};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::harness::{ADMIN, PASSWORD, TestServer};
+use super::harness::{ADMIN, Body, PASSWORD, TestServer};
 
 /// An HTTP client whose connections come from 127.0.0.`n`.
 fn client_from(n: u8) -> reqwest::Client {
@@ -81,4 +83,77 @@ async fn strangers_cannot_lock_the_administrator_out() {
     // ...but the administrator's own address still gets in, the right password working at once.
     let (status, code, _) = sign_in_from(&s, &client_from(1), ADMIN, PASSWORD).await;
     assert_eq!((status, code.as_str()), (200, ""), "the administrator's usual source is not locked out");
+}
+
+/// Asserts an HTTP answer is `429 rate_limited` with `Retry-After`.
+#[track_caller]
+fn limited(r: super::harness::Resp, what: &str) {
+    assert!(r.headers.contains_key("retry-after"), "{what}: no Retry-After");
+    r.err(429, "rate_limited");
+}
+
+#[tokio::test]
+async fn expensive_operations_are_rate_limited_per_user_over_http_and_websocket() {
+    let two = Rate { burst: 2, per_minute: 1 };
+    let rate_limits = RateLimits { search: two, history: two, upload: two, create_room: two, join: two };
+    let s = TestServer::with_settings(Settings { rate_limits, ..Settings::default() }).await;
+    let [busy, other] = [s.user("busy@example.org").await, s.user("calm@example.org").await];
+    let rooms = s.get(&busy, "/api/v1/rooms?q=Lobby").await.ok();
+    let lobby = rooms["items"][0]["id"].as_i64().expect("the Lobby");
+
+    // Content search.
+    let search = "/api/v1/search/messages?q=hello";
+    s.get(&busy, search).await.ok();
+    s.get(&busy, search).await.ok();
+    limited(s.get(&busy, search).await, "the third search");
+    s.get(&other, search).await.ok();
+    for _ in 0..3 {
+        s.get(s.admin_token(), search).await.ok();
+    }
+
+    // History: HTTP and WebSocket draw on the same allowance.
+    let history = format!("/api/v1/rooms/{lobby}/messages");
+    s.get(&busy, &history).await.ok();
+    s.get(&busy, &history).await.ok();
+    limited(s.get(&busy, &history).await, "the third history page");
+    let mut ws = s.ws(&busy).await;
+    let refused = ws.request(json!({ "type": "history", "room": lobby })).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("rate_limited")),
+        "{refused}"
+    );
+
+    // Joins (WebSocket).
+    ws.join(&[lobby]).await;
+    ws.join(&[lobby]).await;
+    let refused = ws.request(json!({ "type": "join", "rooms": [{ "room": lobby }] })).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("rate_limited")),
+        "{refused}"
+    );
+    still_served(&mut ws).await;
+
+    // Room creation.
+    for i in 0..2 {
+        s.room(&busy, json!({ "name": format!("Busy room {i}"), "category": "General" })).await;
+    }
+    limited(s.post(&busy, "/api/v1/rooms", json!({ "name": "Busy room 2", "category": "General" })).await, "room");
+
+    // File upload.
+    let upload = |n: u32| {
+        let path = format!("/api/v1/rooms/{lobby}/files?name=f{n}.txt");
+        let s = &s;
+        let tok = busy.clone();
+        async move { s.call(Method::POST, &path, Some(&tok), Body::Raw(b"hello".to_vec(), "text/plain")).await }
+    };
+    upload(0).await.ok();
+    upload(1).await.ok();
+    limited(upload(2).await, "the third upload");
+}
+
+async fn still_served(ws: &mut super::harness::Ws) {
+    let pong = ws.request(json!({ "type": "ping" })).await;
+    assert_eq!(pong["type"], "pong", "the connection goes on after a refusal");
 }
