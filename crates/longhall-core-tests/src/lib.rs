@@ -177,7 +177,7 @@ impl World {
 
     /// Opens a live connection for `who`.
     pub fn connect(&self, who: &Actor) -> Live {
-        let (conn, rx) = self.lh.connect(who, None).expect("connect");
+        let (conn, rx) = self.lh.connect(who).expect("connect");
         Live { conn, rx, actor: who.clone() }
     }
 

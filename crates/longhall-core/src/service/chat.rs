@@ -577,8 +577,12 @@ impl Longhall {
     }
 
     /// Opens a live connection for the caller (policy must be on).
-    /// With `token`, revoking that token or its expiry ends the connection.
-    pub fn connect(
+    pub fn connect(&self, actor: &Actor) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
+        self.connect_with_token(actor, None)
+    }
+
+    /// As `connect`; with `token`, revoking that token or its expiry ends the connection.
+    pub fn connect_with_token(
         &self,
         actor: &Actor,
         token: Option<TokenRef>,

@@ -431,7 +431,7 @@ impl Default for RateLimits {
             search: Rate { burst: 60, per_minute: 60 },
             history: Rate { burst: 300, per_minute: 600 },
             upload: Rate { burst: 30, per_minute: 30 },
-            create_room: Rate { burst: 60, per_minute: 30 },
+            create_room: Rate { burst: 300, per_minute: 60 },
             join: Rate { burst: 120, per_minute: 120 },
         }
     }
