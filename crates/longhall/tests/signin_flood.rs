@@ -100,6 +100,9 @@ async fn a_sign_in_flood_keeps_memory_flat_and_other_requests_answered() {
     let bound_kib = before_kib + 8 * 20 * 1024 + 100 * 1024;
     let peak_kib = proc_kib(pid, "VmHWM");
     let after_kib = proc_kib(pid, "VmRSS");
+    eprintln!(
+        "resident memory: before {before_kib} KiB, peak {peak_kib} KiB, after {after_kib} KiB; {busy} turned away"
+    );
     assert!(
         peak_kib <= bound_kib,
         "peak resident memory {peak_kib} KiB exceeds {bound_kib} KiB (before: {before_kib})"

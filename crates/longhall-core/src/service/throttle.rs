@@ -459,10 +459,13 @@ struct Bucket {
 /// as none, so it is dropped (memory: one entry per user and operation in recent use).
 const BUCKET_SWEEP_MS: Millis = 10_000;
 
+/// The buckets by (user, operation), and when idle ones were last looked for.
+type Buckets = (HashMap<(i64, Operation), Bucket>, Millis);
+
 /// Token buckets per (user, operation).
 pub(super) struct RateLimiter {
     limits: RateLimits,
-    buckets: Mutex<(HashMap<(i64, Operation), Bucket>, Millis)>,
+    buckets: Mutex<Buckets>,
 }
 
 impl RateLimiter {
