@@ -12,6 +12,9 @@ use longhall_types::api::{
 };
 use longhall_types::ws::JoinTarget;
 
+/// Where these sign-ins come from (the core only uses it for the failed-sign-in limits).
+const LOCAL: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
 /// alice, bob, dave @corp.org and carol @partner.org; alice sits three groups deep:
 /// front ⊃ traders ⊃ desk ⊃ alice.
 async fn corp() -> World {
@@ -761,7 +764,7 @@ async fn without_a_global_policy_nobody_chats_but_administrators_sign_in() {
         ("a wrong password", "uma@corp.org", "not the password", Err(E::InvalidCredentials)),
     ];
     for (what, login, password, expect) in cases {
-        assert_eq!(outcome(&w.lh.sign_in(login, password).await), expect, "{what}");
+        assert_eq!(outcome(&w.lh.sign_in(login, password, LOCAL).await), expect, "{what}");
     }
     let uma = w.actor(user.id);
     assert_eq!(outcome(&w.lh.connect(&uma)), Err(E::PolicyDisabled), "the user can't chat");
@@ -775,7 +778,7 @@ async fn without_a_global_policy_nobody_chats_but_administrators_sign_in() {
     assert_eq!(outcome(&w.lh.post(&ada, room.id, text("hi"), None).await), Err(E::PolicyDisabled));
     // Turning the global policy on lets everyone in.
     w.put_policy("global", true).await;
-    assert!(w.lh.sign_in("uma@corp.org", PASSWORD).await.is_ok());
+    assert!(w.lh.sign_in("uma@corp.org", PASSWORD, LOCAL).await.is_ok());
     assert!(w.lh.post(&uma, room.id, text("hello"), None).await.is_ok());
     assert!(w.lh.post(&ada, room.id, text("hi"), None).await.is_ok());
 }
@@ -804,7 +807,7 @@ async fn check_policy(n: usize, case: &PolicyCase) {
         let upd = UserUpdate { policy: Some("pilot".into()), ..Default::default() };
         w.lh.update_user(&w.system, "uma@corp.org", upd).await.expect("grant the tag policy");
     }
-    match w.lh.sign_in("uma@corp.org", PASSWORD).await {
+    match w.lh.sign_in("uma@corp.org", PASSWORD, LOCAL).await {
         Ok((_, me)) => {
             assert!(case.enabled, "row {n}: signed in");
             assert_eq!(me.policy.source, case.source, "row {n}");
@@ -857,7 +860,7 @@ async fn users_whose_policy_turns_off_are_refused_by_every_chat_service() {
     let file = w.lh.upload(&uma, room.id, "notes.txt", "text/plain", Box::pin(body)).await.expect("upload");
     let mut live = w.connect(&uma);
     live.join(&w.lh, &[room.id]).await;
-    let (token, _) = w.lh.sign_in("uma@corp.org", PASSWORD).await.expect("signed in while on");
+    let (token, _) = w.lh.sign_in("uma@corp.org", PASSWORD, LOCAL).await.expect("signed in while on");
 
     w.put_policy("site:offsite", false).await;
 
@@ -876,7 +879,7 @@ async fn users_whose_policy_turns_off_are_refused_by_every_chat_service() {
     let upd = RoomUpdate { description: Some("still mine?".into()), ..Default::default() };
     #[rustfmt::skip]
     let refused = [
-        ("sign_in", outcome(&w.lh.sign_in("uma@corp.org", PASSWORD).await)),
+        ("sign_in", outcome(&w.lh.sign_in("uma@corp.org", PASSWORD, LOCAL).await)),
         ("connect", outcome(&w.lh.connect(&uma))),
         ("join", outcome(&joined)),
         ("post", outcome(&w.lh.post(&uma, room.id, text("after"), None).await)),
@@ -1312,7 +1315,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     let first = first.expect("the first start does its work");
     assert_eq!(first.admin_login, "root@example.org");
     assert_eq!(first.generated_password, None, "the given password is used");
-    let (_, me) = w.lh.sign_in("root@example.org", "a good password").await.expect("the admin signs in");
+    let (_, me) = w.lh.sign_in("root@example.org", "a good password", LOCAL).await.expect("the admin signs in");
     assert!(me.user.admin && me.policy.enable_persistent_chat && me.policy.source == "global");
     // A first user chats at once in the Lobby.
     let u = w.user("first@example.org").await;
@@ -1332,7 +1335,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     let fresh = World::without_policy().await;
     let made = fresh.lh.first_start("root@example.org", None).await.expect("first start").expect("did its work");
     let password = made.generated_password.expect("a generated password");
-    assert!(fresh.lh.sign_in("root@example.org", &password).await.is_ok());
+    assert!(fresh.lh.sign_in("root@example.org", &password, LOCAL).await.is_ok());
 }
 
 #[tokio::test]
@@ -1354,7 +1357,7 @@ async fn an_account_without_password_uses_api_tokens_only() {
     w.lh.create_user(&w.system, bot).await.expect("created without a password");
     // No password matches it, not even an empty one.
     for tried in ["", "anything at all"] {
-        assert_eq!(outcome(&w.lh.sign_in("bot@example.org", tried).await), Err(E::InvalidCredentials));
+        assert_eq!(outcome(&w.lh.sign_in("bot@example.org", tried, LOCAL).await), Err(E::InvalidCredentials));
     }
     let token = w.lh.create_api_token(&w.system, Some("bot@example.org"), "feeds").await.expect("token");
     let me = w.lh.authenticate(&token.token).await.expect("the token authenticates");

@@ -9,13 +9,21 @@ use longhall_types::{ErrorBody, ErrorCode};
 pub struct CoreError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds after which a retry may succeed (sent as `Retry-After` over HTTP).
+    pub retry_after_s: Option<u64>,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;
 
 impl CoreError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        CoreError { code, message: message.into() }
+        CoreError { code, message: message.into(), retry_after_s: None }
+    }
+
+    /// Says when a retry may succeed (rate limits, a busy server).
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     pub fn body(&self) -> ErrorBody {

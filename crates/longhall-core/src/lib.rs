@@ -15,4 +15,4 @@ pub mod live;
 pub mod rules;
 pub mod service;
 
-pub use service::{Actor, Longhall, Settings};
+pub use service::{Actor, Longhall, Rate, RateLimits, Settings, SignInLimits};

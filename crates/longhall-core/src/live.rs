@@ -22,7 +22,7 @@ use longhall_types::ws::ServerFrame;
 use tokio::sync::{Notify, mpsc};
 
 use crate::error::CoreError;
-use crate::model::{RoomId, Seq, UserId};
+use crate::model::{Millis, RoomId, Seq, TokenId, UserId};
 
 pub type ConnId = u64;
 
@@ -36,10 +36,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The token a connection was opened with: revoking it, or its expiry, ends the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRef {
+    pub id: TokenId,
+    pub expires: Option<Millis>,
+}
+
 /// One client connection's outbound side.
 pub struct Connection {
     pub id: ConnId,
     pub user: UserId,
+    pub token: Option<TokenRef>,
     tx: mpsc::Sender<Bytes>,
     closing: Mutex<Option<CoreError>>,
     closed: AtomicBool,
@@ -309,10 +317,22 @@ impl Hub {
         queue_frames: usize,
         queue_bytes: usize,
     ) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
+        self.connect_with_token(user, None, queue_frames, queue_bytes)
+    }
+
+    /// As `connect`, for a connection that ends with its token (revoked or expired).
+    pub fn connect_with_token(
+        &self,
+        user: UserId,
+        token: Option<TokenRef>,
+        queue_frames: usize,
+        queue_bytes: usize,
+    ) -> (Arc<Connection>, mpsc::Receiver<Bytes>) {
         let (tx, rx) = mpsc::channel(queue_frames);
         let conn = Arc::new(Connection {
             id: self.next_conn.fetch_add(1, Ordering::Relaxed),
             user,
+            token,
             tx,
             closing: Mutex::new(None),
             closed: AtomicBool::new(false),
@@ -349,6 +369,11 @@ impl Hub {
 
     pub fn connections_of(&self, user: UserId) -> Vec<Arc<Connection>> {
         self.conns.read().unwrap_or_else(|e| e.into_inner()).by_user.get(&user).cloned().unwrap_or_default()
+    }
+
+    /// The user's connections opened with this token.
+    pub fn connections_of_token(&self, user: UserId, token: TokenId) -> Vec<Arc<Connection>> {
+        self.connections_of(user).into_iter().filter(|c| c.token.is_some_and(|t| t.id == token)).collect()
     }
 
     /// Sends a frame to every connection of a user.

@@ -1,8 +1,11 @@
 //! The bearer-token extractor: every protected handler takes a `Caller`.
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use longhall_core::Actor;
+use longhall_core::live::TokenRef;
 use longhall_types::ErrorCode;
 
 use crate::AppState;
@@ -12,6 +15,8 @@ use crate::error::ApiError;
 pub struct Caller {
     pub actor: Actor,
     pub token: String,
+    /// The token's id and expiry (a WebSocket ends when the token is revoked or expires).
+    pub token_ref: TokenRef,
 }
 
 /// The token from `Authorization: Bearer <token>`, or from `?access_token=` (browsers can't
@@ -33,7 +38,23 @@ impl FromRequestParts<AppState> for Caller {
         let token = token_from(parts).ok_or_else(|| {
             ApiError::new(ErrorCode::Unauthenticated, "Send Authorization: Bearer <token>; sign in to get a token.")
         })?;
-        let actor = state.lh.authenticate(&token).await?;
-        Ok(Caller { actor, token })
+        let (actor, token_ref) = state.lh.authenticate_token(&token).await?;
+        Ok(Caller { actor, token, token_ref })
+    }
+}
+
+/// The client's IP address (for per-source limits). Without connection info (a router served
+/// without `into_make_service_with_connect_info`) every client shares one unspecified address.
+pub struct Peer(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip());
+        Ok(Peer(ip))
     }
 }

@@ -29,6 +29,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.0.body())).into_response();
+        if let Some(s) = self.0.retry_after_s {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
+        }
         if self.0.code == ErrorCode::PayloadTooLarge {
             // The rest of the body was never read, so the connection can't carry another
             // request: say so, or a client may reuse it and see its next request fail.

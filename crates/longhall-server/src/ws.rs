@@ -85,7 +85,7 @@ pub async fn websocket(
     upgrade: Result<Upgrade, ApiError>,
 ) -> ApiResult<Response> {
     let upgrade = upgrade?;
-    let (conn, rx) = s.lh.connect(&caller.actor)?;
+    let (conn, rx) = s.lh.connect_with_token(&caller.actor, Some(caller.token_ref))?;
     let accept = wsproto::accept_key(upgrade.key.as_bytes());
     let sessions = s.sessions.clone();
     tokio::spawn(sessions.track_future(async move {

@@ -22,7 +22,9 @@ mod server {
     mod restart;
     mod resume;
     mod search;
+    mod sessions;
     mod strict;
+    mod throttle;
     mod wall;
     mod wire;
 }

@@ -48,6 +48,8 @@ error_codes! {
     InvalidRequest = ("invalid_request", 400);
     /// A field has a value outside its documented range or format.
     InvalidValue = ("invalid_value", 422);
+    /// A new password is too easy to guess (common, the login, blank, one repeated character).
+    WeakPassword = ("weak_password", 422);
     /// A text or name is longer than its documented limit.
     TooLong = ("too_long", 422);
     /// The request body, WebSocket frame or file is larger than allowed.
@@ -116,6 +118,8 @@ error_codes! {
     ComplianceDisabled = ("compliance_disabled", 409);
     /// The client sends faster than allowed.
     RateLimited = ("rate_limited", 429);
+    /// Every password-check slot and queue place is taken; retry after `Retry-After` seconds.
+    ServerBusy = ("server_busy", 503);
     Timeout = ("timeout", 408);
     /// The connection could not keep up with its outbound queue and was closed.
     SlowConsumer = ("slow_consumer", 503);

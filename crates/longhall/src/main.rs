@@ -106,6 +106,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         max_connections: max_connections(nofile),
         compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
         allowed_origins: config.allowed_origins.clone(),
+        // Each check holds ~19 MiB; more at once than there are CPUs only adds memory.
+        password_checks: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
         ..Settings::default()
     };
     let lh = Longhall::start(store.clone(), Arc::new(files), Arc::new(SystemClock), settings)

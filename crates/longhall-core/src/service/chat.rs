@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use super::views::{message_view, room_view};
 use super::{Actor, Longhall, PostJob};
 use crate::error::{CoreError, CoreResult};
-use crate::live::{Connection, Snapshot, Window, encode};
+use crate::live::{Connection, Snapshot, TokenRef, Window, encode};
 use crate::model::*;
 use crate::rules::{self, Access};
 
@@ -165,6 +165,7 @@ impl Longhall {
         backchat: Option<u32>,
     ) -> CoreResult<()> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::Join)?;
         if targets.is_empty() || targets.len() > MAX_LIST_ITEMS {
             return Err(CoreError::invalid(format!("Join 1 to {MAX_LIST_ITEMS} rooms at a time.")));
         }
@@ -430,6 +431,7 @@ impl Longhall {
         limit: Option<u32>,
     ) -> CoreResult<HistoryPage> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::History)?;
         let (r, _) = self.readable(actor, room)?;
         let default = self.cat().effective_config(actor.user.site.as_deref()).default_chat_history;
         let n = count_in_range("limit", limit, default, MAX_HISTORY_PAGE)?;
@@ -469,6 +471,7 @@ impl Longhall {
     /// capped; results read are BACKCHAT events.
     pub async fn search_messages(&self, actor: &Actor, q: MessageSearch) -> CoreResult<SearchResults> {
         self.require_chat(actor)?;
+        self.rate_limit(actor, super::throttle::Operation::Search)?;
         let limit = count_in_range("limit", q.limit, MAX_SEARCH_RESULTS, MAX_SEARCH_RESULTS)?;
         if let Some(t) = &q.text
             && t.len() > 1024
@@ -599,6 +602,15 @@ impl Longhall {
 
     /// Opens a live connection for the caller (policy must be on).
     pub fn connect(&self, actor: &Actor) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
+        self.connect_with_token(actor, None)
+    }
+
+    /// As `connect`; with `token`, revoking that token or its expiry ends the connection.
+    pub fn connect_with_token(
+        &self,
+        actor: &Actor,
+        token: Option<TokenRef>,
+    ) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
         self.require_chat(actor)?;
         if self.hub.connection_count() >= self.settings.max_connections {
             return Err(CoreError::new(
@@ -606,7 +618,12 @@ impl Longhall {
                 "The server has as many live connections as it allows; try again shortly or use another server of the pool.",
             ));
         }
-        Ok(self.hub.connect(actor.id(), self.settings.outbound_queue, self.settings.outbound_queue_bytes))
+        Ok(self.hub.connect_with_token(
+            actor.id(),
+            token,
+            self.settings.outbound_queue,
+            self.settings.outbound_queue_bytes,
+        ))
     }
 
     /// Records that the caller has read the room up to `seq` (drives unread counts).

@@ -55,8 +55,8 @@ impl Longhall {
         // An account without a password can't sign in with one; it uses API tokens.
         let hash = match new.password {
             Some(p) => {
-                auth::check_password(&p)?;
-                auth::hash_password(p).await?
+                auth::check_password(&p, &login)?;
+                self.hash_password(p).await?
             }
             None => String::new(),
         };
@@ -77,8 +77,8 @@ impl Longhall {
         actor.require_admin()?;
         let hash = match upd.password {
             Some(p) => {
-                auth::check_password(&p)?;
-                Some(auth::hash_password(p).await?)
+                auth::check_password(&p, login)?;
+                Some(self.hash_password(p).await?)
             }
             None => None,
         };
@@ -122,6 +122,8 @@ impl Longhall {
         self.store.update_user(&user).await?;
         if let Some(h) = hash {
             self.store.set_password(user.id, &h).await?;
+            // A reset password signs out whoever knew the old one (API tokens stay).
+            self.revoke_sessions(user.id, None).await?;
         }
         self.cat_mut().users.insert(user.id, user.clone());
         drop(_guard);

@@ -53,6 +53,7 @@ impl Longhall {
         content_type: &str,
         body: ByteStream,
     ) -> CoreResult<FileRef> {
+        self.rate_limit(actor, super::throttle::Operation::Upload)?;
         let (r, access) = self.file_access(actor, room)?;
         if !access.can_post() {
             return Err(access.post_denied(room));

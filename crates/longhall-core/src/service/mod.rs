@@ -17,6 +17,7 @@ mod directory;
 mod files;
 mod following;
 mod rooms;
+mod throttle;
 mod views;
 
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
@@ -36,6 +37,7 @@ pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use rooms::RoomQuery;
+pub use throttle::{Rate, RateLimits, SignInLimits};
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]
@@ -57,6 +59,15 @@ pub struct Settings {
     /// Browser origins (`https://chat.example.org`) besides the server's own that may open the
     /// WebSocket; `*` allows any. A request without `Origin` (not a browser) is always allowed.
     pub allowed_origins: Vec<String>,
+    /// Password hashes and checks (Argon2, ~19 MiB each) that run at once (the binary uses the
+    /// CPU count, at most 8).
+    pub password_checks: usize,
+    /// Password checks that may wait for a slot; more are refused with `server_busy`.
+    pub password_check_queue: usize,
+    /// Failed-sign-in limits (docs/api.md §2).
+    pub sign_in_limits: SignInLimits,
+    /// Per-user limits of search, history, upload, room creation and join (docs/api.md §5).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for Settings {
@@ -69,6 +80,10 @@ impl Default for Settings {
             max_connections: usize::MAX,
             compliance_output_dir: "compliance-output".into(),
             allowed_origins: Vec::new(),
+            password_checks: 2,
+            password_check_queue: 64,
+            sign_in_limits: SignInLimits::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -90,7 +105,9 @@ pub struct Longhall {
     write_lock: tokio::sync::Mutex<()>,
     pub hub: Hub,
     poster: mpsc::Sender<PostJob>,
-    sign_in_failures: auth::FailedSignIns,
+    sign_in_throttle: throttle::SignInThrottle,
+    password_gate: throttle::PasswordGate,
+    rate_limiter: throttle::RateLimiter,
     /// The compliance processor, once the binary has started one.
     compliance: OnceLock<Weak<dyn ComplianceRunner>>,
     /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
@@ -127,12 +144,15 @@ impl Longhall {
             write_lock: tokio::sync::Mutex::new(()),
             hub,
             poster: tx,
-            sign_in_failures: auth::FailedSignIns::default(),
+            sign_in_throttle: throttle::SignInThrottle::new(settings.sign_in_limits),
+            password_gate: throttle::PasswordGate::new(settings.password_checks, settings.password_check_queue),
+            rate_limiter: throttle::RateLimiter::new(settings.rate_limits),
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         lh.close_interrupted_participations().await?;
+        tokio::spawn(end_expired_sessions(Arc::downgrade(&lh)));
         Ok(lh)
     }
 
@@ -150,6 +170,12 @@ impl Longhall {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    /// Counts an expensive operation against the caller's rate (administrators are exempt:
+    /// they provision in bulk).
+    fn rate_limit(&self, actor: &Actor, op: throttle::Operation) -> CoreResult<()> {
+        if actor.is_admin() { Ok(()) } else { self.rate_limiter.take(actor.id(), op, self.now()) }
     }
 
     /// Is the store reachable?
@@ -253,6 +279,17 @@ fn apply_edit(list: &mut Vec<Principal>, replace: Option<Vec<Principal>>, remove
         if !list.contains(&p) {
             list.push(p);
         }
+    }
+}
+
+/// Ends live connections whose session token expired, once a second, while the server lives.
+async fn end_expired_sessions(lh: Weak<Longhall>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(lh) = lh.upgrade() else { return };
+        lh.end_expired_sessions();
     }
 }
 

@@ -135,6 +135,7 @@ impl Longhall {
         if !actor.is_admin() {
             self.require_chat(actor)?;
         }
+        self.rate_limit(actor, super::throttle::Operation::CreateRoom)?;
         rules::check_name("room name", &new.name)?;
         rules::check_description(&new.description)?;
         let _guard = self.write_lock.lock().await;

@@ -6,14 +6,18 @@ use longhall_types::ErrorBody;
 use longhall_types::api::{ApiTokenCreated, ChangePassword, Me, NewApiToken, SignInRequest, SignInResponse, TokenView};
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Peer};
 use crate::error::{ApiResult, Json, Path};
 
 /// Exchange login and password for a bearer token.
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "account", request_body = SignInRequest,
     responses((status = 200, body = SignInResponse), (status = "default", body = ErrorBody)))]
-pub async fn sign_in(State(s): State<AppState>, Json(req): Json<SignInRequest>) -> ApiResult<Json<SignInResponse>> {
-    let (token, me) = s.lh.sign_in(&req.login, &req.password).await?;
+pub async fn sign_in(
+    State(s): State<AppState>,
+    Peer(source): Peer,
+    Json(req): Json<SignInRequest>,
+) -> ApiResult<Json<SignInResponse>> {
+    let (token, me) = s.lh.sign_in(&req.login, &req.password, source).await?;
     Ok(Json(SignInResponse { token, me }))
 }
 
@@ -40,7 +44,7 @@ pub async fn change_password(
     caller: Caller,
     Json(req): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
-    s.lh.change_password(&caller.actor, &req.current, &req.new).await?;
+    s.lh.change_password(&caller.actor, Some(caller.token_ref.id), &req.current, &req.new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
