@@ -4,6 +4,7 @@
 //! [`ports`]. Transports (HTTP, WebSocket, CLI) call the services in [`service`] and nothing
 //! else, so every rule holds the same for every client.
 
+pub mod backup;
 pub mod error;
 pub mod model;
 pub mod ports;

@@ -222,9 +222,29 @@ pub trait Store: Send + Sync + 'static {
 
     // ---- health
 
+    /// A consistent copy of the whole store, taken while it keeps serving: its parts (for
+    /// SQLite `chat.db` and `compliance.db`) as streams, and the file-store objects its file
+    /// records refer to. Every acknowledged post before the call is in it; compliance records
+    /// are never older than the messages (a message's record is written first).
+    fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>>;
+
     /// Check that the store answers and takes durable writes (a small write to every file,
     /// committed like a post): what readiness means.
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;
+}
+
+/// One part of a store snapshot: its archive name, size and bytes.
+pub struct SnapshotPart {
+    pub name: String,
+    pub size: u64,
+    pub bytes: ByteStream,
+}
+
+/// What `Store::snapshot` returns.
+pub struct StoreSnapshot {
+    pub parts: Vec<SnapshotPart>,
+    /// File-store keys the snapshot's file records refer to, with their sizes.
+    pub files: Vec<(String, u64)>,
 }
 
 /// Why a file write failed.

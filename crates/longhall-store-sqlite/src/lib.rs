@@ -15,6 +15,7 @@ mod ops;
 mod processing;
 mod reads;
 mod schema;
+mod snapshot;
 mod store;
 mod writer;
 

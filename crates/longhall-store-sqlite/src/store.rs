@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use longhall_core::model::*;
-use longhall_core::ports::{BoxFuture, Store};
+use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 
@@ -465,6 +465,15 @@ impl Store for SqliteStore {
 
     fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>> {
         self.write(move |c| processing::prune_w(c, limit))
+    }
+
+    fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>> {
+        let (chat, compliance) = (self.readers.chat.clone(), self.readers.compliance.clone());
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || crate::snapshot::take(&chat, &compliance))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the snapshot task failed: {e}")))?
+        })
     }
 
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>> {

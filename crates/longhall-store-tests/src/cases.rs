@@ -919,6 +919,37 @@ pub async fn open_participations_follow_join_and_part_events<S: Store>(s: &S) {
     assert_eq!(all_events(s).await.len(), 6, "the events themselves stay");
 }
 
+/// A snapshot lists the file records of its moment and streams every part whole; what is
+/// written after it is not in it.
+pub async fn snapshot_is_whole_and_of_one_moment<S: Store>(s: &S) {
+    let w = world(s).await;
+    let file = |key: &str, size| FileMeta {
+        id: 0,
+        room: w.room_a,
+        uploader: w.bob,
+        key: key.into(),
+        name: format!("{key}.txt"),
+        content_type: "text/plain".into(),
+        size,
+        ts: 7_000,
+    };
+    let ev = event(ComplianceKind::FileUpload, w.room_a, w.bob, 7_000);
+    s.insert_file(&file("first", 11), &ev).await.unwrap();
+    s.insert_file(&file("second", 22), &ev).await.unwrap();
+    let snap = s.snapshot().await.unwrap();
+    s.insert_file(&file("after", 33), &ev).await.unwrap();
+    assert_eq!(snap.files, vec![("first".to_owned(), 11), ("second".to_owned(), 22)]);
+    assert!(!snap.parts.is_empty());
+    for mut part in snap.parts {
+        let mut got = 0u64;
+        while let Some(chunk) = std::future::poll_fn(|cx| part.bytes.as_mut().poll_next(cx)).await {
+            got += chunk.unwrap().len() as u64;
+        }
+        assert_eq!(got, part.size, "{} streams exactly its size", part.name);
+        assert!(part.size > 0, "{} is not empty", part.name);
+    }
+}
+
 /// Failed writes surface as errors of the right kind, not panics or silent success.
 pub async fn missing_references_are_errors<S: Store>(s: &S) {
     let w = world(s).await;

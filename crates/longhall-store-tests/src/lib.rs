@@ -70,6 +70,7 @@ macro_rules! conformance_suite {
             files_insert_get_and_upload_event,
             record_compliance_keeps_order_and_pages,
             open_participations_follow_join_and_part_events,
+            snapshot_is_whole_and_of_one_moment,
             missing_references_are_errors,
             compliance_config_round_trips,
             compliance_lease_is_exclusive_and_expires,

@@ -1,6 +1,8 @@
 //! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
-//! commented default configuration; `compliance …` administers compliance processing.
+//! commented default configuration; `compliance …` administers compliance processing;
+//! `backup` and `restore` save and restore a deployment.
 
+mod backup;
 mod compliance;
 mod config;
 
@@ -48,6 +50,10 @@ enum Command {
         #[command(subcommand)]
         command: compliance::ComplianceCommand,
     },
+    /// Save a backup of a running server (stores and files) into FILE, verified.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data directory (offline; checks everything before writing).
+    Restore(backup::RestoreArgs),
     /// Load-test a server with the seeded capacity model, or run the baseline broadcaster
     /// (loopback or the host named with --server only; bounded counts and duration).
     Stress(longhall_stress::StressArgs),
@@ -76,6 +82,8 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
         }
         Command::Compliance { client, command } => compliance::run(client, command),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
         Command::Stress(args) => longhall_stress::run(args),
     }
 }

@@ -10,6 +10,7 @@
 
 mod admin;
 mod auth;
+mod backup;
 mod chat;
 mod compliance;
 mod content;

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod backup;
 pub mod files;
 pub mod health;
 pub mod messages;
@@ -61,6 +62,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::search))
         .routes(routes!(files::upload))
         .routes(routes!(files::download))
+        .routes(routes!(backup::backup))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::get_user, admin::update_user))
         .routes(routes!(admin::list_domains))
