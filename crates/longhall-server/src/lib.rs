@@ -34,13 +34,16 @@ pub struct AppState {
     pub lh: Arc<Longhall>,
     /// WebSocket sessions outlive their HTTP request; stopping waits for them to say goodbye.
     pub sessions: TaskTracker,
-    pub limits: ServerLimits,
+    pub transport: TransportSettings,
 }
 
-/// The transport's bounds on what a client may hold: connections, time, silence. Documented
-/// in docs/security.md.
+/// How the transport treats clients: its bounds on what one may hold (connections, time,
+/// silence) and which proxies it trusts to name them. Documented in docs/security.md.
 #[derive(Debug, Clone)]
-pub struct ServerLimits {
+pub struct TransportSettings {
+    /// Reverse proxies whose `X-Forwarded-For` names the client (for per-source limits and the
+    /// logs); from anyone else the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Most HTTP connections open at once that are not WebSocket sessions. Past it, the one
     /// that has waited longest for a request head is closed to make room.
     pub max_http_connections: usize,
@@ -56,9 +59,10 @@ pub struct ServerLimits {
     pub ws_idle_timeout: Duration,
 }
 
-impl Default for ServerLimits {
+impl Default for TransportSettings {
     fn default() -> Self {
-        ServerLimits {
+        TransportSettings {
+            trusted_proxies: Vec::new(),
             max_http_connections: 512,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
@@ -76,13 +80,13 @@ pub fn openapi_json() -> String {
 
 /// The whole HTTP application.
 pub fn app(lh: Arc<Longhall>) -> Router {
-    app_with(lh, TaskTracker::new(), ServerLimits::default())
+    app_with(lh, TaskTracker::new(), TransportSettings::default())
 }
 
-fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, limits: ServerLimits) -> Router {
+fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, transport: TransportSettings) -> Router {
     let (api, _) = routes::api();
     let doc = openapi_json();
-    let state = AppState { lh, sessions, limits };
+    let state = AppState { lh, sessions, transport };
     api.route(
         "/api/v1/openapi.json",
         get(move || {
@@ -120,18 +124,18 @@ pub async fn serve(
     lh: Arc<Longhall>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, lh, ServerLimits::default(), shutdown).await
+    serve_with(listener, lh, TransportSettings::default(), shutdown).await
 }
 
-/// `serve` with the given transport limits.
+/// `serve` with the given transport settings.
 pub async fn serve_with(
     listener: tokio::net::TcpListener,
     lh: Arc<Longhall>,
-    limits: ServerLimits,
+    transport: TransportSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sessions = TaskTracker::new();
-    let app = app_with(lh.clone(), sessions.clone(), limits.clone());
+    let app = app_with(lh.clone(), sessions.clone(), transport.clone());
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();
     let stopping = lh.clone();
@@ -140,7 +144,7 @@ pub async fn serve_with(
         stopping.shutdown(CoreError::new(ErrorCode::ShuttingDown, "The server is stopping; reconnect shortly.")).await;
         signal.cancel();
     });
-    listener::run(listener, app, limits, stop).await?;
+    listener::run(listener, app, transport, stop).await?;
     // HTTP requests are done; let each WebSocket session send its `closing` frame and close
     // handshake (bounded, so a stuck peer can't hold the stop).
     sessions.close();

@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
-use crate::ServerLimits;
+use crate::TransportSettings;
 use crate::error::ApiError;
 
 /// How long a stop waits for the HTTP requests in flight.
@@ -131,7 +131,7 @@ impl Slots {
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
-    limits: ServerLimits,
+    transport: TransportSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Slots::default());
@@ -153,9 +153,9 @@ pub(crate) async fn run(
         // Frames are written whole (a batch per write), so Nagle's algorithm has nothing to
         // merge; left on, it holds a frame back until the client's delayed ACK of the previous one.
         let _ = tcp.set_nodelay(true);
-        match slots.admit(limits.max_http_connections) {
+        match slots.admit(transport.max_http_connections) {
             Some(slot) => {
-                let conn = Conn { peer, app: app.clone(), limits: limits.clone(), slots: slots.clone(), slot };
+                let conn = Conn { peer, app: app.clone(), transport: transport.clone(), slots: slots.clone(), slot };
                 connections.spawn(conn.serve(tcp, shutdown.clone()));
             }
             None => {
@@ -178,7 +178,7 @@ pub(crate) async fn run(
 struct Conn {
     peer: SocketAddr,
     app: Router,
-    limits: ServerLimits,
+    transport: TransportSettings,
     slots: Arc<Slots>,
     slot: Arc<Slot>,
 }
@@ -189,7 +189,10 @@ impl Conn {
     async fn serve(self, tcp: TcpStream, shutdown: CancellationToken) {
         let (peer, slots, slot) = (self.peer, self.slots.clone(), self.slot.clone());
         let mut builder = hyper::server::conn::http1::Builder::new();
-        builder.timer(TokioTimer::new()).header_read_timeout(self.limits.header_timeout).max_buf_size(MAX_HEAD_BYTES);
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.transport.header_timeout)
+            .max_buf_size(MAX_HEAD_BYTES);
         let conn = builder.serve_connection(TokioIo::new(tcp), self).with_upgrades();
         tokio::pin!(conn);
         tokio::select! {
@@ -243,9 +246,10 @@ impl hyper::service::Service<Request<Incoming>> for Conn {
         self.slots.busy(&self.slot);
         let path = req.uri().path();
         let is_upload = req.method() == Method::POST && path.starts_with("/api/v1/rooms/") && path.ends_with("/files");
-        let limit = if is_upload { self.limits.upload_timeout } else { self.limits.body_timeout };
+        let limit = if is_upload { self.transport.upload_timeout } else { self.transport.body_timeout };
         let mut req = req.map(|body| Body::new(DeadlineBody::new(body, limit)));
-        req.extensions_mut().insert(ConnectInfo(self.peer));
+        let client = client_address(self.peer, req.headers(), &self.transport.trusted_proxies);
+        req.extensions_mut().insert(ConnectInfo(client));
         let mut app = self.app.clone();
         let (slots, slot) = (self.slots.clone(), self.slot.clone());
         Box::pin(async move {
@@ -257,6 +261,31 @@ impl hyper::service::Service<Request<Incoming>> for Conn {
             Ok(response)
         })
     }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the last address in
+/// `X-Forwarded-For` that is not itself a trusted proxy (each proxy appends the address it
+/// received the request from, so earlier entries are the client's own claims).
+fn client_address(peer: SocketAddr, headers: &axum::http::HeaderMap, trusted: &[std::net::IpAddr]) -> SocketAddr {
+    if !trusted.contains(&peer.ip()) {
+        return peer;
+    }
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    for hop in hops.iter().rev() {
+        match hop.parse::<std::net::IpAddr>() {
+            Ok(ip) if trusted.contains(&ip) => continue,
+            Ok(ip) => return SocketAddr::new(ip, 0),
+            // Unparsable: don't look further left, where the client wrote what it liked.
+            Err(_) => return peer,
+        }
+    }
+    peer
 }
 
 /// A request body that must be complete by a deadline.
@@ -332,4 +361,23 @@ pub(crate) fn body_timeout_error(limit: Duration) -> ApiError {
             limit.as_secs()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarded_address_counts_only_from_a_trusted_proxy() {
+        let proxy: SocketAddr = "10.0.0.1:5000".parse().unwrap();
+        let stranger: SocketAddr = "203.0.113.9:5000".parse().unwrap();
+        let trusted = ["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4, 198.51.100.7, 10.0.0.2".parse().unwrap());
+        assert_eq!(client_address(proxy, &h, &trusted).ip().to_string(), "198.51.100.7", "the hop before our proxies");
+        assert_eq!(client_address(stranger, &h, &trusted), stranger, "a stranger can't name itself");
+        assert_eq!(client_address(proxy, &axum::http::HeaderMap::new(), &trusted), proxy);
+        h.insert("x-forwarded-for", "1.2.3.4, garbage".parse().unwrap());
+        assert_eq!(client_address(proxy, &h, &trusted), proxy, "an unreadable hop is not trusted");
+    }
 }

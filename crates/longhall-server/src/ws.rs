@@ -133,7 +133,7 @@ where
     let mut close_queued = false;
     // A client that is quiet for a ping interval is pinged; one that stays silent (no request,
     // no pong) for the idle timeout is gone (a dead peer, a half-open TCP connection).
-    let (ping_every, idle_after) = (s.limits.ws_ping_interval, s.limits.ws_idle_timeout);
+    let (ping_every, idle_after) = (s.transport.ws_ping_interval, s.transport.ws_idle_timeout);
     let mut last_heard = tokio::time::Instant::now();
     let mut check = tokio::time::interval_at(last_heard + ping_every, ping_every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

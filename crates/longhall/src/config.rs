@@ -23,6 +23,8 @@ pub struct Config {
     pub log_level: String,
     /// Browser origins besides the server's own whose pages may open the WebSocket (`*`: any).
     pub allowed_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Config {
@@ -34,15 +36,17 @@ impl Default for Config {
             log_format: "text".into(),
             log_level: "info".into(),
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
 
 /// Every key, which is also the name of its environment variable after `LONGHALL_`.
-const KEYS: &[&str] = &["data_dir", "listen", "admin_login", "log_format", "log_level", "allowed_origins"];
+const KEYS: &[&str] =
+    &["data_dir", "listen", "admin_login", "log_format", "log_level", "allowed_origins", "trusted_proxies"];
 
 /// Keys holding a list; their environment variable separates the entries by commas.
-const LIST_KEYS: &[&str] = &["allowed_origins"];
+const LIST_KEYS: &[&str] = &["allowed_origins", "trusted_proxies"];
 
 /// The commented default file (`longhall config print-default`).
 pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also be set by an environment variable
@@ -73,6 +77,12 @@ log_level = "info"
 # ["https://chat.example.org", "http://localhost:3000"]; "*" allows every origin. In the
 # environment, separate them by commas. Others are refused with origin_not_allowed (403).
 allowed_origins = []
+
+# IP addresses of reverse proxies in front of this server, e.g. ["127.0.0.1"]. From these
+# (and only these) the client's address is taken from X-Forwarded-For, so per-address
+# sign-in limits apply to each client rather than to the proxy. In the environment,
+# separate them by commas.
+trusted_proxies = []
 "#;
 
 /// Flags given on the command line (only those set override).
@@ -140,7 +150,17 @@ impl Config {
                  scheme://host[:port] (http or https, no path), e.g. \"https://chat.example.org\", or \"*\""
             );
         }
+        if let Some(bad) = config.trusted_proxies.iter().find(|p| p.parse::<std::net::IpAddr>().is_err()) {
+            anyhow::bail!(
+                "invalid configuration: trusted_proxies entry {bad:?} is not an IP address; write e.g. \"127.0.0.1\" or \"::1\""
+            );
+        }
         Ok(config)
+    }
+
+    /// The trusted proxies as addresses (checked by `load`).
+    pub fn trusted_proxy_addresses(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
     }
 }
 

@@ -145,11 +145,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("Longhall: serving http://{addr}/ (API under /api/v1, WebSocket at /api/v1/ws)");
     tracing::info!(%addr, "serving");
     let processor = compliance::start(&lh, store, Arc::new(SystemClock), &data_dir, &config.admin_login);
-    let limits = longhall_server::ServerLimits {
+    let transport = longhall_server::TransportSettings {
+        trusted_proxies: config.trusted_proxy_addresses(),
         max_http_connections: max_http_connections(nofile),
-        ..longhall_server::ServerLimits::default()
+        ..longhall_server::TransportSettings::default()
     };
-    longhall_server::serve_with(listener, lh, limits, shutdown_signal()).await?;
+    longhall_server::serve_with(listener, lh, transport, shutdown_signal()).await?;
     processor.stop(std::time::Duration::from_secs(30)).await;
     tracing::info!("stopped");
     Ok(())
@@ -169,7 +170,7 @@ fn max_connections(nofile: u64) -> usize {
 /// that `max_connections` keeps back, at most 512.
 fn max_http_connections(nofile: u64) -> usize {
     if nofile == 0 {
-        return longhall_server::ServerLimits::default().max_http_connections;
+        return longhall_server::TransportSettings::default().max_http_connections;
     }
     usize::try_from((nofile / 4).min(1024) / 2).unwrap_or(512).clamp(16, 512)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use longhall_core::Settings;
-use longhall_server::ServerLimits;
+use longhall_server::TransportSettings;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -14,12 +14,12 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::harness::*;
 
-fn quick_limits() -> ServerLimits {
-    ServerLimits {
+fn quick_limits() -> TransportSettings {
+    TransportSettings {
         max_http_connections: 32,
         header_timeout: Duration::from_secs(1),
         body_timeout: Duration::from_secs(1),
-        ..ServerLimits::default()
+        ..TransportSettings::default()
     }
 }
 
@@ -98,8 +98,11 @@ async fn a_body_that_does_not_arrive_in_time_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn past_the_connection_bound_the_oldest_waiting_connection_makes_room() {
-    let limits =
-        ServerLimits { max_http_connections: 4, header_timeout: Duration::from_secs(30), ..ServerLimits::default() };
+    let limits = TransportSettings {
+        max_http_connections: 4,
+        header_timeout: Duration::from_secs(30),
+        ..TransportSettings::default()
+    };
     let s = TestServer::with_limits(Settings::default(), limits).await;
     let admin = s.admin_token().to_owned();
     let mut idle = Vec::new();
@@ -129,7 +132,7 @@ async fn past_the_connection_bound_the_oldest_waiting_connection_makes_room() {
 async fn unread_answers_close_the_connection_with_a_reason_and_free_it() {
     // A small byte bound keeps the test quick; the frame bound is far away.
     let settings = Settings { outbound_queue_bytes: 1024 * 1024, ..Settings::default() };
-    let s = TestServer::with_limits(settings, ServerLimits::default()).await;
+    let s = TestServer::with_limits(settings, TransportSettings::default()).await;
     let admin = s.admin_token().to_owned();
     let t = s.users(&["hoarder@example.org", "watcher@example.org"]).await;
     let cat = s.category(json!({ "name": "Archive", "allowed_members": ["domain:example.org"] })).await;
@@ -189,7 +192,7 @@ async fn unread_answers_close_the_connection_with_a_reason_and_free_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_requests_do_not_hold_up_a_stop() {
-    let limits = ServerLimits { header_timeout: Duration::from_secs(60), ..ServerLimits::default() };
+    let limits = TransportSettings { header_timeout: Duration::from_secs(60), ..TransportSettings::default() };
     let mut s = TestServer::with_limits(Settings::default(), limits).await;
     let mut hanging = Vec::new();
     for _ in 0..10 {

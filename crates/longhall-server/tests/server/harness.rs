@@ -13,7 +13,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use longhall_core::ports::SystemClock;
 use longhall_core::{Longhall, Settings};
-use longhall_server::ServerLimits;
+use longhall_server::TransportSettings;
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use longhall_types::ErrorCode;
 use reqwest::{Method, StatusCode};
@@ -60,14 +60,14 @@ struct Running {
 pub struct TestServer {
     dir: TempDir,
     settings: Settings,
-    limits: ServerLimits,
+    limits: TransportSettings,
     running: Option<Running>,
     pub addr: SocketAddr,
     http: reqwest::Client,
     admin: String,
 }
 
-async fn launch(dir: &std::path::Path, settings: Settings, limits: ServerLimits) -> (Running, SocketAddr) {
+async fn launch(dir: &std::path::Path, settings: Settings, limits: TransportSettings) -> (Running, SocketAddr) {
     // After a stop the old store may still be finishing its drop (its last handle is gone, its
     // writer thread is stopping): the directory's lock is released a moment later.
     let deadline = tokio::time::Instant::now() + WAIT;
@@ -99,11 +99,11 @@ impl TestServer {
     }
 
     pub async fn with_settings(settings: Settings) -> TestServer {
-        TestServer::with_limits(settings, ServerLimits::default()).await
+        TestServer::with_limits(settings, TransportSettings::default()).await
     }
 
     /// A server with the given core settings and transport limits.
-    pub async fn with_limits(settings: Settings, limits: ServerLimits) -> TestServer {
+    pub async fn with_limits(settings: Settings, limits: TransportSettings) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (running, addr) = launch(dir.path(), settings.clone(), limits.clone()).await;
         let mut s = TestServer {

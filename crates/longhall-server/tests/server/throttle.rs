@@ -157,3 +157,39 @@ async fn still_served(ws: &mut super::harness::Ws) {
     let pong = ws.request(json!({ "type": "ping" })).await;
     assert_eq!(pong["type"], "pong", "the connection goes on after a refusal");
 }
+
+/// Signs in from 127.0.0.`from` claiming to be `forwarded` in `X-Forwarded-For`: the code.
+async fn sign_in_forwarded(s: &TestServer, from: u8, forwarded: &str, login: &str) -> String {
+    let r = client_from(from)
+        .post(s.url("/api/v1/auth/sign-in"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({ "login": login, "password": "password1" }))
+        .send()
+        .await
+        .expect("a sign-in answer");
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    body["code"].as_str().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_limit_and_others_cant_pick_one() {
+    let limits = SignInLimits { per_source: 3, ..SignInLimits::default() };
+    let transport = longhall_server::TransportSettings {
+        trusted_proxies: vec!["127.0.0.9".parse().unwrap()],
+        ..longhall_server::TransportSettings::default()
+    };
+    let s = TestServer::with_limits(Settings { sign_in_limits: limits, ..Settings::default() }, transport).await;
+    // Through the proxy (127.0.0.9), one client sprays and reaches its limit...
+    for i in 0..3 {
+        assert_eq!(sign_in_forwarded(&s, 9, "198.51.100.7", &format!("g{i}@example.org")).await, "invalid_credentials");
+    }
+    assert_eq!(sign_in_forwarded(&s, 9, "198.51.100.7", "g9@example.org").await, "rate_limited");
+    // ...while another client behind the same proxy is not limited.
+    assert_eq!(sign_in_forwarded(&s, 9, "198.51.100.8", "g9@example.org").await, "invalid_credentials");
+    // A peer that is not a trusted proxy can't escape its own limit by naming other addresses.
+    for i in 0..3 {
+        let forged = format!("203.0.113.{i}");
+        assert_eq!(sign_in_forwarded(&s, 10, &forged, &format!("h{i}@example.org")).await, "invalid_credentials");
+    }
+    assert_eq!(sign_in_forwarded(&s, 10, "203.0.113.99", "h9@example.org").await, "rate_limited");
+}

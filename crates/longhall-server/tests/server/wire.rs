@@ -224,7 +224,7 @@ async fn many_queued_frames_arrive_whole_and_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_client_is_pinged_then_closed_while_one_that_answers_stays() {
-    let limits = longhall_server::ServerLimits {
+    let limits = longhall_server::TransportSettings {
         ws_ping_interval: Duration::from_millis(300),
         ws_idle_timeout: Duration::from_secs(1),
         ..Default::default()
