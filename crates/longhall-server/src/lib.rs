@@ -45,8 +45,12 @@ pub struct TransportSettings {
     /// logs); from anyone else the header is ignored.
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Most HTTP connections open at once that are not WebSocket sessions. Past it, the one
-    /// that has waited longest for a request head is closed to make room.
+    /// that has waited longest for a request head is closed to make room, if it has waited at
+    /// least `eviction_age`.
     pub max_http_connections: usize,
+    /// How long a connection must have waited for a request head before a newcomer may take
+    /// its place (one that has just connected is sending its request now).
+    pub eviction_age: Duration,
     /// Time to send a request head; also how long an idle keep-alive connection is kept.
     pub header_timeout: Duration,
     /// Time to send a request body (file uploads excepted).
@@ -64,6 +68,7 @@ impl Default for TransportSettings {
         TransportSettings {
             trusted_proxies: Vec::new(),
             max_http_connections: 512,
+            eviction_age: Duration::from_secs(1),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),

@@ -5,8 +5,9 @@
 //! - A request body must arrive within `body_timeout` (`upload_timeout` for file uploads).
 //! - At most `max_http_connections` connections that are not WebSocket sessions are open at
 //!   once. When a new one would pass the bound, the connection that has waited longest for a
-//!   request head is closed to make room (a trickle of half-open connections only pushes out
-//!   its own kind); when every one is busy with a request, the newcomer gets `503 server_full`.
+//!   request head is closed to make room, if it has waited at least `eviction_age` (a trickle of
+//!   half-open connections only pushes out its own kind); otherwise (every one busy with a
+//!   request, or just arrived) the newcomer gets `503 server_full`.
 //!
 //! Upgraded connections (WebSocket sessions) leave this count; the hub bounds them.
 
@@ -37,6 +38,9 @@ use tower_service::Service;
 use crate::TransportSettings;
 use crate::error::ApiError;
 
+/// `503 server_full` answers being written at once; past it, a refused connection is just closed.
+const MAX_REFUSALS: usize = 64;
+
 /// How long a stop waits for the HTTP requests in flight.
 const STOP_WAIT: Duration = Duration::from_secs(30);
 
@@ -45,13 +49,18 @@ const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// One HTTP connection's place in the count.
 struct Slot {
-    id: u64,
+    /// Its key in the waiting line and when it began waiting for its current request head.
+    place: Mutex<(u64, tokio::time::Instant)>,
     /// Set (under the `Slots` lock) when the connection was closed to make room.
     evicted: std::sync::atomic::AtomicBool,
     notify: Notify,
 }
 
 impl Slot {
+    fn place(&self) -> (u64, tokio::time::Instant) {
+        *self.place.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn is_evicted(&self) -> bool {
         self.evicted.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -76,20 +85,27 @@ impl Slots {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A place for a new connection, if one is free or can be freed.
-    fn admit(&self, max: usize) -> Option<Arc<Slot>> {
+    /// A place for a new connection, if one is free or can be freed: the connection that has
+    /// waited longest for a request head gives its place up, if it has waited at least
+    /// `min_wait` (a connection that has only just arrived is sending its request now).
+    fn admit(&self, max: usize, min_wait: Duration) -> Option<Arc<Slot>> {
         let mut s = self.lock();
+        let now = tokio::time::Instant::now();
         if s.open >= max {
-            // Make room by closing the connection that has waited longest for a request head.
-            let (_, oldest) = s.waiting.pop_first()?;
+            let (key, oldest) = s.waiting.first_key_value().map(|(k, slot)| (*k, slot.clone()))?;
+            if now.duration_since(oldest.place().1) < min_wait {
+                return None;
+            }
+            s.waiting.remove(&key);
             oldest.evicted.store(true, std::sync::atomic::Ordering::Release);
             oldest.notify.notify_one();
             s.open -= 1;
         }
         s.open += 1;
         s.next_id += 1;
-        let slot = Arc::new(Slot { id: s.next_id, evicted: Default::default(), notify: Notify::new() });
-        s.waiting.insert(slot.id, slot.clone());
+        let key = s.next_id;
+        let slot = Arc::new(Slot { place: Mutex::new((key, now)), evicted: Default::default(), notify: Notify::new() });
+        s.waiting.insert(key, slot.clone());
         Some(slot)
     }
 
@@ -105,21 +121,25 @@ impl Slots {
 
     /// A request head arrived: the connection is busy until its answer is ready.
     fn busy(&self, slot: &Slot) {
-        self.lock().waiting.remove(&slot.id);
+        self.lock().waiting.remove(&slot.place().0);
     }
 
-    /// The answer is out: the connection waits for its next request head.
+    /// The answer is out: the connection waits for its next request head (and goes to the
+    /// back of the line).
     fn idle(&self, slot: &Arc<Slot>) {
         let mut s = self.lock();
         if !slot.is_evicted() {
-            s.waiting.insert(slot.id, slot.clone());
+            s.next_id += 1;
+            let key = s.next_id;
+            *slot.place.lock().unwrap_or_else(|e| e.into_inner()) = (key, tokio::time::Instant::now());
+            s.waiting.insert(key, slot.clone());
         }
     }
 
     /// The connection ended or became a WebSocket session.
     fn release(&self, slot: &Slot) {
         let mut s = self.lock();
-        s.waiting.remove(&slot.id);
+        s.waiting.remove(&slot.place().0);
         if !slot.is_evicted() {
             s.open = s.open.saturating_sub(1);
         }
@@ -136,6 +156,7 @@ pub(crate) async fn run(
 ) -> std::io::Result<()> {
     let slots = Arc::new(Slots::default());
     let connections = TaskTracker::new();
+    let refusals = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSALS));
     loop {
         let (tcp, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -153,14 +174,22 @@ pub(crate) async fn run(
         // Frames are written whole (a batch per write), so Nagle's algorithm has nothing to
         // merge; left on, it holds a frame back until the client's delayed ACK of the previous one.
         let _ = tcp.set_nodelay(true);
-        match slots.admit(transport.max_http_connections) {
+        match slots.admit(transport.max_http_connections, transport.eviction_age) {
             Some(slot) => {
                 let conn = Conn { peer, app: app.clone(), transport: transport.clone(), slots: slots.clone(), slot };
                 connections.spawn(conn.serve(tcp, shutdown.clone()));
             }
-            None => {
-                connections.spawn(refuse_full(tcp));
-            }
+            // Answering takes a moment (the request head is read first); under a flood,
+            // only so many answers are in progress and the rest are just closed.
+            None => match refusals.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    connections.spawn(async move {
+                        refuse_full(tcp).await;
+                        drop(permit);
+                    });
+                }
+                Err(_) => drop(tcp),
+            },
         }
     }
     drop(listener);
@@ -217,8 +246,11 @@ impl Conn {
     }
 }
 
-/// Answers a connection that can't be served now and closes it.
+/// Answers a connection that can't be served now and closes it. The request head is read
+/// first (briefly, and bounded), so that an HTTP client sees the answer to its request
+/// rather than a connection closed under it.
 async fn refuse_full(mut tcp: TcpStream) {
+    use tokio::io::AsyncReadExt;
     let body = serde_json::to_string(&longhall_types::ErrorBody {
         code: ErrorCode::ServerFull.as_str().into(),
         message: "The server has as many HTTP connections open as it allows; try again in a moment.".into(),
@@ -228,9 +260,24 @@ async fn refuse_full(mut tcp: TcpStream) {
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
     );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut head = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_HEAD_BYTES {
+            match tcp.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => head.extend_from_slice(&chunk[..n]),
+            }
+        }
         let _ = tcp.write_all(answer.as_bytes()).await;
         let _ = tcp.shutdown().await;
+        // Let the client read the answer before the socket goes (closing with unread input
+        // would reset it).
+        while let Ok(n) = tcp.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+        }
     })
     .await;
 }

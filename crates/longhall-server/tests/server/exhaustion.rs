@@ -17,6 +17,7 @@ use super::harness::*;
 fn quick_limits() -> TransportSettings {
     TransportSettings {
         max_http_connections: 32,
+        eviction_age: Duration::ZERO,
         header_timeout: Duration::from_secs(1),
         body_timeout: Duration::from_secs(1),
         ..TransportSettings::default()
@@ -100,24 +101,41 @@ async fn a_body_that_does_not_arrive_in_time_is_refused() {
 async fn past_the_connection_bound_the_oldest_waiting_connection_makes_room() {
     let limits = TransportSettings {
         max_http_connections: 4,
+        eviction_age: Duration::from_millis(300),
         header_timeout: Duration::from_secs(30),
         ..TransportSettings::default()
     };
     let s = TestServer::with_limits(Settings::default(), limits).await;
     let admin = s.admin_token().to_owned();
+    let me = format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: longhall\r\nAuthorization: Bearer {admin}\r\nConnection: close\r\n\r\n"
+    );
+    // The harness's own keep-alive connection may hold a place too: wait until it can be taken.
+    tokio::time::sleep(Duration::from_millis(350)).await;
     let mut idle = Vec::new();
     for _ in 0..4 {
         idle.push(TcpStream::connect(s.addr).await.expect("connect"));
     }
-    // A fifth connection is served at once (the head timeout is far away): the oldest idle one
-    // gave its place up.
-    let mut fifth = TcpStream::connect(s.addr).await.expect("connect");
-    let me = format!(
-        "GET /api/v1/me HTTP/1.1\r\nHost: longhall\r\nAuthorization: Bearer {admin}\r\nConnection: close\r\n\r\n"
-    );
-    fifth.write_all(me.as_bytes()).await.expect("send");
-    let answer = until_closed(&mut fifth, Duration::from_secs(5)).await;
-    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&answer));
+    // All four have only just connected: they keep their places and a fifth is turned away.
+    let mut early = TcpStream::connect(s.addr).await.expect("connect");
+    early.write_all(me.as_bytes()).await.expect("send");
+    let answer = String::from_utf8_lossy(&until_closed(&mut early, Duration::from_secs(5)).await).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+    assert!(answer.contains("server_full"), "{answer}");
+
+    // Once they have waited a while, a newcomer takes the place of the one that waited longest.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let answer = loop {
+        let mut fifth = TcpStream::connect(s.addr).await.expect("connect");
+        fifth.write_all(me.as_bytes()).await.expect("send");
+        let answer = String::from_utf8_lossy(&until_closed(&mut fifth, Duration::from_secs(5)).await).into_owned();
+        if !answer.starts_with("HTTP/1.1 503") || tokio::time::Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let mut oldest = idle.remove(0);
     assert!(until_closed(&mut oldest, Duration::from_secs(5)).await.is_empty());
     // The others still hold their places.
