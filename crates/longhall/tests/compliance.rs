@@ -2,7 +2,6 @@
 //! running server (the XSLT worker included), and exactly once across a SIGKILL in the middle of
 //! a run.
 
-#[allow(dead_code, reason = "the support is shared with the other binary tests")]
 mod support;
 
 use std::collections::BTreeMap;
