@@ -276,10 +276,10 @@ async fn cleanup(args: CleanupArgs) -> anyhow::Result<()> {
     if state.server != target.base {
         bail!("the state file {} belongs to {}, not {}", args.state.display(), state.server, target.base);
     }
-    let api = setup::Api::new(&target.base)?;
+    let api = setup::api(&target.base)?;
     let admin = match (&args.target.token, &args.target.admin_login, &args.target.admin_password) {
         (Some(t), _, _) => t.clone(),
-        (None, Some(l), Some(p)) => api.sign_in(l, p).await?,
+        (None, Some(l), Some(p)) => setup::sign_in(&api, l, p).await?,
         _ => bail!("give --token (or LONGHALL_TOKEN), or --admin-login and --admin-password"),
     };
     let progress = progress::Progress::new(std::io::stdout().is_terminal());

@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::Method;
+use longhall_client::messages::MessageSearch;
+use longhall_client::{Client, ClientError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -24,7 +25,6 @@ use crate::model::{Params, Rng, Workload};
 use crate::parts::PhaseData;
 use crate::progress::Progress;
 use crate::report::*;
-use crate::setup::Api;
 use crate::stats::Stats;
 
 /// Words of the posted texts and of the searches: Latin, and CJK of one to three characters
@@ -73,19 +73,6 @@ fn words(rng: &mut Rng, n: usize) -> String {
         s.push_str(VOCABULARY[rng.below(VOCABULARY.len() as u64) as usize]);
     }
     s
-}
-
-/// Percent-encodes a query-string value.
-fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// What a node needs to run its share (sent to a worker process as its first line).
@@ -238,7 +225,7 @@ pub struct Node {
     w: Workload,
     shared: Arc<Shared>,
     target: Target,
-    api: Api,
+    api: Client,
     progress: Progress,
     conns: Vec<Option<mpsc::Sender<Cmd>>>,
     open_n: u64,
@@ -263,7 +250,7 @@ impl Node {
         Ok(Node {
             shared: Arc::new(Shared::new(&spec.room_ids, users, spec.verify)),
             target: Target { addr: spec.addr, ws_url: spec.ws_url.clone() },
-            api: Api::new(&spec.base)?,
+            api: crate::setup::api(&spec.base)?,
             progress: Progress::new(progress),
             conns: vec![None; users],
             open_n: 0,
@@ -583,15 +570,20 @@ impl Node {
                     let (searches, failures) = (searches.clone(), search_failures.clone());
                     tokio::spawn(async move {
                         let t0 = shared.now_us();
-                        let path = format!("/api/v1/search/messages?q={}&limit=50", enc(word));
-                        match api.call(Method::GET, &path, Some(&token), None).await {
-                            Ok(Ok(_)) => shared.stats.search.record(u, shared.now_us() - t0),
-                            Ok(Err(e)) => {
-                                shared.stats.errors.add(format!("search:{}", e.code), 1);
-                                failures.fetch_add(1, Ordering::Relaxed);
-                            }
+                        let search = MessageSearch { q: Some(word.to_owned()), limit: Some(50), ..Default::default() };
+                        match api.with_token(token).search_messages(&search).await {
+                            Ok(_) => shared.stats.search.record(u, shared.now_us() - t0),
                             Err(e) => {
-                                shared.stats.errors.add(format!("search:{}", e.root_cause()), 1);
+                                let kind = match &e {
+                                    ClientError::Api { code_text, .. } => code_text.clone(),
+                                    // The root cause, as a short key of the error table.
+                                    ClientError::Unreachable { reason, .. } => {
+                                        reason.rsplit(": ").next().unwrap_or(reason).to_owned()
+                                    }
+                                    ClientError::Protocol { .. } => "unexpected answer".into(),
+                                    ClientError::InvalidUrl(m) => m.clone(),
+                                };
+                                shared.stats.errors.add(format!("search:{kind}"), 1);
                                 failures.fetch_add(1, Ordering::Relaxed);
                             }
                         }

@@ -8,8 +8,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use reqwest::Method;
-use serde_json::json;
+use longhall_client::Client;
+use longhall_client::api::PostRequest;
 
 use crate::client;
 use crate::model::{Params, Scenario, Workload};
@@ -18,7 +18,7 @@ use crate::parts::{self, PhaseData};
 use crate::procstat::{self, Sample};
 use crate::progress::Progress;
 use crate::report::*;
-use crate::setup::{self, Api, State};
+use crate::setup::{self, State};
 use crate::workers::Fleet;
 use crate::{RunArgs, ServerTarget};
 
@@ -104,12 +104,12 @@ struct Provisioned {
     report: SetupReport,
 }
 
-async fn admin_token(api: &Api, args: &RunArgs) -> anyhow::Result<String> {
+async fn admin_token(api: &Client, args: &RunArgs) -> anyhow::Result<String> {
     if let Some(t) = &args.target.token {
         return Ok(t.clone());
     }
     match (&args.target.admin_login, &args.target.admin_password) {
-        (Some(l), Some(p)) => api.sign_in(l, p).await.context("signing in as the administrator"),
+        (Some(l), Some(p)) => setup::sign_in(api, l, p).await.context("signing in as the administrator"),
         _ => {
             bail!("an administrator is needed: give --token (or LONGHALL_TOKEN), or --admin-login and --admin-password")
         }
@@ -119,7 +119,7 @@ async fn admin_token(api: &Api, args: &RunArgs) -> anyhow::Result<String> {
 async fn provision(
     args: &RunArgs,
     t: &ServerTarget,
-    api: &Api,
+    api: &Client,
     w: &Workload,
     progress: &Progress,
 ) -> anyhow::Result<Provisioned> {
@@ -188,7 +188,7 @@ pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
     let progress = Progress::new(args.progress);
     let params = Params { scenario: args.scenario, users: args.users, seed: args.seed, large_size: args.large_size };
     let w = Workload::build(&params);
-    let api = Api::new(&t.base)?;
+    let api = setup::api(&t.base)?;
     let prov = provision(args, t, &api, &w, &progress).await?;
     let srcs = sources(args, t);
     let workers = args.workers.max(1);
@@ -243,16 +243,13 @@ pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
     // Join storm: give the room a backchat first (over HTTP, as its first user).
     if scenario == Scenario::JoinStorm && !args.baseline {
         let n = args.backchat.unwrap_or(30);
+        let first_user = api.with_token(prov.tokens[0].clone());
         for i in 0..n {
-            let body = json!({ "text": format!("backchat {i} {}", VOCABULARY[i as usize % VOCABULARY.len()]) });
-            api.ok(
-                Method::POST,
-                &format!("/api/v1/rooms/{}/messages", prov.room_ids[0]),
-                Some(&prov.tokens[0]),
-                Some(&body),
-            )
-            .await
-            .context("seeding the join storm's backchat")?;
+            let text = format!("backchat {i} {}", VOCABULARY[i as usize % VOCABULARY.len()]);
+            first_user
+                .post_message(prov.room_ids[0], &PostRequest { text, ..Default::default() })
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the join storm's backchat: {}", setup::why(&e)))?;
         }
     }
 

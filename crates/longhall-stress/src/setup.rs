@@ -7,9 +7,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
-use reqwest::Method;
+use longhall_client::api::{
+    GroupUpdate, ListEdit, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser, Privacy, RoomInvitations, RoomType,
+    UserUpdate,
+};
+use longhall_client::rooms::RoomSearch;
+use longhall_client::{Client, ClientError, ErrorCode};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::model::{Class, Params, Workload};
 use crate::progress::Progress;
@@ -17,89 +21,22 @@ use crate::progress::Progress;
 /// Most principals one list edit may name (docs/api.md, limits).
 const LIST_LIMIT: usize = 1000;
 
-/// An error answer of the API.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: String,
-    pub message: String,
+/// A client of the target's HTTP API: many pooled connections (setup runs calls in
+/// parallel), each call bounded.
+pub fn api(base: &str) -> anyhow::Result<Client> {
+    Ok(Client::builder(base).pool_max_idle_per_host(128).timeout(Duration::from_secs(120)).build()?)
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status, self.code, self.message)
-    }
+/// Signs in and answers the session token.
+pub async fn sign_in(api: &Client, login: &str, password: &str) -> anyhow::Result<String> {
+    Ok(api.sign_in(login, password).await.map_err(|e| anyhow::anyhow!("signing in as {login}: {}", why(&e)))?.token)
 }
 
-impl std::error::Error for ApiError {}
-
-/// The HTTP API of the target (only that host: no proxy, no redirects).
-#[derive(Clone)]
-pub struct Api {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Api {
-    pub fn new(base: &str) -> anyhow::Result<Api> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(128)
-            .timeout(Duration::from_secs(120))
-            .build()?;
-        Ok(Api { http, base: base.trim_end_matches('/').to_owned() })
-    }
-
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Result<Value, ApiError>> {
-        let mut req = self.http.request(method.clone(), format!("{}{}", self.base, path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.with_context(|| format!("{method} {path}"))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.with_context(|| format!("{method} {path}: reading the answer"))?;
-        let value: Value =
-            if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
-        if status.is_success() {
-            Ok(Ok(value))
-        } else {
-            Ok(Err(ApiError {
-                status: status.as_u16(),
-                code: value["code"].as_str().unwrap_or("unknown").to_owned(),
-                message: value["message"].as_str().unwrap_or_default().to_owned(),
-            }))
-        }
-    }
-
-    /// A call that must succeed.
-    pub async fn ok(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> anyhow::Result<Value> {
-        match self.call(method.clone(), path, token, body).await? {
-            Ok(v) => Ok(v),
-            Err(e) => bail!("{method} {path}: {e}"),
-        }
-    }
-
-    pub async fn sign_in(&self, login: &str, password: &str) -> anyhow::Result<String> {
-        let v = self
-            .ok(Method::POST, "/api/v1/auth/sign-in", None, Some(&json!({ "login": login, "password": password })))
-            .await?;
-        v["token"].as_str().map(str::to_owned).context("the sign-in answer has no token")
+/// An error for a report: an API error as `code: sentence`.
+pub fn why(e: &ClientError) -> String {
+    match e {
+        ClientError::Api { code_text, message, .. } => format!("{code_text}: {message}"),
+        other => other.to_string(),
     }
 }
 
@@ -156,27 +93,32 @@ pub fn login_of(tag: &str, user: u32) -> String {
 
 /// Creates the category, users, tokens, groups and rooms of the model.
 pub async fn provision(
-    api: &Api,
+    api: &Client,
     admin: &str,
     server: &str,
     w: &Workload,
     concurrency: usize,
     progress: &Progress,
 ) -> anyhow::Result<State> {
+    let api = &api.with_token(admin);
     let tag = tag_of(&w.params);
     let category = format!("stress-{tag}");
-    let cat_body = json!({
-        "name": category, "description": "Created by longhall stress; removed by its cleanup.",
-        "invitations": false, "allowed_members": ["everyone"],
-    });
-    let category_id = match api.call(Method::POST, "/api/v1/admin/categories", Some(admin), Some(&cat_body)).await? {
-        Ok(v) => v["id"].as_i64().context("category id")?,
-        Err(e) if e.code == "name_taken" => {
-            api.ok(Method::GET, &format!("/api/v1/admin/categories/{category}"), Some(admin), None).await?["id"]
-                .as_i64()
-                .context("category id")?
+    let new_category = NewCategory {
+        name: category.clone(),
+        description: "Created by longhall stress; removed by its cleanup.".into(),
+        invitations: false,
+        allowed_members: vec!["everyone".into()],
+        ..Default::default()
+    };
+    let category_id = match api.create_category(&new_category).await {
+        Ok(c) => c.id,
+        Err(e) if e.is(ErrorCode::NameTaken) => {
+            api.get_category(&category)
+                .await
+                .map_err(|e| anyhow::anyhow!("reading the category {category}: {}", why(&e)))?
+                .id
         }
-        Err(e) => bail!("creating the category {category}: {e}"),
+        Err(e) => bail!("creating the category {category}: {}", why(&e)),
     };
 
     // Users (without passwords: hashing one per user would dominate) and one API token each.
@@ -184,26 +126,30 @@ pub async fn provision(
     let total = w.params.users as u64;
     let users: Vec<anyhow::Result<(u32, UserCred)>> = futures_util::stream::iter(0..w.params.users)
         .map(|u| {
-            let (api, tag, done) = (api.clone(), tag.clone(), &done);
+            let (tag, done) = (tag.clone(), &done);
             async move {
                 let login = login_of(&tag, u);
-                let body = json!({ "login": login, "display_name": format!("Stress user {u}") });
-                match api.call(Method::POST, "/api/v1/admin/users", Some(admin), Some(&body)).await? {
-                    Ok(_) => {}
-                    Err(e) if e.code == "name_taken" => {
-                        // Left disabled by an earlier cleanup: enable it again.
-                        let path = format!("/api/v1/admin/users/{login}");
-                        api.ok(Method::PATCH, &path, Some(admin), Some(&json!({ "disabled": false }))).await?;
-                    }
-                    Err(e) => bail!("creating user {login}: {e}"),
-                }
-                let body = json!({ "login": login, "label": "longhall stress" });
-                let t = api.ok(Method::POST, "/api/v1/tokens", Some(admin), Some(&body)).await?;
-                let cred = UserCred {
-                    login,
-                    token: t["token"].as_str().context("token")?.to_owned(),
-                    token_id: t["id"].as_i64().context("token id")?,
+                let new_user = NewUser {
+                    login: login.clone(),
+                    display_name: Some(format!("Stress user {u}")),
+                    ..Default::default()
                 };
+                match api.create_user(&new_user).await {
+                    Ok(_) => {}
+                    Err(e) if e.is(ErrorCode::NameTaken) => {
+                        // Left disabled by an earlier cleanup: enable it again.
+                        let enable = UserUpdate { disabled: Some(false), ..Default::default() };
+                        api.update_user(&login, &enable)
+                            .await
+                            .map_err(|e| anyhow::anyhow!("enabling user {login}: {}", why(&e)))?;
+                    }
+                    Err(e) => bail!("creating user {login}: {}", why(&e)),
+                }
+                let t = api
+                    .create_token(&NewApiToken { login: Some(login.clone()), label: "longhall stress".into() })
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating a token for {login}: {}", why(&e)))?;
+                let cred = UserCred { login, token: t.token, token_id: t.id };
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 progress.show(&format!("setup: users and tokens {n}/{total}"));
                 Ok((u, cred))
@@ -237,20 +183,17 @@ pub async fn provision(
     }
     let groups: Vec<String> = group_jobs.iter().map(|(n, _)| n.clone()).collect();
     let results: Vec<anyhow::Result<()>> = futures_util::stream::iter(group_jobs)
-        .map(|(name, members)| {
-            let api = api.clone();
-            async move {
-                let body = json!({ "name": name, "members": members });
-                match api.call(Method::POST, "/api/v1/admin/groups", Some(admin), Some(&body)).await? {
-                    Ok(_) => Ok(()),
-                    Err(e) if e.code == "name_taken" => {
-                        let body = json!({ "members": { "replace": members } });
-                        api.ok(Method::PATCH, &format!("/api/v1/admin/groups/{name}"), Some(admin), Some(&body))
-                            .await?;
-                        Ok(())
-                    }
-                    Err(e) => bail!("creating group {name}: {e}"),
+        .map(|(name, members)| async move {
+            match api.create_group(&NewGroup { name: name.clone(), members: members.clone() }).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is(ErrorCode::NameTaken) => {
+                    let edit = ListEdit { replace: Some(members), ..Default::default() };
+                    api.update_group(&name, &GroupUpdate { members: Some(edit), ..Default::default() })
+                        .await
+                        .map_err(|e| anyhow::anyhow!("updating group {name}: {}", why(&e)))?;
+                    Ok(())
                 }
+                Err(e) => bail!("creating group {name}: {}", why(&e)),
             }
         })
         .buffer_unordered(concurrency.min(8))
@@ -263,7 +206,7 @@ pub async fn provision(
     let total = w.rooms.len() as u64;
     let results: Vec<anyhow::Result<(usize, i64)>> = futures_util::stream::iter(w.rooms.iter().enumerate())
         .map(|(ri, room)| {
-            let (api, tag, users, room_groups, done) = (api.clone(), &tag, &users, &room_groups, &done);
+            let (tag, users, room_groups, done) = (&tag, &users, &room_groups, &done);
             async move {
                 let name = format!("stress-{tag}-{}-{ri}", room.class.as_str());
                 let login = |u: &u32| format!("user:{}", users[*u as usize].login);
@@ -274,18 +217,20 @@ pub async fn provision(
                 } else {
                     room_groups[ri].iter().map(|g| format!("group:{g}")).collect()
                 };
-                let body = json!({
-                    "name": name, "category": category_id.to_string(),
-                    "privacy": if room.open { "open" } else { "closed" },
-                    "type": if room.auditorium { "auditorium" } else { "normal" },
-                    "invitations": "off",
-                    "members": members,
-                    "presenters": room.presenters.iter().map(login).collect::<Vec<_>>(),
-                });
-                let id = match api.call(Method::POST, "/api/v1/rooms", Some(admin), Some(&body)).await? {
-                    Ok(v) => v["id"].as_i64().context("room id")?,
-                    Err(e) if e.code == "name_taken" => find_room(&api, admin, category_id, &name).await?,
-                    Err(e) => bail!("creating room {name}: {e}"),
+                let new_room = NewRoom {
+                    name: name.clone(),
+                    category: category_id.to_string(),
+                    privacy: if room.open { Privacy::Open } else { Privacy::Closed },
+                    room_type: if room.auditorium { RoomType::Auditorium } else { RoomType::Normal },
+                    invitations: RoomInvitations::Off,
+                    members,
+                    presenters: room.presenters.iter().map(login).collect(),
+                    ..Default::default()
+                };
+                let id = match api.create_room(&new_room).await {
+                    Ok(r) => r.id,
+                    Err(e) if e.is(ErrorCode::NameTaken) => find_room(api, category_id, &name).await?,
+                    Err(e) => bail!("creating room {name}: {}", why(&e)),
                 };
                 let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                 progress.show(&format!("setup: rooms {n}/{total}"));
@@ -303,22 +248,27 @@ pub async fn provision(
     Ok(State { server: server.to_owned(), params: w.params.clone(), tag, category, category_id, users, rooms, groups })
 }
 
-async fn find_room(api: &Api, admin: &str, category: i64, name: &str) -> anyhow::Result<i64> {
-    let path = format!("/api/v1/rooms?q={name}&category={category}&limit=500");
-    let page = api.ok(Method::GET, &path, Some(admin), None).await?;
-    page["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|r| r["name"] == name))
-        .and_then(|r| r["id"].as_i64())
+async fn find_room(admin: &Client, category: i64, name: &str) -> anyhow::Result<i64> {
+    let search = RoomSearch {
+        q: Some(name.into()),
+        category: Some(category.to_string()),
+        limit: Some(500),
+        ..Default::default()
+    };
+    let page = admin.search_rooms(&search).await.map_err(|e| anyhow::anyhow!("finding room {name}: {}", why(&e)))?;
+    page.items
+        .iter()
+        .find(|r| r.name == name)
+        .map(|r| r.id)
         .with_context(|| format!("room {name} exists but was not found in the directory"))
 }
 
 /// Whether the cached state still matches the server (its category still exists).
-pub async fn still_there(api: &Api, admin: &str, state: &State) -> anyhow::Result<bool> {
-    let path = format!("/api/v1/admin/categories/{}", state.category_id);
-    Ok(match api.call(Method::GET, &path, Some(admin), None).await? {
-        Ok(v) => v["name"] == state.category.as_str(),
-        Err(_) => false,
+pub async fn still_there(api: &Client, admin: &str, state: &State) -> anyhow::Result<bool> {
+    Ok(match api.with_token(admin).get_category(&state.category_id.to_string()).await {
+        Ok(c) => c.name == state.category,
+        Err(ClientError::Api { .. }) => false,
+        Err(e) => return Err(e).context("checking the cached setup"),
     })
 }
 
@@ -335,34 +285,54 @@ pub struct Cleanup {
     pub wall_s: f64,
 }
 
+/// One removal of [`cleanup`].
+enum Removal {
+    Room(i64),
+    Group(String),
+    Category(i64),
+    Token(i64),
+    /// Users can't be deleted through the API: disabled.
+    User(String),
+}
+
+impl Removal {
+    async fn run(&self, admin: &Client) -> Result<(), String> {
+        let (what, result) = match self {
+            Removal::Room(id) => (format!("deleting room {id}"), admin.delete_room(*id).await),
+            Removal::Group(g) => (format!("deleting group {g}"), admin.delete_group(g).await),
+            Removal::Category(id) => (format!("deleting category {id}"), admin.delete_category(&id.to_string()).await),
+            Removal::Token(id) => (format!("revoking token {id}"), admin.revoke_token(*id).await),
+            Removal::User(login) => {
+                let disable = UserUpdate { disabled: Some(true), ..Default::default() };
+                (format!("disabling user {login}"), admin.update_user(login, &disable).await.map(|_| ()))
+            }
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // Already gone: what cleanup wanted.
+            Err(e) if e.code_text().is_some_and(|c| c.ends_with("not_found")) => Ok(()),
+            Err(e) => Err(format!("{what}: {}", why(&e))),
+        }
+    }
+}
+
 /// Removes what `provision` created (users can't be deleted through the API: disabled).
-pub async fn cleanup(api: &Api, admin: &str, state: &State, concurrency: usize, progress: &Progress) -> Cleanup {
+pub async fn cleanup(api: &Client, admin: &str, state: &State, concurrency: usize, progress: &Progress) -> Cleanup {
     let start = Instant::now();
+    let admin = &api.with_token(admin);
     let mut out = Cleanup::default();
     let failures = std::sync::Mutex::new(Vec::new());
     let fail = |what: String| failures.lock().unwrap_or_else(|e| e.into_inner()).push(what);
-    let run = |method: Method, path: String, body: Option<Value>| {
-        let api = api.clone();
-        async move {
-            match api.call(method.clone(), &path, Some(admin), body.as_ref()).await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) if e.code.ends_with("not_found") => Ok(()),
-                Ok(Err(e)) => Err(format!("{method} {path}: {e}")),
-                Err(e) => Err(format!("{method} {path}: {e:#}")),
-            }
-        }
-    };
-    let step = |jobs: Vec<(Method, String, Option<Value>)>, what: &'static str| {
+    let step = |jobs: Vec<Removal>, what: &'static str| {
         let total = jobs.len();
         let done = AtomicU64::new(0);
-        let run = &run;
         let fail = &fail;
         async move {
             let results: Vec<Result<(), String>> = futures_util::stream::iter(jobs)
-                .map(|(m, p, b)| {
+                .map(|job| {
                     let done = &done;
                     async move {
-                        let r = run(m, p, b).await;
+                        let r = job.run(admin).await;
                         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                         progress.show(&format!("cleanup: {what} {n}/{total}"));
                         r
@@ -381,31 +351,11 @@ pub async fn cleanup(api: &Api, admin: &str, state: &State, concurrency: usize, 
             ok
         }
     };
-    out.rooms_deleted =
-        step(state.rooms.iter().map(|id| (Method::DELETE, format!("/api/v1/rooms/{id}"), None)).collect(), "rooms")
-            .await;
-    out.groups_deleted = step(
-        state.groups.iter().map(|g| (Method::DELETE, format!("/api/v1/admin/groups/{g}"), None)).collect(),
-        "groups",
-    )
-    .await;
-    out.category_deleted =
-        step(vec![(Method::DELETE, format!("/api/v1/admin/categories/{}", state.category_id), None)], "category").await
-            == 1;
-    out.tokens_revoked = step(
-        state.users.iter().map(|u| (Method::DELETE, format!("/api/v1/tokens/{}", u.token_id), None)).collect(),
-        "tokens",
-    )
-    .await;
-    out.users_disabled = step(
-        state
-            .users
-            .iter()
-            .map(|u| (Method::PATCH, format!("/api/v1/admin/users/{}", u.login), Some(json!({ "disabled": true }))))
-            .collect(),
-        "users",
-    )
-    .await;
+    out.rooms_deleted = step(state.rooms.iter().map(|id| Removal::Room(*id)).collect(), "rooms").await;
+    out.groups_deleted = step(state.groups.iter().map(|g| Removal::Group(g.clone())).collect(), "groups").await;
+    out.category_deleted = step(vec![Removal::Category(state.category_id)], "category").await == 1;
+    out.tokens_revoked = step(state.users.iter().map(|u| Removal::Token(u.token_id)).collect(), "tokens").await;
+    out.users_disabled = step(state.users.iter().map(|u| Removal::User(u.login.clone())).collect(), "users").await;
     let mut f = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     let more = f.len().saturating_sub(20);
     f.truncate(20);

@@ -7,15 +7,12 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use longhall_client::api::{ComplianceConfigPut, ComplianceConfigView, ComplianceRunView};
+use longhall_client::{Client, ClientError};
 use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
 use longhall_core::Longhall;
 use longhall_core::ports::{Clock, Store};
-use longhall_types::ErrorBody;
-use longhall_types::api::{
-    ComplianceConfigPut, ComplianceConfigView, ComplianceRunReport, ComplianceRunView, StylesheetOutput,
-};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 // ---- the processor of `serve`
 
@@ -189,48 +186,22 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
+/// A client of the admin API with the administrator's token; calls wait up to an hour (a run
+/// over a large backlog takes long).
+fn admin_client(args: &ClientArgs) -> anyhow::Result<Client> {
+    let Some(token) = args.token.clone().filter(|t| !t.is_empty()) else {
+        bail!("give an administrator's API token with --token or LONGHALL_TOKEN (create one with POST /api/v1/tokens)");
+    };
+    Ok(Client::builder(&args.server).token(token).timeout(Duration::from_secs(3600)).build()?)
 }
 
-impl Client {
-    fn new(args: &ClientArgs) -> anyhow::Result<Client> {
-        let Some(token) = args.token.clone().filter(|t| !t.is_empty()) else {
-            bail!(
-                "give an administrator's API token with --token or LONGHALL_TOKEN (create one with POST /api/v1/tokens)"
-            );
-        };
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(3600)).build()?;
-        Ok(Client { http, base: args.server.trim_end_matches('/').to_owned(), token })
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<&impl Serialize>,
-    ) -> anyhow::Result<T> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.with_context(|| format!("could not reach the server at {}", self.base))?;
-        let status = resp.status();
-        let text = resp.text().await.context("reading the server's answer")?;
-        if !status.is_success() {
-            match serde_json::from_str::<ErrorBody>(&text) {
-                Ok(e) => bail!("{}: {}", e.code, e.message),
-                Err(_) => bail!("the server answered {status}: {text}"),
-            }
-        }
-        serde_json::from_str(&text).with_context(|| format!("unexpected answer from the server: {text}"))
+/// An API error as `code: sentence`, so scripts can match the code.
+fn explain(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Api { code_text, message, .. } => anyhow::anyhow!("{code_text}: {message}"),
+        other => other.into(),
     }
 }
-
-const NO_BODY: Option<&()> = None;
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -292,11 +263,10 @@ pub fn run(client: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()>
 }
 
 async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()> {
-    let c = Client::new(&args)?;
-    let path = "/api/v1/admin/compliance";
+    let c = admin_client(&args)?;
     match command {
         ComplianceCommand::Get => {
-            let v: ComplianceConfigView = c.call(reqwest::Method::GET, &format!("{path}/config"), NO_BODY).await?;
+            let v = c.get_compliance_config().await.map_err(explain)?;
             if args.json { print_json(&v)? } else { print_config(&v) }
         }
         ComplianceCommand::Set(s) => {
@@ -319,11 +289,11 @@ async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Resu
                 custom_configuration,
                 command: s.command.map(|cmd| cmd.split_whitespace().map(str::to_owned).collect()),
             };
-            let v: ComplianceConfigView = c.call(reqwest::Method::PUT, &format!("{path}/config"), Some(&put)).await?;
+            let v = c.put_compliance_config(&put).await.map_err(explain)?;
             if args.json { print_json(&v)? } else { print_config(&v) }
         }
         ComplianceCommand::Run => {
-            let r: ComplianceRunReport = c.call(reqwest::Method::POST, &format!("{path}/run"), NO_BODY).await?;
+            let r = c.run_compliance().await.map_err(explain)?;
             if args.json {
                 print_json(&r)?;
             } else {
@@ -338,8 +308,7 @@ async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Resu
             }
         }
         ComplianceCommand::Runs { limit } => {
-            let runs: Vec<ComplianceRunView> =
-                c.call(reqwest::Method::GET, &format!("{path}/runs?limit={limit}"), NO_BODY).await?;
+            let runs = c.compliance_runs(Some(limit)).await.map_err(explain)?;
             if args.json {
                 print_json(&runs)?;
             } else if runs.is_empty() {
@@ -354,9 +323,7 @@ async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Resu
         ComplianceCommand::TestStylesheet { file } => {
             let stylesheet =
                 std::fs::read_to_string(&file).with_context(|| format!("reading the stylesheet {}", file.display()))?;
-            let body = longhall_types::api::StylesheetTest { stylesheet };
-            let out: StylesheetOutput =
-                c.call(reqwest::Method::POST, &format!("{path}/test-stylesheet"), Some(&body)).await?;
+            let out = c.test_stylesheet(&stylesheet).await.map_err(explain)?;
             if args.json { print_json(&out)? } else { print!("{}", out.output) }
         }
     }

@@ -2,7 +2,6 @@
 //! running server (the XSLT worker included), and exactly once across a SIGKILL in the middle of
 //! a run.
 
-#[allow(dead_code, reason = "the support is shared with the other binary tests")]
 mod support;
 
 use std::collections::BTreeMap;
@@ -10,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use longhall_types::api::{ApiTokenCreated, ComplianceRunView};
+use longhall_types::api::ComplianceRunView;
 use longhall_types::ws::{ClientFrame, ServerFrame};
 use serde_json::{Value, json};
 use support::{ADMIN, Incoming, Server, Ws, data_dir, frame_text, longhall, read_incoming};
@@ -43,9 +42,7 @@ async fn cli(server: &Server, token: Option<&str>, args: &[&str]) -> Cli {
 }
 
 async fn api_token(server: &Server, session: &str) -> String {
-    let created: ApiTokenCreated =
-        server.post(session, "/api/v1/tokens", &json!({ "label": "compliance tests" })).await;
-    created.token
+    server.create_token(session, "compliance tests").await.token
 }
 
 /// Event ids of every JSON line of every published (not temporary) file in `dir`.

@@ -5,7 +5,6 @@
 //! the processes, the report must add up as one, and a worker that dies must stop the run
 //! with a clear error instead of a hang.
 
-#[allow(dead_code, reason = "the support is shared with the other binary tests")]
 mod support;
 
 use std::time::{Duration, Instant};

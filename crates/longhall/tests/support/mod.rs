@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use longhall_types::api::{
-    ComplianceEventView, HistoryPage, MessageView, Page, Posted, RoomView, SignInResponse, UserView,
+use longhall_client::Client;
+use longhall_client::api::{
+    ApiTokenCreated, ComplianceEventView, MessageView, NewApiToken, NewRoom, NewUser, PostRequest, Posted, Privacy,
+    RoomView, UserView,
 };
+use longhall_client::messages::HistoryFrom;
+use longhall_client::rooms::RoomSearch;
 use longhall_types::ws::{ClientFrame, JoinTarget, JoinedRoom, ServerFrame};
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -169,7 +171,10 @@ impl Drop for Proc {
 pub struct Server {
     pub proc: Proc,
     pub port: u16,
+    /// For tests that look at raw statuses and bodies.
     pub http: reqwest::Client,
+    /// The typed client, without a token (see [`Server::as_user`]).
+    pub client: Client,
 }
 
 /// No idle connections are kept: when a test stops a server, its only connections are the
@@ -234,7 +239,12 @@ impl Server {
                 assert!(lost_port, "longhall exited before serving: {:?}\n{}", proc.try_exit(), proc.output());
                 continue;
             }
-            let server = Server { proc, port, http: http_client() };
+            let client = Client::builder(&format!("http://127.0.0.1:{port}"))
+                .pool_max_idle_per_host(0)
+                .timeout(STEP_TIMEOUT)
+                .build()
+                .expect("building the API client");
+            let server = Server { proc, port, http: http_client(), client };
             server.wait_ready(deadline).await;
             return server;
         }
@@ -242,10 +252,9 @@ impl Server {
 
     async fn wait_ready(&self, deadline: Instant) {
         loop {
-            let last = match self.http.get(self.url("/readyz")).send().await {
-                Ok(r) if r.status().is_success() => return,
-                Ok(r) => format!("{} {}", r.status(), r.text().await.unwrap_or_default()),
-                Err(e) => e.to_string(),
+            let last = match self.client.readyz().await {
+                Ok(_) => return,
+                Err(e) => format!("{e:?}"),
             };
             assert!(
                 Instant::now() < deadline,
@@ -260,55 +269,59 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn answer<T: DeserializeOwned>(&self, what: &str, r: reqwest::RequestBuilder) -> T {
-        let resp = r.send().await.unwrap_or_else(|e| panic!("{what}: {e}\n{}", self.proc.output()));
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_else(|e| panic!("{what}: reading the body: {e}"));
-        assert!(status.is_success(), "{what}: {status} {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: unexpected body ({e}): {body}"))
+    /// The typed client acting with `token`.
+    pub fn as_user(&self, token: &str) -> Client {
+        self.client.with_token(token)
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, token: &str, path: &str) -> T {
-        self.answer(&format!("GET {path}"), self.http.get(self.url(path)).bearer_auth(token)).await
-    }
-
-    pub async fn post<T: DeserializeOwned>(&self, token: &str, path: &str, body: &Value) -> T {
-        self.answer(&format!("POST {path}"), self.http.post(self.url(path)).bearer_auth(token).json(body)).await
+    /// Panics with the call, the server's answer and the server's output.
+    fn expect<T>(&self, what: &str, r: Result<T, longhall_client::ClientError>) -> T {
+        r.unwrap_or_else(|e| panic!("{what}: {e:?}\n{}", self.proc.output()))
     }
 
     /// Signs in; panics if refused.
     pub async fn sign_in(&self, login: &str, password: &str) -> String {
-        let r = self.http.post(self.url("/api/v1/auth/sign-in")).json(&json!({ "login": login, "password": password }));
-        let answer: SignInResponse = self.answer(&format!("signing in as {login}"), r).await;
+        let answer = self.expect(&format!("signing in as {login}"), self.client.sign_in(login, password).await);
         assert_eq!(answer.me.user.login, login);
         answer.token
     }
 
     pub async fn create_user(&self, admin: &str, login: &str, password: &str) -> UserView {
-        self.post(admin, "/api/v1/admin/users", &json!({ "login": login, "password": password })).await
+        let new = NewUser { login: login.into(), password: Some(password.into()), ..Default::default() };
+        self.expect(&format!("creating user {login}"), self.as_user(admin).create_user(&new).await)
+    }
+
+    /// An API token for the caller.
+    pub async fn create_token(&self, token: &str, label: &str) -> ApiTokenCreated {
+        let new = NewApiToken { login: None, label: label.into() };
+        self.expect("creating an API token", self.as_user(token).create_token(&new).await)
     }
 
     /// An open room in the first-start "General" category.
     pub async fn create_room(&self, token: &str, name: &str) -> RoomView {
-        self.post(token, "/api/v1/rooms", &json!({ "name": name, "category": "General", "privacy": "open" })).await
+        let new =
+            NewRoom { name: name.into(), category: "General".into(), privacy: Privacy::Open, ..Default::default() };
+        self.expect(&format!("creating room {name}"), self.as_user(token).create_room(&new).await)
     }
 
     pub async fn find_room(&self, token: &str, name: &str) -> Option<RoomView> {
-        let page: Page<RoomView> = self.get(token, &format!("/api/v1/rooms?q={name}&limit=500")).await;
+        let search = RoomSearch { q: Some(name.into()), limit: Some(500), ..Default::default() };
+        let page = self.expect("searching rooms", self.as_user(token).search_rooms(&search).await);
         page.items.into_iter().find(|r| r.name == name)
     }
 
     pub async fn post_message(&self, token: &str, room: i64, text: &str) -> Posted {
-        self.post(token, &format!("/api/v1/rooms/{room}/messages"), &json!({ "text": text })).await
+        let post = PostRequest { text: text.into(), ..Default::default() };
+        self.expect(&format!("posting to room {room}"), self.as_user(token).post_message(room, &post).await)
     }
 
     /// The whole history of a room, oldest first, paging with `after`.
     pub async fn all_messages(&self, token: &str, room: i64) -> Vec<MessageView> {
+        let client = self.as_user(token);
         let mut all: Vec<MessageView> = Vec::new();
         let mut after = 0;
         for _ in 0..10_000 {
-            let page: HistoryPage =
-                self.get(token, &format!("/api/v1/rooms/{room}/messages?after={after}&limit=500")).await;
+            let page = self.expect("reading history", client.history(room, HistoryFrom::After(after), Some(500)).await);
             let Some(last) = page.messages.last() else { return all };
             assert!(last.seq > after, "history after {after} went backwards: {:?}", last.seq);
             after = last.seq;
@@ -322,11 +335,11 @@ impl Server {
 
     /// Every recorded compliance event, oldest first, paging with `after`.
     pub async fn all_compliance_events(&self, admin: &str) -> Vec<ComplianceEventView> {
+        let client = self.as_user(admin);
         let mut all: Vec<ComplianceEventView> = Vec::new();
         let mut after = 0;
         for _ in 0..10_000 {
-            let page: Vec<ComplianceEventView> =
-                self.get(admin, &format!("/api/v1/admin/compliance/events?after={after}&limit=500")).await;
+            let page = self.expect("reading compliance events", client.compliance_events(after, Some(500)).await);
             let Some(last) = page.last() else { return all };
             assert!(last.id > after, "compliance events after {after} went backwards");
             after = last.id;
