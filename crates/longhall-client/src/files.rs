@@ -14,8 +14,8 @@ pub struct Download {
     pub content_type: String,
     /// The size in bytes, as the server announced it.
     pub size: Option<u64>,
-    base: String,
-    resp: Response,
+    pub(crate) base: String,
+    pub(crate) resp: Response,
 }
 
 impl Download {

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod backup;
 pub mod credentials;
 mod error;
 pub mod files;

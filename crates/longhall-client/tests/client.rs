@@ -16,7 +16,7 @@ use longhall_client::rooms::RoomSearch;
 use longhall_client::{Body, Client, ClientError, ErrorCode};
 use longhall_core::ports::SystemClock;
 use longhall_core::{Longhall, Settings};
-use longhall_server::ServerLimits;
+use longhall_server::TransportSettings;
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use tokio::sync::oneshot;
 
@@ -34,10 +34,10 @@ struct Server {
 
 impl Server {
     async fn start() -> Server {
-        Server::with_limits(ServerLimits::default()).await
+        Server::with_limits(TransportSettings::default()).await
     }
 
-    async fn with_limits(limits: ServerLimits) -> Server {
+    async fn with_limits(limits: TransportSettings) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = Arc::new(SqliteStore::open(dir.path()).expect("the SQLite store opens"));
         let files = Arc::new(DirFileStore::new(dir.path().join("files")));
@@ -533,6 +533,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("get", "/api/v1/search/messages", "search_messages"),
         ("post", "/api/v1/rooms/{id}/files", "upload"),
         ("get", "/api/v1/files/{id}", "download"),
+        ("get", "/api/v1/admin/backup", "backup"),
         ("get", "/api/v1/admin/users", "list_users"),
         ("post", "/api/v1/admin/users", "create_user"),
         ("get", "/api/v1/admin/users/{login}", "get_user"),

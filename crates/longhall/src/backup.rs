@@ -4,11 +4,10 @@
 
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
+use longhall_client::Client;
 use longhall_core::backup::{Manifest, read_archive};
-use longhall_types::ErrorBody;
 
 use crate::compliance::ClientArgs;
 
@@ -64,27 +63,13 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
 }
 
 async fn download(server: &str, token: &str, to: &Path) -> anyhow::Result<u64> {
-    let url = format!("{}/api/v1/admin/backup", server.trim_end_matches('/'));
     // No overall timeout: a large deployment takes as long as it takes; a stalled one ends
     // when the server or the network gives up.
-    let http = reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?;
-    let mut resp = http
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .with_context(|| format!("could not reach the server at {server}"))?;
-    if !resp.status().is_success() {
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(e) => bail!("{}: {}", e.code, e.message),
-            Err(_) => bail!("the server answered {status}: {text}"),
-        }
-    }
+    let client = Client::builder(server).token(token).build()?;
+    let mut backup = client.backup().await.map_err(crate::compliance::explain)?;
     let mut out = std::fs::File::create(to).with_context(|| format!("creating {}", to.display()))?;
     let mut total = 0u64;
-    while let Some(chunk) = resp.chunk().await.context("the server stopped sending the backup")? {
+    while let Some(chunk) = backup.chunk().await.context("the server stopped sending the backup")? {
         out.write_all(&chunk).with_context(|| format!("writing {}", to.display()))?;
         total += chunk.len() as u64;
     }

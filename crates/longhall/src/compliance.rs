@@ -196,7 +196,7 @@ fn admin_client(args: &ClientArgs) -> anyhow::Result<Client> {
 }
 
 /// An API error as `code: sentence`, so scripts can match the code.
-fn explain(e: ClientError) -> anyhow::Error {
+pub(crate) fn explain(e: ClientError) -> anyhow::Error {
     match e {
         ClientError::Api { code_text, message, .. } => anyhow::anyhow!("{code_text}: {message}"),
         other => other.into(),

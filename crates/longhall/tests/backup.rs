@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use longhall_types::api::{FileRef, Page, Posted, RoomView, UserView};
+use longhall_client::admin::ListQuery;
+use longhall_client::rooms::RoomSearch;
+use longhall_types::api::{FileRef, Posted};
 use serde_json::json;
 use support::{ADMIN, Proc, Server, data_dir, longhall};
 
@@ -134,12 +136,14 @@ async fn a_backup_taken_while_posting_restores_to_exactly_what_it_holds() {
 }
 
 async fn rooms(s: &Server, token: &str) -> Vec<(i64, String)> {
-    let p: Page<RoomView> = s.get(token, "/api/v1/rooms?limit=500").await;
+    let q = RoomSearch { limit: Some(500), ..RoomSearch::default() };
+    let p = s.as_user(token).search_rooms(&q).await.expect("the room directory");
     p.items.into_iter().map(|r| (r.id, r.name)).collect()
 }
 
 async fn users(s: &Server, token: &str) -> Vec<String> {
-    let p: Page<UserView> = s.get(token, "/api/v1/admin/users?limit=500").await;
+    let q = ListQuery { limit: Some(500), ..ListQuery::default() };
+    let p = s.as_user(token).list_users(&q).await.expect("the users");
     p.items.into_iter().map(|u| u.login).collect()
 }
 
