@@ -55,6 +55,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use crate::adapter::{Adapter, AdapterConfig, AdapterError, Output, StagedFile};
+use crate::adapters::xml::WORK_FOLDER_PREFIX;
 use crate::batch::{BatchInfo, Conversation, Event, EventSource, FileInfo, RoomInfo, Sender, SourceError};
 
 /// Builds the adapter a configuration names (`xml`, `jsonl`, `eml`, `command`); by default
@@ -721,15 +722,23 @@ async fn remove_files(paths: Vec<PathBuf>) {
     .await;
 }
 
-/// Removes every temporary output file (`.tmp-*`) of the folder.
+/// Removes every temporary output file (`.tmp-*`) of the folder, and every XSLT work folder
+/// (`.xslt-work-*`, raw XML of an interrupted batch) after stopping a worker still running on it.
 async fn remove_temporaries(dir: &Path) {
     let dir = dir.to_path_buf();
     let _ = tokio::task::spawn_blocking(move || {
         let Ok(entries) = std::fs::read_dir(&dir) else { return };
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
                 tracing::info!(file = %entry.path().display(), "removing an unpublished compliance file");
                 let _ = std::fs::remove_file(entry.path());
+            } else if name.starts_with(WORK_FOLDER_PREFIX) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if crate::xslt::stop_stale_worker(&entry.path()) {
+                    tracing::warn!(folder = %entry.path().display(), "stopped an XSLT worker left by an earlier run");
+                }
+                tracing::info!(folder = %entry.path().display(), "removing an XSLT work folder of an interrupted batch");
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     })

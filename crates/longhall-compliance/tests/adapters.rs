@@ -304,6 +304,29 @@ fn command_adapter_fails_when_the_program_stops_reading() {
 }
 
 #[test]
+fn a_program_that_exits_0_without_reading_a_small_batch_does_not_get_it_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample batch (13 events) fits in the pipe buffer: every write succeeds, yet the
+    // program never reads any of it.
+    for script in ["exit 0", "head -c 10 > /dev/null; exit 0"] {
+        let config = command_config(dir.path(), script);
+        let err = run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).unwrap_err();
+        assert!(matches!(err, AdapterError::Failed(_)), "{script}: {err:?}");
+        assert!(err.to_string().contains("before reading the whole batch"), "{script}: {err}");
+    }
+    // Reading everything and exiting 0 still delivers, even without waiting for end of input.
+    let size = {
+        let mut v = Vec::new();
+        let config = command_config(dir.path(), r#"cat > "$LONGHALL_OUTPUT_DIR/all""#);
+        run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).unwrap();
+        v.extend(std::fs::read(config.output_dir.join("all")).unwrap());
+        v.len()
+    };
+    let config = command_config(dir.path(), &format!("head -c {size} > /dev/null; exit 0"));
+    run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).expect("the whole batch was read");
+}
+
+#[test]
 fn a_hanging_command_is_killed_by_the_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -306,3 +306,47 @@ async fn the_timer_runs_when_an_interval_has_passed_and_stops_on_request() {
     tokio::time::timeout(std::time::Duration::from_secs(10), timer).await.expect("the timer ends").unwrap();
     assert_eq!(p.run_cycle().await.unwrap_err().code, ErrorCode::ShuttingDown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xslt_work_folders_left_by_a_crash_are_removed_at_the_next_cycle() {
+    let w = world().await;
+    let want = w.record(4).await;
+    // The raw XML of a batch whose stylesheet run was interrupted by a crash.
+    let work = w.out.join(".xslt-work-AbC123");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("00000000000000000001-00000000000000000004.xml"), "<raw/>").unwrap();
+    std::fs::write(work.join("worker.pid"), "999999999").unwrap();
+    let runs = w.processor("server-a").run_cycle().await.unwrap();
+    assert!(runs.iter().all(|r| r.error.is_none()), "{runs:?}");
+    assert!(!work.exists(), "the work folder is still there");
+    assert_exactly_once(&w.published_ids(), &want);
+}
+
+/// After a crash with a publishing intent (or after the commit, before pruning), the events of
+/// that batch are published: the administrator's listing of waiting events doesn't show them.
+async fn waiting_events_after_a_crash_at(step: Step) {
+    let w = world().await;
+    w.configure(ComplianceConfigPut { one_chat_room_per_output_file: Some(true), ..Default::default() }).await;
+    let published = w.record(6).await;
+    let dead = w.processor_with(w.settings("server-a"), Some(step));
+    dead.run_cycle().await.expect_err("the processor 'dies'");
+    assert_eq!(w.published_ids().len(), 6, "the batch's files are published");
+    let waiting = w.record(2).await;
+    let listed: Vec<i64> =
+        w.lh.compliance_events(&Actor::system(), 0, 100).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(listed, waiting, "published events {published:?} are not waiting");
+    // Paging from inside the published batch doesn't show them either.
+    let listed: Vec<i64> =
+        w.lh.compliance_events(&Actor::system(), published[2], 100).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(listed, waiting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_events_exclude_a_batch_published_before_a_crash() {
+    waiting_events_after_a_crash_at(Step::AfterRenames).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_events_exclude_a_batch_committed_before_a_crash() {
+    waiting_events_after_a_crash_at(Step::AfterCommit).await;
+}
