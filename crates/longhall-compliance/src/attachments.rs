@@ -49,7 +49,7 @@ fn plain_key(key: &str) -> bool {
 }
 
 /// `.ext` from the user's file name when it is short and alphanumeric, lower-cased.
-fn extension(name: &str) -> String {
+pub(crate) fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
         Some((stem, ext))
             if !stem.is_empty() && (1..=10).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>

@@ -88,7 +88,7 @@ fn csv_rows_quote_every_field() {
     let out = test_stylesheet(&worker(), &stylesheet("csv.xsl")).unwrap();
     assert!(out.starts_with("room,room_name,time_utc,since1970,type,message_id,sender,sender_name,content\r\n"));
     assert!(out.contains(
-        "\"ma-chan://example.org/1\",\"\",\"2013-01-01T00:01:00.0000000Z\",\"1356998460000\",\"CHAT\",\"7\",\"alice@example.org\",\"\",\"Bid < 101 & ask > 99 — \"\"firm\"\", isn't it?\"\r\n"
+        "\"ma-chan://example.org/1\",\"\",\"2013-01-01T00:01:00.0000000Z\",\"1356998460000\",\"CHAT\",\"7\",\"alice@example.org\",\"Alice Example\",\"Bid < 101 & ask > 99 — \"\"firm\"\", isn't it?\"\r\n"
     ));
     // 13 events + header; the multi-line message stays inside its quotes.
     assert_eq!(out.matches("\r\n").count(), 14);

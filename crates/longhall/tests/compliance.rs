@@ -349,7 +349,8 @@ async fn an_xslt_worker_dies_with_its_killed_server_and_its_work_folder_is_remov
             .iter()
             .find_map(|f| std::fs::read_to_string(f.join("worker.pid")).ok()?.trim().parse().ok());
         if let Some(pid) = recorded.filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains("xslt-worker"))
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("xslt-worker"))
         }) {
             break pid;
         }
