@@ -56,12 +56,15 @@ fn read_capped<R: Read>(mut r: R) -> String {
     s
 }
 
+/// Writes a child's whole input to its stdin.
+pub(crate) type FeedFn<'a, E> = Box<dyn FnOnce(&mut dyn Write) -> Result<(), E> + 'a>;
+
 /// What the child's stdin is for.
 pub(crate) enum Stdin<'a, E> {
     /// The caller writes the child's input. It counts as read only if the pipe is empty when
     /// the child has exited ([`Finished::unread`]): a pipe buffers 64 KiB, so a program that
     /// exits without reading a small input would otherwise look like it took it.
-    Feed(Box<dyn FnOnce(&mut dyn Write) -> Result<(), E> + 'a>),
+    Feed(FeedFn<'a, E>),
     /// Nothing is written and the pipe stays open until the child has exited: the child
     /// watches it and exits at end of file, i.e. when this process dies (even by SIGKILL).
     /// The child's pid is written to the file, if one is given, while it runs.
