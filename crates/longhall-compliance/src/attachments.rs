@@ -7,7 +7,7 @@
 //!   <FileTransfer type="FILEUPLOAD" eventId="5" channel="ma-chan://example.org/1" fileId="5"
 //!       name="Q1 report.pdf" key="3f2a…" size="26" contentType="application/pdf"
 //!       copy="…-3f2a….pdf" status="copied">
-//!     <Sender UserName="alice@example.org" id="17" internal="true" uri="alice@example.org" />
+//!     <Sender UserName="Alice Example" id="17" email="alice@example.org" internal="true" uri="alice@example.org" />
 //!     <DateTimeUTC since1970="…" string="…" long="…" />
 //!   </FileTransfer>
 //! </FileTransfers>
@@ -49,7 +49,7 @@ fn plain_key(key: &str) -> bool {
 }
 
 /// `.ext` from the user's file name when it is short and alphanumeric, lower-cased.
-fn extension(name: &str) -> String {
+pub(crate) fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
         Some((stem, ext))
             if !stem.is_empty() && (1..=10).contains(&ext.len()) && ext.chars().all(|c| c.is_ascii_alphanumeric()) =>

@@ -58,8 +58,8 @@ pub struct Event {
     /// The message's sequence number (CHAT and content actions).
     pub seq: Option<Seq>,
     /// The text the XML `content` attribute carries: the message for CHAT, the original for a
-    /// replaced/removed message, the file name for file events, a summary of what was read for
-    /// BACKCHAT; empty for JOIN/PART.
+    /// replaced/removed message, the stored file name (`<key>.<ext>`) for file events, the
+    /// history returned for BACKCHAT; empty for JOIN/PART.
     pub content: String,
     pub file: Option<FileInfo>,
     /// The recorded detail, as stored.

@@ -55,6 +55,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, mpsc};
 
 use crate::adapter::{Adapter, AdapterConfig, AdapterError, Output, StagedFile};
+use crate::adapters::xml::WORK_FOLDER_PREFIX;
 use crate::batch::{BatchInfo, Conversation, Event, EventSource, FileInfo, RoomInfo, Sender, SourceError};
 
 /// Builds the adapter a configuration names (`xml`, `jsonl`, `eml`, `command`); by default
@@ -721,15 +722,23 @@ async fn remove_files(paths: Vec<PathBuf>) {
     .await;
 }
 
-/// Removes every temporary output file (`.tmp-*`) of the folder.
+/// Removes every temporary output file (`.tmp-*`) of the folder, and every XSLT work folder
+/// (`.xslt-work-*`, raw XML of an interrupted batch) after stopping a worker still running on it.
 async fn remove_temporaries(dir: &Path) {
     let dir = dir.to_path_buf();
     let _ = tokio::task::spawn_blocking(move || {
         let Ok(entries) = std::fs::read_dir(&dir) else { return };
         for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(".tmp-") {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(".tmp-") {
                 tracing::info!(file = %entry.path().display(), "removing an unpublished compliance file");
                 let _ = std::fs::remove_file(entry.path());
+            } else if name.starts_with(WORK_FOLDER_PREFIX) && entry.file_type().is_ok_and(|t| t.is_dir()) {
+                if crate::xslt::stop_stale_worker(&entry.path()) {
+                    tracing::warn!(folder = %entry.path().display(), "stopped an XSLT worker left by an earlier run");
+                }
+                tracing::info!(folder = %entry.path().display(), "removing an XSLT work folder of an interrupted batch");
+                let _ = std::fs::remove_dir_all(entry.path());
             }
         }
     })
@@ -988,16 +997,11 @@ impl<'a> Resolver<'a> {
         let content = match e.kind {
             ComplianceKind::Join | ComplianceKind::Part => String::new(),
             ComplianceKind::Chat => text(d, "text"),
-            ComplianceKind::Backchat => format!(
-                "{} message(s), {} to {}, via {}",
-                d["count"].as_u64().unwrap_or(0),
-                text(d, "from_seq"),
-                text(d, "to_seq"),
-                text(d, "via")
-            ),
-            ComplianceKind::FileUpload | ComplianceKind::FileDownload => {
-                file.as_ref().map(|f| f.name.clone()).unwrap_or_else(|| text(d, "name"))
-            }
+            ComplianceKind::Backchat => backchat_content(d),
+            ComplianceKind::FileUpload | ComplianceKind::FileDownload => match &file {
+                Some(f) => stored_file_name(&f.key, &f.name),
+                None => stored_file_name(&text(d, "key"), &text(d, "name")),
+            },
             ComplianceKind::MessageReplaced | ComplianceKind::MessageRemoved => text(d, "original"),
             ComplianceKind::RoomCleared => {
                 format!("{} message(s) up to {} cleared", d["count"].as_u64().unwrap_or(0), text(d, "up_to"))
@@ -1005,6 +1009,35 @@ impl<'a> Resolver<'a> {
         };
         Ok(Event { id, kind: e.kind, ts: e.ts, sender, seq: e.seq, content, file, detail: e.detail.clone() })
     }
+}
+
+/// BACKCHAT `content`: the history that was returned, one line per message
+/// (`[<seq>] <author login>: <text>`), as recorded (see `MAX_BACKCHAT_RECORD_BYTES`), then a
+/// line counting the messages not recorded, if any. An event recorded before histories were
+/// kept gives its summary instead.
+fn backchat_content(d: &Value) -> String {
+    let Some(history) = d["history"].as_array() else {
+        return format!(
+            "{} message(s), {} to {}, via {}",
+            d["count"].as_u64().unwrap_or(0),
+            text(d, "from_seq"),
+            text(d, "to_seq"),
+            text(d, "via")
+        );
+    };
+    let mut lines: Vec<String> =
+        history.iter().map(|m| format!("[{}] {}: {}", text(m, "seq"), text(m, "author"), text(m, "text"))).collect();
+    let omitted = d["history_omitted"].as_u64().unwrap_or(0);
+    if omitted > 0 {
+        lines.push(format!("[… {omitted} more message(s) returned, not recorded]"));
+    }
+    lines.join("\n")
+}
+
+/// A file event's `content`: the stored file's name, as the original's `<GUID>.<ext>`: the
+/// file-store key and the extension of the user's file name.
+fn stored_file_name(key: &str, name: &str) -> String {
+    format!("{key}{}", crate::attachments::extension(name))
 }
 
 // ---- the port

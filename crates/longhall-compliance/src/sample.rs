@@ -100,6 +100,8 @@ fn event(
 pub fn conversations() -> Vec<(RoomInfo, Vec<Event>)> {
     use ComplianceKind::*;
     let report = report_file();
+    // The stored file's name, as the original's `<GUID>.<ext>`.
+    let stored = format!("{}.pdf", report.key);
     let room1 = vec![
         event(1, Join, 0, alice(), None, "", None, json!({})),
         event(2, Join, 30, bob(), None, "", None, json!({})),
@@ -123,9 +125,18 @@ pub fn conversations() -> Vec<(RoomInfo, Vec<Event>)> {
             None,
             json!({"text": "Grüße! 日本語 ✓\nsecond line\tand a tab"}),
         ),
-        event(5, FileUpload, 90, alice(), None, &report.name, Some(report.clone()), json!({"file": 5})),
-        event(6, FileDownload, 120, bob(), None, &report.name, Some(report.clone()), json!({"file": 5})),
-        event(7, Backchat, 130, bob(), None, "messages 1–8 (8 messages)", None, json!({"from": 1, "to": 8})),
+        event(5, FileUpload, 90, alice(), None, &stored, Some(report.clone()), json!({"file": 5})),
+        event(6, FileDownload, 120, bob(), None, &stored, Some(report.clone()), json!({"file": 5})),
+        event(
+            7,
+            Backchat,
+            130,
+            bob(),
+            None,
+            "[7] alice@example.org: Bid < 101 & ask > 99 — \"firm\", isn't it?\n[8] bob@example.org: Grüße! 日本語 ✓\nsecond line\tand a tab",
+            None,
+            json!({"from_seq": 7, "to_seq": 8, "count": 2, "via": "join"}),
+        ),
         event(
             8,
             MessageReplaced,
@@ -141,7 +152,16 @@ pub fn conversations() -> Vec<(RoomInfo, Vec<Event>)> {
     let room2 = vec![
         event(10, Join, 10, bob(), None, "", None, json!({})),
         event(11, Chat, 20, bob(), Some(1), "café → ☕ <b>bold?</b> &amp; 'quotes'", None, json!({})),
-        event(12, Backchat, 40, bob(), None, "messages 1–1 (1 message)", None, json!({"from": 1, "to": 1})),
+        event(
+            12,
+            Backchat,
+            40,
+            bob(),
+            None,
+            "[1] bob@example.org: café → ☕ <b>bold?</b> &amp; 'quotes'",
+            None,
+            json!({"from_seq": 1, "to_seq": 1, "count": 1, "via": "history"}),
+        ),
         event(13, Part, 50, bob(), None, "", None, json!({"reason": "disconnected"})),
     ];
     vec![(trading_room(), room1), (ops_room(), room2)]

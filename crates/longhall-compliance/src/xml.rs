@@ -3,9 +3,10 @@
 //! ```text
 //! Conversations (xmlns:xsi, xmlns:xsd)
 //!   Conversation
-//!     Channel (uri, name [, displayName, category, privacy, type, description, islogged])
-//!     FirstMessage (type, content, id) → Sender, DateTimeUTC
-//!     Messages → Message (type, content, id) → Sender, DateTimeUTC
+//!     Channel (uri, name, islogged [, displayName, category, privacy, type, description])
+//!     FirstMessage (type, content, id [, fileName]) → Sender, DateTimeUTC
+//!     Messages → Message (type, content, id [, fileName]) → Sender, DateTimeUTC
+//!     Sender (UserName = display name, id, email, internal, uri = login [, displayName, site])
 //!     StartTimeUTC, EndTimeUTC
 //! ```
 //!
@@ -23,11 +24,11 @@ use crate::batch::{Event, RoomInfo, Sender};
 /// Which optional details the XML carries (the `add_*` flags).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct XmlOptions {
-    /// `add_chat_room_details`: `displayName`, `category`, `privacy`, `type`, `description` and
-    /// `islogged` on `Channel`.
+    /// `add_chat_room_details`: `displayName`, `category`, `privacy`, `type` and `description`
+    /// on `Channel` (`islogged` is always there, as in the original).
     pub room_details: bool,
-    /// `add_user_details`: `displayName`, `email`, `site` on `Sender`, and one `Group` child per
-    /// group the user belongs to.
+    /// `add_user_details`: `displayName`, `site` on `Sender`, and one `Group` child per group
+    /// the user belongs to (`UserName` and `email` are always there, as in the original).
     pub user_details: bool,
 }
 
@@ -86,13 +87,13 @@ impl<W: Write> XmlWriter<W> {
         w.write_all(b"\" name=\"")?;
         escape_attr(w, &room.uri)?;
         w.write_all(b"\"")?;
+        attr(w, "islogged", if room.logged { "true" } else { "false" })?;
         if self.opts.room_details {
             attr(w, "displayName", &room.name)?;
             attr(w, "category", &room.category)?;
             attr(w, "privacy", &room.privacy)?;
             attr(w, "type", &room.room_type)?;
             attr(w, "description", &room.description)?;
-            attr(w, "islogged", if room.logged { "true" } else { "false" })?;
         }
         w.write_all(b" />\n")?;
         self.event_element(b"    ", b"FirstMessage", first)?;
@@ -139,7 +140,12 @@ impl<W: Write> XmlWriter<W> {
         escape_attr(w, &event.content)?;
         w.write_all(b"\" id=\"")?;
         write_int(w, message_id(event))?;
-        w.write_all(b"\">\n")?;
+        w.write_all(b"\"")?;
+        // Ours: the name the user gave the file (`content` is the stored name, as in the original).
+        if let Some(name) = user_file_name(event) {
+            attr(w, "fileName", name)?;
+        }
+        w.write_all(b">\n")?;
         let mut inner = Vec::with_capacity(indent.len() + 2);
         inner.extend_from_slice(indent);
         inner.extend_from_slice(b"  ");
@@ -150,6 +156,21 @@ impl<W: Write> XmlWriter<W> {
         w.write_all(name)?;
         w.write_all(b">\n")
     }
+}
+
+/// The user's name of the file a FILEUPLOAD/FILEDOWNLOAD event is about.
+pub fn user_file_name(event: &Event) -> Option<&str> {
+    match event.kind {
+        ComplianceKind::FileUpload | ComplianceKind::FileDownload => {
+            Some(event.file.as_ref().map_or_else(|| event.detail["name"].as_str().unwrap_or(""), |f| f.name.as_str()))
+        }
+        _ => None,
+    }
+}
+
+/// The `Sender/@UserName`: the display name, as in the original (the login when there is none).
+pub fn user_name(s: &Sender) -> &str {
+    if s.display_name.trim().is_empty() { &s.login } else { &s.display_name }
 }
 
 /// Writes ` name="value"` with the value escaped.
@@ -165,13 +186,11 @@ pub fn attr<W: Write + ?Sized>(w: &mut W, name: &str, value: &str) -> io::Result
 pub fn sender_element<W: Write + ?Sized>(w: &mut W, indent: &[u8], s: &Sender, details: bool) -> io::Result<()> {
     w.write_all(indent)?;
     w.write_all(b"<Sender UserName=\"")?;
-    escape_attr(w, &s.login)?;
+    escape_attr(w, user_name(s))?;
     w.write_all(b"\" id=\"")?;
     write_int(w, s.id)?;
     w.write_all(b"\"")?;
-    if details {
-        attr(w, "email", &s.email)?;
-    }
+    attr(w, "email", &s.email)?;
     w.write_all(if s.internal { b" internal=\"true\" uri=\"" } else { b" internal=\"false\" uri=\"" })?;
     escape_attr(w, &s.login)?;
     w.write_all(b"\"")?;

@@ -2,8 +2,8 @@
 <!--
   Compliance XML to CSV (RFC 4180): one row per Message, every field quoted, quotes doubled,
   CRLF line ends. Columns: room URI, room name (empty without add_chat_room_details), time
-  (ISO 8601 UTC), milliseconds since 1970, type, message id, sender login, sender display name
-  (empty without add_user_details), content. Line breaks inside content stay inside the quotes.
+  (ISO 8601 UTC), milliseconds since 1970, type, message id, sender login (Sender/@uri), sender
+  display name (Sender/@UserName), content. Line breaks inside content stay inside the quotes.
 -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
   <xsl:output method="text" encoding="UTF-8" media-type="text/csv"/>
@@ -30,9 +30,9 @@
     <xsl:text>,</xsl:text>
     <xsl:call-template name="field"><xsl:with-param name="v" select="@id"/></xsl:call-template>
     <xsl:text>,</xsl:text>
-    <xsl:call-template name="field"><xsl:with-param name="v" select="Sender/@UserName"/></xsl:call-template>
+    <xsl:call-template name="field"><xsl:with-param name="v" select="Sender/@uri"/></xsl:call-template>
     <xsl:text>,</xsl:text>
-    <xsl:call-template name="field"><xsl:with-param name="v" select="Sender/@displayName"/></xsl:call-template>
+    <xsl:call-template name="field"><xsl:with-param name="v" select="Sender/@UserName"/></xsl:call-template>
     <xsl:text>,</xsl:text>
     <xsl:call-template name="field"><xsl:with-param name="v" select="@content"/></xsl:call-template>
     <xsl:value-of select="$EOL"/>

@@ -58,9 +58,9 @@
       <td><xsl:value-of select="@type"/></td>
       <td><xsl:if test="@id != '0'"><xsl:value-of select="@id"/></xsl:if></td>
       <td>
-        <xsl:value-of select="Sender/@UserName"/>
-        <xsl:if test="Sender/@displayName">
-          <xsl:text> (</xsl:text><xsl:value-of select="Sender/@displayName"/><xsl:text>)</xsl:text>
+        <xsl:value-of select="Sender/@uri"/>
+        <xsl:if test="Sender/@UserName != Sender/@uri">
+          <xsl:text> (</xsl:text><xsl:value-of select="Sender/@UserName"/><xsl:text>)</xsl:text>
         </xsl:if>
       </td>
       <td class="content"><xsl:value-of select="@content"/></td>

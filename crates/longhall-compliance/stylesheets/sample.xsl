@@ -8,8 +8,8 @@
   BACKCHAT); other event types are dropped.
 
   Fixed from the original: the login was read from Sender/@userName (lower-case u), an attribute
-  that doesn't exist, so every LoginName came out empty. The attribute is Sender/@UserName.
-  CorporateEmailID is Sender/@email, present when add_user_details is on.
+  that doesn't exist, so every LoginName came out empty. Sender/@UserName is the display name;
+  the login is Sender/@uri, which LoginName takes. CorporateEmailID is Sender/@email.
 -->
 <xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
   <xsl:output method="xml" encoding="UTF-8" indent="yes"/>
@@ -71,7 +71,7 @@
   </xsl:template>
 
   <xsl:template name="DateTimeAndLogin">
-    <LoginName><xsl:value-of select="Sender/@UserName"/></LoginName>
+    <LoginName><xsl:value-of select="Sender/@uri"/></LoginName>
     <DateTimeUTC><xsl:value-of select="DateTimeUTC/@since1970"/></DateTimeUTC>
   </xsl:template>
 </xsl:stylesheet>

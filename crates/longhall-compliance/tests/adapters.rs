@@ -61,18 +61,33 @@ fn room_and_user_details_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = config(dir.path());
     let plain = std::fs::read_to_string(&run_sample(&mut XmlAdapter::new(worker()), &config).unwrap()[0].temp).unwrap();
-    for absent in ["Trading desk", "Alice Example", "alice@example.org\" internal", "London", "Traders", "category="] {
+    for absent in ["Trading desk", "displayName=", "London", "Traders", "category="] {
         assert!(!plain.contains(absent), "{absent} without details");
     }
+    // As in the original: the display name, the e-mail address and whether the room is logged
+    // are always there.
+    assert!(
+        plain.contains(
+            r#"<Sender UserName="Alice Example" id="17" email="alice@example.org" internal="true" uri="alice@example.org" />"#
+        ),
+        "{plain}"
+    );
+    assert!(
+        plain.contains(r#"<Channel uri="ma-chan://example.org/1" name="ma-chan://example.org/1" islogged="true" />"#)
+    );
     config.add_chat_room_details = true;
     let rooms = std::fs::read_to_string(&run_sample(&mut XmlAdapter::new(worker()), &config).unwrap()[0].temp).unwrap();
-    assert!(rooms.contains(r#"displayName="Trading desk" category="Markets" privacy="closed" type="normal""#));
-    assert!(!rooms.contains("Alice Example"), "room details don't bring user details");
+    assert!(
+        rooms.contains(
+            r#"islogged="true" displayName="Trading desk" category="Markets" privacy="closed" type="normal""#
+        )
+    );
+    assert!(!rooms.contains("site="), "room details don't bring user details");
     config.add_chat_room_details = false;
     config.add_user_details = true;
     let users = std::fs::read_to_string(&run_sample(&mut XmlAdapter::new(worker()), &config).unwrap()[0].temp).unwrap();
     assert!(users.contains(
-        r#"<Sender UserName="alice@example.org" id="17" email="alice@example.org" internal="true" uri="alice@example.org" displayName="Alice Example" site="London">"#
+        r#"<Sender UserName="Alice Example" id="17" email="alice@example.org" internal="true" uri="alice@example.org" displayName="Alice Example" site="London">"#
     ));
     assert!(users.contains(r#"<Group name="Desk &quot;A&quot; &amp; B" />"#));
     assert!(!users.contains("Trading desk"), "user details don't bring room details");
@@ -301,6 +316,29 @@ fn command_adapter_fails_when_the_program_stops_reading() {
     let mut source = longhall_compliance::batch::VecSource::new(vec![(room, many)]);
     let err = run_source(&mut CommandAdapter::new(Duration::from_secs(30)), &config, &mut source).unwrap_err();
     assert!(err.to_string().contains("did not read the whole batch"), "{err}");
+}
+
+#[test]
+fn a_program_that_exits_0_without_reading_a_small_batch_does_not_get_it_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    // The sample batch (13 events) fits in the pipe buffer: every write succeeds, yet the
+    // program never reads any of it.
+    for script in ["exit 0", "head -c 10 > /dev/null; exit 0"] {
+        let config = command_config(dir.path(), script);
+        let err = run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).unwrap_err();
+        assert!(matches!(err, AdapterError::Failed(_)), "{script}: {err:?}");
+        assert!(err.to_string().contains("before reading the whole batch"), "{script}: {err}");
+    }
+    // Reading everything and exiting 0 still delivers, even without waiting for end of input.
+    let size = {
+        let mut v = Vec::new();
+        let config = command_config(dir.path(), r#"cat > "$LONGHALL_OUTPUT_DIR/all""#);
+        run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).unwrap();
+        v.extend(std::fs::read(config.output_dir.join("all")).unwrap());
+        v.len()
+    };
+    let config = command_config(dir.path(), &format!("head -c {size} > /dev/null; exit 0"));
+    run_sample(&mut CommandAdapter::new(Duration::from_secs(30)), &config).expect("the whole batch was read");
 }
 
 #[test]

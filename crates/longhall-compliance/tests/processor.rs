@@ -306,3 +306,123 @@ async fn the_timer_runs_when_an_interval_has_passed_and_stops_on_request() {
     tokio::time::timeout(std::time::Duration::from_secs(10), timer).await.expect("the timer ends").unwrap();
     assert_eq!(p.run_cycle().await.unwrap_err().code, ErrorCode::ShuttingDown);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xslt_work_folders_left_by_a_crash_are_removed_at_the_next_cycle() {
+    let w = world().await;
+    let want = w.record(4).await;
+    // The raw XML of a batch whose stylesheet run was interrupted by a crash.
+    let work = w.out.join(".xslt-work-AbC123");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(work.join("00000000000000000001-00000000000000000004.xml"), "<raw/>").unwrap();
+    std::fs::write(work.join("worker.pid"), "999999999").unwrap();
+    let runs = w.processor("server-a").run_cycle().await.unwrap();
+    assert!(runs.iter().all(|r| r.error.is_none()), "{runs:?}");
+    assert!(!work.exists(), "the work folder is still there");
+    assert_exactly_once(&w.published_ids(), &want);
+}
+
+/// After a crash with a publishing intent (or after the commit, before pruning), the events of
+/// that batch are published: the administrator's listing of waiting events doesn't show them.
+async fn waiting_events_after_a_crash_at(step: Step) {
+    let w = world().await;
+    w.configure(ComplianceConfigPut { one_chat_room_per_output_file: Some(true), ..Default::default() }).await;
+    let published = w.record(6).await;
+    let dead = w.processor_with(w.settings("server-a"), Some(step));
+    dead.run_cycle().await.expect_err("the processor 'dies'");
+    assert_eq!(w.published_ids().len(), 6, "the batch's files are published");
+    let waiting = w.record(2).await;
+    let listed: Vec<i64> =
+        w.lh.compliance_events(&Actor::system(), 0, 100).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(listed, waiting, "published events {published:?} are not waiting");
+    // Paging from inside the published batch doesn't show them either.
+    let listed: Vec<i64> =
+        w.lh.compliance_events(&Actor::system(), published[2], 100).await.unwrap().into_iter().map(|e| e.id).collect();
+    assert_eq!(listed, waiting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_events_exclude_a_batch_published_before_a_crash() {
+    waiting_events_after_a_crash_at(Step::AfterRenames).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_events_exclude_a_batch_committed_before_a_crash() {
+    waiting_events_after_a_crash_at(Step::AfterCommit).await;
+}
+
+/// The original's format: BACKCHAT `content` is the history that was returned (recorded by the
+/// core when it was read), file events' `content` the stored file name, `UserName` the display
+/// name and `email` always there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_archive_holds_the_backchat_returned_and_stored_file_names() {
+    let w = bare_world().await;
+    w.configure(ComplianceConfigPut { enabled: Some(true), adapter: Some("xml".into()), ..Default::default() }).await;
+    let (token, _) = w.lh.sign_in(ADMIN, PASSWORD, std::net::Ipv4Addr::LOCALHOST.into()).await.unwrap();
+    let admin = w.lh.authenticate(&token).await.unwrap();
+    let alpha = w.rooms[0];
+    for text in ["first <words>", "second\nline"] {
+        let req = longhall_types::api::PostRequest { text: text.into(), ..Default::default() };
+        w.lh.post(&admin, alpha, req, None).await.unwrap();
+    }
+    w.lh.history(&admin, alpha, longhall_core::service::HistoryQuery::Latest, None).await.unwrap();
+    w.record_events(vec![ComplianceEvent {
+        kind: ComplianceKind::FileUpload,
+        detail: json!({ "file_id": 999, "name": "Q1 Report.PDF", "key": "k3Y", "size": 3, "content_type": "application/pdf" }),
+        ..chat(alpha, w.users[0], "", 5)
+    }])
+    .await;
+
+    // The built-in adapters (the real XML writer).
+    let mut settings = w.settings("server-a");
+    settings.adapters = std::sync::Arc::new(longhall_compliance::adapters::build);
+    let runs = w.processor_with(settings, None).run_cycle().await.unwrap();
+    assert!(runs.iter().all(|r| r.error.is_none()), "{runs:?}");
+    let xml: String =
+        std::fs::read_dir(&w.out).unwrap().flatten().map(|e| std::fs::read_to_string(e.path()).unwrap()).collect();
+    let doc = longhall_compliance::xslt::parse_xml(xml.as_bytes()).unwrap();
+    let messages: Vec<_> =
+        doc.elements_named("Conversation").flat_map(|c| c.child("Messages").unwrap().elements()).collect();
+    let backchat = messages.iter().find(|m| m.attr("type") == Some("BACKCHAT")).expect("a BACKCHAT event");
+    assert_eq!(
+        backchat.attr("content"),
+        Some("[1] admin@example.org: first <words>\n[2] admin@example.org: second\nline")
+    );
+    let upload = messages.iter().find(|m| m.attr("type") == Some("FILEUPLOAD")).expect("a FILEUPLOAD event");
+    assert_eq!(upload.attr("content"), Some("k3Y.pdf"), "the stored name, as <GUID>.<ext> in the original");
+    assert_eq!(upload.attr("fileName"), Some("Q1 Report.PDF"), "the user's name, as an addition");
+    let sender = upload.child("Sender").unwrap();
+    assert_eq!(sender.attr("UserName"), Some("alice Example"), "the display name");
+    assert_eq!(sender.attr("email"), Some("alice@example.org"));
+    assert_eq!(sender.attr("uri"), Some("alice@example.org"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_backchat_is_recorded_up_to_its_bound_and_the_rest_counted() {
+    let w = bare_world().await;
+    w.configure(ComplianceConfigPut { enabled: Some(true), ..Default::default() }).await;
+    let (token, _) = w.lh.sign_in(ADMIN, PASSWORD, std::net::Ipv4Addr::LOCALHOST.into()).await.unwrap();
+    let admin = w.lh.authenticate(&token).await.unwrap();
+    let alpha = w.rooms[0];
+    let long = "x".repeat(longhall_types::limits::MAX_MESSAGE_BYTES);
+    // More text than the bound.
+    let n = longhall_types::limits::MAX_BACKCHAT_RECORD_BYTES / long.len() + 2;
+    for _ in 0..n {
+        let req = longhall_types::api::PostRequest { text: long.clone(), ..Default::default() };
+        w.lh.post(&admin, alpha, req, None).await.unwrap();
+    }
+    let page = w.lh.history(&admin, alpha, longhall_core::service::HistoryQuery::Latest, Some(n as u32)).await.unwrap();
+    assert_eq!(page.messages.len(), n);
+    let events = w.lh.compliance_events(&Actor::system(), 0, 500).await.unwrap();
+    let backchat = events.iter().find(|e| e.kind == "BACKCHAT").expect("recorded");
+    let kept = backchat.detail["history"].as_array().unwrap().len();
+    assert!(kept < n && kept > 0, "{kept} of {n}");
+    assert_eq!(backchat.detail["history_omitted"], json!(n - kept));
+    let bytes: usize = backchat.detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().len() + m["author"].as_str().unwrap().len())
+        .sum();
+    assert!(bytes <= longhall_types::limits::MAX_BACKCHAT_RECORD_BYTES);
+}

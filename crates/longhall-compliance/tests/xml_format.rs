@@ -65,22 +65,32 @@ fn check_event(element: &XmlElement, ev: &Event, user_details: bool) {
         _ => 0,
     };
     assert_eq!(element.attr("id"), Some(id.to_string().as_str()));
+    // File events: `content` is the stored name (`<key>.<ext>`, the original's `<GUID>.<ext>`),
+    // `fileName` (ours) the user's.
+    match (&ev.kind, &ev.file) {
+        (ComplianceKind::FileUpload | ComplianceKind::FileDownload, Some(f)) => {
+            assert_eq!(element.attr("content"), Some(format!("{}.pdf", f.key).as_str()));
+            assert_eq!(element.attr("fileName"), Some(f.name.as_str()));
+        }
+        _ => assert_eq!(element.attr("fileName"), None),
+    }
     let names: Vec<&str> = element.elements().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["Sender", "DateTimeUTC"]);
     let sender = element.child("Sender").unwrap();
-    assert_eq!(sender.attr("UserName"), Some(ev.sender.login.as_str()));
+    // As in the original: UserName is the display name, email always there.
+    assert_eq!(sender.attr("UserName"), Some(ev.sender.display_name.as_str()));
+    assert_eq!(sender.attr("email"), Some(ev.sender.email.as_str()));
     assert_eq!(sender.attr("id"), Some(ev.sender.id.to_string().as_str()));
     assert_eq!(sender.attr("internal"), Some("true"));
     assert_eq!(sender.attr("uri"), Some(ev.sender.login.as_str()));
     if user_details {
-        assert_eq!(sender.attr("email"), Some(ev.sender.email.as_str()));
         assert_eq!(sender.attr("displayName"), Some(ev.sender.display_name.as_str()));
         assert_eq!(sender.attr("site"), ev.sender.site.as_deref());
         let groups: Vec<&str> = sender.elements_named("Group").map(|g| g.attr("name").unwrap()).collect();
         assert_eq!(groups, ev.sender.groups.iter().map(String::as_str).collect::<Vec<_>>());
     } else {
         let attrs: Vec<&str> = sender.attributes.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(attrs, ["UserName", "id", "internal", "uri"], "no user details unless asked");
+        assert_eq!(attrs, ["UserName", "id", "email", "internal", "uri"], "no user details unless asked");
         assert!(sender.elements().next().is_none());
     }
     assert_eq!(time_of(element.child("DateTimeUTC").unwrap()), ev.ts);
@@ -102,15 +112,19 @@ fn check_document(bytes: &[u8], room_details: bool, user_details: bool) {
         let channel = conv.child("Channel").unwrap();
         assert_eq!(channel.attr("uri"), Some(format!("ma-chan://example.org/{}", room.id).as_str()));
         assert_eq!(channel.attr("name"), channel.attr("uri"));
+        assert_eq!(
+            channel.attr("islogged"),
+            Some(if room.logged { "true" } else { "false" }),
+            "always, as in the original"
+        );
         if room_details {
             assert_eq!(channel.attr("displayName"), Some(room.name.as_str()));
             assert_eq!(channel.attr("category"), Some(room.category.as_str()));
             assert_eq!(channel.attr("privacy"), Some(room.privacy.as_str()));
             assert_eq!(channel.attr("type"), Some(room.room_type.as_str()));
             assert_eq!(channel.attr("description"), Some(room.description.as_str()));
-            assert_eq!(channel.attr("islogged"), Some(if room.logged { "true" } else { "false" }));
         } else {
-            assert_eq!(channel.attributes.len(), 2, "no room details unless asked: {channel:?}");
+            assert_eq!(channel.attributes.len(), 3, "no room details unless asked: {channel:?}");
         }
         check_event(conv.child("FirstMessage").unwrap(), &events[0], user_details);
         let messages: Vec<&XmlElement> = conv.child("Messages").unwrap().elements().collect();

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -87,7 +88,7 @@ fn csv_rows_quote_every_field() {
     let out = test_stylesheet(&worker(), &stylesheet("csv.xsl")).unwrap();
     assert!(out.starts_with("room,room_name,time_utc,since1970,type,message_id,sender,sender_name,content\r\n"));
     assert!(out.contains(
-        "\"ma-chan://example.org/1\",\"\",\"2013-01-01T00:01:00.0000000Z\",\"1356998460000\",\"CHAT\",\"7\",\"alice@example.org\",\"\",\"Bid < 101 & ask > 99 — \"\"firm\"\", isn't it?\"\r\n"
+        "\"ma-chan://example.org/1\",\"\",\"2013-01-01T00:01:00.0000000Z\",\"1356998460000\",\"CHAT\",\"7\",\"alice@example.org\",\"Alice Example\",\"Bid < 101 & ask > 99 — \"\"firm\"\", isn't it?\"\r\n"
     ));
     // 13 events + header; the multi-line message stays inside its quotes.
     assert_eq!(out.matches("\r\n").count(), 14);
@@ -247,6 +248,94 @@ fn endless_stylesheets_are_stopped_by_the_timeout_and_the_worker_is_gone() {
             assert_eq!(state, 'Z', "worker {pid} still running: {stat}");
         }
     }
+}
+
+/// Waits until `pid` is gone (or a zombie nobody has reaped yet), with a deadline.
+fn wait_gone(pid: u32, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return,
+            Ok(stat) if stat.contains(") Z ") || stat.contains(") X ") => return,
+            Ok(stat) => assert!(Instant::now() < deadline, "{what} {pid} still running: {stat}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Starts the worker on ENDLESS with `extra` arguments, its input in `dir`.
+fn endless_worker(dir: &Path, extra: &[&str]) -> std::process::Child {
+    let style = dir.join("style");
+    std::fs::create_dir_all(&style).unwrap();
+    std::fs::write(style.join("stylesheet.xsl"), ENDLESS).unwrap();
+    std::fs::write(dir.join("in.xml"), "<a/>").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_longhall-xslt-worker"))
+        .arg("--stylesheet")
+        .arg(style.join("stylesheet.xsl"))
+        .args(extra)
+        .arg("--input")
+        .arg(dir.join("in.xml"))
+        .arg("--output")
+        .arg(dir.join("out.xml"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // As the runner starts it: leading its own process group.
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_worker_whose_parent_dies_stops_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut worker = endless_worker(dir.path(), &["--lifeline"]);
+    // Still working: the lifeline is open.
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(worker.try_wait().unwrap().is_none(), "the worker stopped while its parent lives");
+    // The parent's end of the pipe closes, as it does when the parent is killed.
+    drop(worker.stdin.take());
+    let status = worker.wait().unwrap();
+    assert_eq!(status.code(), Some(longhall_compliance::xslt::worker::EXIT_ORPHANED), "{status}");
+}
+
+#[test]
+fn a_worker_enforces_its_own_time_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let worker = endless_worker(dir.path(), &["--time-limit-ms", "300"]);
+    // Nobody watches it: it must stop by itself.
+    let out = worker.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(longhall_compliance::xslt::worker::EXIT_TIMEOUT), "{}", out.status);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("time limit of 300 ms"));
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_stale_worker_named_in_a_work_folder_is_stopped() {
+    let dir = tempfile::tempdir().unwrap();
+    // A worker left running by an earlier server (no lifeline, no limit), and its pid file.
+    let mut worker = endless_worker(dir.path(), &[]);
+    let pid = worker.id();
+    std::fs::write(dir.path().join(longhall_compliance::xslt::WORKER_PID_FILE), pid.to_string()).unwrap();
+    // A pid file naming some other process (here: this test) is not acted on.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join(longhall_compliance::xslt::WORKER_PID_FILE), std::process::id().to_string())
+        .unwrap();
+    assert!(!longhall_compliance::xslt::stop_stale_worker(other.path()));
+
+    // The worker has finished starting (its arguments are readable once exec is done).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(11).any(|w| w == b"xslt-worker")) {
+        assert!(Instant::now() < deadline, "the worker did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if !longhall_compliance::xslt::stop_stale_worker(dir.path()) {
+        let _ = worker.kill();
+        panic!("the worker was not recognised");
+    }
+    let status = worker.wait().unwrap();
+    assert!(status.code().is_none(), "killed by a signal: {status}");
+    wait_gone(pid, "worker");
 }
 
 #[test]

@@ -36,3 +36,7 @@ pub const OUTBOUND_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Password length bounds, in characters.
 pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// Message text (and author logins) of a BACKCHAT compliance event's recorded history: the
+/// messages returned are copied in order until this many bytes; the rest are only counted.
+pub const MAX_BACKCHAT_RECORD_BYTES: usize = 64 * 1024;

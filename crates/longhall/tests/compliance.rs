@@ -286,3 +286,119 @@ async fn sigkill_during_a_compliance_run_loses_and_duplicates_nothing() {
     );
     assert!(temporaries(&archive).is_empty(), "temporary files left: {:?}", temporaries(&archive));
 }
+
+/// A stylesheet that runs practically forever (2^64 template calls) on a batch holding the
+/// text "spin-forever", and at once on anything else (the built-in sample it is checked
+/// against when configured).
+const SPIN: &str = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
+<xsl:template match="/"><out><xsl:if test="//@content[contains(., 'spin-forever')]">
+  <xsl:call-template name="t"><xsl:with-param name="n" select="64"/></xsl:call-template>
+</xsl:if></out></xsl:template>
+<xsl:template name="t"><xsl:param name="n"/>
+  <xsl:if test="$n &gt; 0">
+    <xsl:call-template name="t"><xsl:with-param name="n" select="$n - 1"/></xsl:call-template>
+    <xsl:call-template name="t"><xsl:with-param name="n" select="$n - 1"/></xsl:call-template>
+  </xsl:if>
+</xsl:template>
+</xsl:stylesheet>"#;
+
+fn work_folders(dir: &Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".xslt-work-"))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Whether process `pid` still runs (a zombie nobody reaped yet counts as gone).
+fn running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => !(stat.contains(") Z ") || stat.contains(") X ")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_xslt_worker_dies_with_its_killed_server_and_its_work_folder_is_removed() {
+    let dir = data_dir();
+    let archive = dir.path.parent().unwrap().join("archive");
+    let mut server = Server::start_with(&dir.path, with_password).await;
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let lobby = server.find_room(&admin, "Lobby").await.unwrap().id;
+    server.post_message(&admin, lobby, "spin-forever").await;
+    let put = server
+        .http
+        .put(server.url("/api/v1/admin/compliance/config"))
+        .bearer_auth(&admin)
+        .json(&json!({ "enabled": true, "adapter": "xml", "output_dir": archive, "custom_configuration": SPIN }))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+
+    // The run hangs in the stylesheet; its worker's pid is recorded in the work folder.
+    let run = tokio::spawn(server.http.post(server.url("/api/v1/admin/compliance/run")).bearer_auth(&admin).send());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let pid: u32 = loop {
+        let recorded = work_folders(&archive)
+            .iter()
+            .find_map(|f| std::fs::read_to_string(f.join("worker.pid")).ok()?.trim().parse().ok());
+        if let Some(pid) = recorded.filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("xslt-worker"))
+        }) {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "no XSLT worker started\n{}", server.proc.output());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(running(pid));
+
+    server.proc.sigkill();
+    server.proc.wait_exit(Duration::from_secs(10)).await;
+    let _ = run.await;
+    drop(server);
+    // The worker notices its server is gone and stops (its time limit is minutes away).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running(pid) {
+        assert!(Instant::now() < deadline, "the XSLT worker {pid} outlived its killed server");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(work_folders(&archive).len(), 1, "the killed run left its raw XML");
+
+    // The next server, with the stylesheet removed, archives the event and removes the leftover.
+    let server = Server::start_with(&dir.path, with_password).await;
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let put = server
+        .http
+        .put(server.url("/api/v1/admin/compliance/config"))
+        .bearer_auth(&admin)
+        .json(&json!({ "custom_configuration": "" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let r = server.http.post(server.url("/api/v1/admin/compliance/run")).bearer_auth(&admin).send().await.unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        if status.is_success() {
+            assert_eq!(body["error"], Value::Null, "{body}");
+            break;
+        }
+        assert_eq!(body["code"], "in_use", "{status} {body}");
+        assert!(Instant::now() < deadline, "the dead server's lease never ran out");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(work_folders(&archive).is_empty(), "work folders left: {:?}", work_folders(&archive));
+    let archived: String = std::fs::read_dir(&archive)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".xml"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect();
+    assert!(archived.contains("spin-forever"), "the event was archived: {archived}");
+}

@@ -79,7 +79,7 @@ impl Adapter for CommandAdapter {
             .env("LONGHALL_DOMAIN", &batch.domain)
             .env("LONGHALL_OUTPUT_DIR", &self.config.output_dir)
             .env("LONGHALL_FILES_DIR", &self.config.files_dir);
-        let done = process::run(cmd, self.timeout, |stdin| {
+        let feed = move |stdin: &mut dyn Write| {
             let mut w = BufWriter::with_capacity(64 * 1024, stdin);
             while let Some(conv) = events.next_conversation().map_err(Feed::Source)? {
                 while let Some(ev) = events.next_event().map_err(Feed::Source)? {
@@ -87,13 +87,14 @@ impl Adapter for CommandAdapter {
                 }
             }
             w.flush().map_err(Feed::Io)
-        })
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
-                AdapterError::Config(format!("the command {program:?} could not be started: {e}"))
-            }
-            _ => AdapterError::Failed(format!("the command {program:?} could not be started: {e}")),
-        })?;
+        };
+        let done =
+            process::run(cmd, self.timeout, process::Stdin::Feed(Box::new(feed))).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                    AdapterError::Config(format!("the command {program:?} could not be started: {e}"))
+                }
+                _ => AdapterError::Failed(format!("the command {program:?} could not be started: {e}")),
+            })?;
         let stderr = if done.stderr.trim().is_empty() { &done.stdout } else { &done.stderr };
         if done.timed_out {
             return Err(AdapterError::Failed(format!(
@@ -112,6 +113,14 @@ impl Adapter for CommandAdapter {
                 )));
             }
             Ok(()) => {}
+        }
+        // Exit code 0 with input left in the pipe: the program never saw part of the batch.
+        if done.unread > 0 && done.status.success() {
+            return Err(AdapterError::Failed(format!(
+                "the command {program:?} exited with code 0 before reading the whole batch (it must read its \
+                 standard input to the end); the batch was not delivered and is retried next run{}",
+                quote(stderr)
+            )));
         }
         if !done.status.success() {
             return Err(AdapterError::Failed(format!(

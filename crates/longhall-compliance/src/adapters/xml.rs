@@ -21,6 +21,10 @@ use super::file_stem;
 
 const BUFFER: usize = 256 * 1024;
 
+/// The name prefix of the private folder that holds a batch's raw XML while a stylesheet runs;
+/// the processing cycle removes any left by a crash.
+pub const WORK_FOLDER_PREFIX: &str = ".xslt-work-";
+
 pub struct XmlAdapter {
     runner: XsltRunner,
     config: AdapterConfig,
@@ -124,7 +128,7 @@ impl Adapter for XmlAdapter {
         let work = match self.stylesheet {
             Some(_) => {
                 std::fs::create_dir_all(&self.config.output_dir)?;
-                Some(tempfile::Builder::new().prefix(".xslt-work-").tempdir_in(&self.config.output_dir)?)
+                Some(tempfile::Builder::new().prefix(WORK_FOLDER_PREFIX).tempdir_in(&self.config.output_dir)?)
             }
             None => None,
         };
@@ -146,7 +150,8 @@ impl Adapter for XmlAdapter {
             a.finish()?;
         }
         if let Some(s) = &self.stylesheet {
-            self.runner.transform_all(s, &jobs).map_err(xslt_error)?;
+            let pid_file = work.as_ref().map(|w| w.path().join(crate::xslt::WORKER_PID_FILE));
+            self.runner.transform_all_recorded(s, &jobs, pid_file.as_deref()).map_err(xslt_error)?;
         }
         Ok(())
     }

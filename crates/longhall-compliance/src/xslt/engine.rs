@@ -529,6 +529,25 @@ pub(crate) fn kill_process_group(pgid: u32) {
     }
 }
 
+/// Kills one process (SIGKILL), whether or not it leads a process group.
+pub(crate) fn kill_process(pid: u32) {
+    let Ok(pid) = c_int::try_from(pid) else { return };
+    if pid <= 1 {
+        return;
+    }
+    // SAFETY: kill(2) signals that process; no memory involved.
+    unsafe {
+        ffi::kill(pid, ffi::SIGKILL);
+    }
+}
+
+/// Ends the process at once with `code`, from any thread: no exit handlers run, so nothing
+/// races the libxslt work still going on in the main thread.
+pub(crate) fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit(2) ends the process; it touches no memory of ours.
+    unsafe { ffi::_exit(code) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -123,6 +123,7 @@ unsafe extern "C" {
 // libc (always linked).
 unsafe extern "C" {
     pub fn kill(pid: c_int, sig: c_int) -> c_int;
+    pub fn _exit(status: c_int) -> !;
 }
 
 pub const SIGKILL: c_int = 9;

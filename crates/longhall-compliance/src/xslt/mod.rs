@@ -9,7 +9,12 @@
 //! - may not write files, create directories or use the network (libxslt security prefs
 //!   forbid WRITE_FILE, CREATE_DIRECTORY, READ_NETWORK, WRITE_NETWORK; the parser runs with
 //!   XML_PARSE_NONET and loads no external DTD or entity);
-//! - is killed (its whole process group) when it runs longer than the runner's timeout.
+//! - is killed (its whole process group) when it runs longer than the runner's timeout, and
+//!   stops by itself at that limit too (`--time-limit-ms`) or as soon as its parent dies (its
+//!   stdin, a pipe the parent holds open, reaches end of file), so a server killed by SIGKILL
+//!   leaves no worker running. The XML adapter records the worker's pid in its work folder
+//!   ([`WORKER_PID_FILE`]); the next cycle stops any worker still named there
+//!   ([`stop_stale_worker`]) before removing the folder.
 //!
 //! The parent side is [`XsltRunner`]. Output is serialised by libxslt as `<xsl:output>` asks
 //! (method xml/html/text, encoding, indent), exactly as `xsltproc` does.
@@ -120,6 +125,17 @@ impl XsltRunner {
     /// Transforms each `(input, output)` pair with one worker run (one compilation, one time
     /// limit for all).
     pub fn transform_all(&self, stylesheet: &str, jobs: &[(PathBuf, PathBuf)]) -> Result<(), XsltError> {
+        self.transform_all_recorded(stylesheet, jobs, None)
+    }
+
+    /// Same, with the worker's pid written to `pid_file` while it runs, so that a later
+    /// start can stop a worker this process left behind ([`stop_stale_worker`]).
+    pub fn transform_all_recorded(
+        &self,
+        stylesheet: &str,
+        jobs: &[(PathBuf, PathBuf)],
+        pid_file: Option<&Path>,
+    ) -> Result<(), XsltError> {
         let Some((program, leading)) = self.worker.split_first() else {
             return Err(XsltError::Worker("no worker program configured".into()));
         };
@@ -132,14 +148,13 @@ impl XsltRunner {
         std::fs::write(&path, stylesheet)?;
         let mut cmd = Command::new(program);
         cmd.args(leading).arg("--stylesheet").arg(&path);
+        // The worker's own limit, should this process die and no longer enforce it.
+        cmd.arg("--time-limit-ms").arg(self.timeout.as_millis().max(1).to_string()).arg("--lifeline");
         for (i, o) in jobs {
             cmd.arg("--input").arg(i).arg("--output").arg(o);
         }
-        let done = process::run(cmd, self.timeout, |stdin| {
-            drop(stdin);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .map_err(|e| XsltError::Worker(format!("could not start {program:?}: {e}")))?;
+        let done = process::run::<std::convert::Infallible>(cmd, self.timeout, process::Stdin::Lifeline { pid_file })
+            .map_err(|e| XsltError::Worker(format!("could not start {program:?}: {e}")))?;
         if done.timed_out {
             return Err(XsltError::Timeout { seconds: self.timeout.as_secs_f64(), pid: done.pid });
         }
@@ -152,10 +167,34 @@ impl XsltRunner {
             Some(worker::EXIT_TRANSFORM) => Err(XsltError::Transform { line, message }),
             Some(worker::EXIT_INPUT) => Err(XsltError::Input(message)),
             Some(worker::EXIT_OUTPUT) => Err(XsltError::Output(message)),
+            Some(worker::EXIT_TIMEOUT) => {
+                Err(XsltError::Timeout { seconds: self.timeout.as_secs_f64(), pid: done.pid })
+            }
             Some(code) => Err(XsltError::Worker(format!("exit code {code}: {message}"))),
             None => Err(XsltError::Worker(format!("killed by a signal ({}): {message}", done.status))),
         }
     }
+}
+
+/// The file in a work folder that holds the pid of the worker running on it.
+pub const WORKER_PID_FILE: &str = "worker.pid";
+
+/// Stops the worker recorded in `folder` (a work folder of an earlier run) if it still runs:
+/// its process group is killed when the process named by the pid file is an XSLT worker whose
+/// arguments name this folder (so a recycled pid is never hit). Returns whether one was killed.
+pub fn stop_stale_worker(folder: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(folder.join(WORKER_PID_FILE)) else { return false };
+    let Ok(pid) = text.trim().parse::<u32>() else { return false };
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    let folder = folder.to_string_lossy();
+    if !cmdline.contains("xslt-worker") || !cmdline.split('\0').any(|a| a.starts_with(&*folder)) {
+        return false;
+    }
+    // Its group (the runner starts each worker as a group leader), and the process itself.
+    engine::kill_process_group(pid);
+    engine::kill_process(pid);
+    true
 }
 
 /// The first stylesheet line number in libxml2/libxslt diagnostics: `stylesheet.xsl:12: parser

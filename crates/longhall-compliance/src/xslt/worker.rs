@@ -3,8 +3,13 @@
 //! it runs past its time limit.
 //!
 //! ```text
-//! <worker> --stylesheet PATH [--input PATH|- --output PATH|-]...
+//! <worker> --stylesheet PATH [--time-limit-ms N] [--lifeline] [--input PATH|- --output PATH|-]...
 //! ```
+//!
+//! `--time-limit-ms N`: the worker exits (code [`EXIT_TIMEOUT`]) after N ms of wall-clock time.
+//! `--lifeline`: its stdin is a pipe its parent holds open; the worker exits (code
+//! [`EXIT_ORPHANED`]) when it reaches end of file, i.e. when the parent died. The parent still
+//! enforces the limit itself; these make sure a worker never outlives a killed server.
 //!
 //! The stylesheet's folder is the only folder it may read from. Each `--input` is followed by
 //! its `--output`; with none, standard input is transformed to standard output. Diagnostics
@@ -14,7 +19,10 @@
 use std::fs::File;
 use std::path::PathBuf;
 
-use super::engine::{Document, Sandbox, refused};
+use std::thread;
+use std::time::Duration;
+
+use super::engine::{Document, Sandbox, exit_now, refused};
 
 pub const EXIT_OK: i32 = 0;
 /// Bad arguments.
@@ -27,8 +35,13 @@ pub const EXIT_INPUT: i32 = 4;
 pub const EXIT_TRANSFORM: i32 = 5;
 /// The result couldn't be written.
 pub const EXIT_OUTPUT: i32 = 6;
+/// The worker's own time limit (`--time-limit-ms`) ran out.
+pub const EXIT_TIMEOUT: i32 = 7;
+/// The parent went away (`--lifeline`: end of file on stdin).
+pub const EXIT_ORPHANED: i32 = 8;
 
-const USAGE: &str = "usage: xslt-worker --stylesheet PATH [--input PATH|- --output PATH|-]...";
+const USAGE: &str =
+    "usage: xslt-worker --stylesheet PATH [--time-limit-ms N] [--lifeline] [--input PATH|- --output PATH|-]...";
 
 #[derive(Debug, PartialEq, Eq)]
 enum Io {
@@ -55,6 +68,8 @@ pub fn run_worker() -> i32 {
 /// Call it at most once per process: the security policy it installs is process-wide.
 pub fn run_worker_args<I: IntoIterator<Item = String>>(args: I) -> i32 {
     let mut stylesheet = None;
+    let mut time_limit: Option<Duration> = None;
+    let mut lifeline = false;
     let mut jobs: Vec<(Io, Io)> = Vec::new();
     let mut pending: Option<Io> = None;
     let mut it = args.into_iter();
@@ -69,6 +84,15 @@ pub fn run_worker_args<I: IntoIterator<Item = String>>(args: I) -> i32 {
                 Ok(v) => stylesheet = Some(PathBuf::from(v)),
                 Err(()) => return EXIT_USAGE,
             },
+            "--time-limit-ms" => match value("--time-limit-ms").map(|v| v.parse::<u64>()) {
+                Ok(Ok(ms)) => time_limit = Some(Duration::from_millis(ms)),
+                Ok(Err(_)) => {
+                    eprintln!("longhall-xslt-worker: --time-limit-ms needs a number of milliseconds\n{USAGE}");
+                    return EXIT_USAGE;
+                }
+                Err(()) => return EXIT_USAGE,
+            },
+            "--lifeline" => lifeline = true,
             "--input" => match value("--input") {
                 Ok(v) if pending.is_none() => pending = Some(io_arg(v)),
                 Ok(_) => {
@@ -105,6 +129,24 @@ pub fn run_worker_args<I: IntoIterator<Item = String>>(args: I) -> i32 {
     };
     if jobs.is_empty() {
         jobs.push((Io::Std, Io::Std));
+    }
+    if lifeline && jobs.iter().any(|(input, _)| *input == Io::Std) {
+        eprintln!("longhall-xslt-worker: --lifeline needs every input from a file (stdin is the lifeline)\n{USAGE}");
+        return EXIT_USAGE;
+    }
+    if let Some(limit) = time_limit {
+        thread::spawn(move || {
+            thread::sleep(limit);
+            eprintln!("longhall-xslt-worker: stopped after its time limit of {} ms", limit.as_millis());
+            exit_now(EXIT_TIMEOUT);
+        });
+    }
+    if lifeline {
+        thread::spawn(|| {
+            // Nothing is ever written: any end of the read means the parent is gone.
+            let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+            exit_now(EXIT_ORPHANED);
+        });
     }
     let Some(folder) =
         stylesheet.parent().map(|p| if p.as_os_str().is_empty() { PathBuf::from(".") } else { p.to_path_buf() })

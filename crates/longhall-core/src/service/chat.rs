@@ -104,12 +104,28 @@ impl Longhall {
         why: &str,
     ) -> Option<ComplianceEvent> {
         let (first, last) = (messages.first()?.borrow(), messages.last()?.borrow());
+        // What was returned, as the original archives it; bounded so a large backchat of long
+        // messages can't swell the compliance store: later messages are counted, not copied.
+        let mut budget = longhall_types::limits::MAX_BACKCHAT_RECORD_BYTES;
+        let mut history = Vec::new();
+        for m in messages.iter().map(|m| m.borrow()) {
+            let size = m.author.len() + m.text.len();
+            if size > budget {
+                break;
+            }
+            budget -= size;
+            history.push(json!({ "seq": m.seq, "ts": m.ts, "author": m.author, "text": m.text }));
+        }
+        let omitted = messages.len() - history.len();
         Some(self.compliance_event(
             ComplianceKind::Backchat,
             room,
             user,
             None,
-            json!({ "from_seq": first.seq, "to_seq": last.seq, "count": messages.len(), "via": why }),
+            json!({
+                "from_seq": first.seq, "to_seq": last.seq, "count": messages.len(), "via": why,
+                "history": history, "history_omitted": omitted,
+            }),
         ))
     }
 
