@@ -68,7 +68,7 @@ impl Default for TransportSettings {
         TransportSettings {
             trusted_proxies: Vec::new(),
             max_http_connections: 512,
-            eviction_age: Duration::from_secs(1),
+            eviction_age: Duration::from_millis(250),
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             upload_timeout: Duration::from_secs(600),

@@ -191,28 +191,51 @@ where
         }
     }
     let server_closed = conn.is_closing();
-    s.lh.disconnect(&conn, end_reason).await;
-    if server_closed || close_queued {
-        // A goodbye is due (`closing` and the close handshake, or the echo of the client's
-        // close), but a peer that never reads can't hold the writer (and its socket) long.
+    if !(server_closed || close_queued) {
+        // The client left: there is no one to say goodbye to.
+        s.lh.disconnect(&conn, end_reason).await;
+        writer.abort();
+        return;
+    }
+    // A goodbye is due (`closing` and the close handshake, or the echo of the client's close),
+    // but a peer that never reads can't hold the writer (and its socket) long. Meanwhile what
+    // the client sends is read and discarded: a client busy writing may not read until its
+    // writes are taken, and the goodbye would wait for it. After our close frame, wait (briefly)
+    // for the client's (RFC 6455 §7.1.1): dropping a socket with unread input resets it, and a
+    // reset throws away what the client had not read yet, `closing` included.
+    let finish = async {
+        s.lh.disconnect(&conn, end_reason).await;
         if tokio::time::timeout(GOODBYE_TIMEOUT, &mut writer).await.is_err() {
             writer.abort();
-        } else if server_closed {
-            // Our close frame is out: wait (briefly) for the client's, discarding what comes
-            // before it (RFC 6455 §7.1.1). Dropping a socket with unread input resets it, and
-            // a reset throws away what the client had not read yet, `closing` included.
-            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, async {
-                while let Ok(Some(frame)) = reader.next().await {
-                    if matches!(frame, Incoming::Close(_)) {
+            return false;
+        }
+        true
+    };
+    tokio::pin!(finish);
+    let mut said = None;
+    // Only after our own close frame is there a close to wait for; an echo ends at once.
+    let mut reading = server_closed;
+    let linger = tokio::time::sleep(GOODBYE_TIMEOUT);
+    tokio::pin!(linger);
+    loop {
+        tokio::select! {
+            ok = &mut finish, if said.is_none() => {
+                said = Some(ok);
+                if !ok || !reading {
+                    break;
+                }
+                linger.as_mut().reset(tokio::time::Instant::now() + GOODBYE_TIMEOUT);
+            }
+            msg = reader.next(), if reading => {
+                if !matches!(msg, Ok(Some(ref f)) if !matches!(f, Incoming::Close(_))) {
+                    reading = false; // the client's close, its end of stream, or garbage
+                    if said.is_some() {
                         break;
                     }
                 }
-            })
-            .await;
+            }
+            _ = &mut linger, if said.is_some() => break,
         }
-    } else {
-        // The client left: there is no one to say goodbye to.
-        writer.abort();
     }
 }
 
