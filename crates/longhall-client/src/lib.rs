@@ -23,6 +23,7 @@ mod error;
 pub mod files;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod rooms;
 
 use std::sync::Arc;

@@ -400,6 +400,8 @@ async fn health_readiness_and_the_openapi_document() {
     assert_eq!(c.healthz().await.expect("healthz").status, "ok");
     assert_eq!(c.readyz().await.expect("readyz").status, "ready");
     let doc = c.openapi().await.expect("openapi");
+    let metrics = c.metrics().await.expect("metrics");
+    assert!(metrics.contains("# TYPE longhall_posts_total counter"), "{metrics}");
     assert!(doc["paths"]["/api/v1/rooms/{id}/messages"].is_object(), "{doc}");
 }
 
@@ -568,6 +570,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("post", "/api/v1/admin/compliance/test-stylesheet", "test_stylesheet"),
         ("get", "/healthz", "healthz"),
         ("get", "/readyz", "readyz"),
+        ("get", "/metrics", "metrics"),
         // The WebSocket is not an HTTP call (see docs/websocket.md).
         ("get", "/api/v1/ws", "(WebSocket)"),
     ];

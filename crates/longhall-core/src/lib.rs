@@ -13,6 +13,7 @@ pub mod principal;
 pub use error::{CoreError, CoreResult, StoreError, StoreResult};
 pub mod catalog;
 pub mod live;
+pub mod metrics;
 pub mod rules;
 pub mod service;
 

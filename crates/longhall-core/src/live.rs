@@ -425,11 +425,12 @@ impl Hub {
 
     // ---- publishing
 
-    /// Delivers a committed message to every joined connection, in the order of calls.
-    /// `keep` is false for rooms that keep no history: delivered, never cached.
-    pub fn publish(&self, message: MessageView, keep: bool) {
+    /// Delivers a committed message to every joined connection, in the order of calls;
+    /// returns how many it was queued for. `keep` is false for rooms that keep no history:
+    /// delivered, never cached.
+    pub fn publish(&self, message: MessageView, keep: bool) -> usize {
         let Some(r) = self.room(message.room) else {
-            return;
+            return 0;
         };
         let seq = message.seq;
         let cap = self.cache_cap() as usize;
@@ -447,6 +448,21 @@ impl Hub {
                 st.cache_complete = false;
             }
         }
+        st.members.len()
+    }
+
+    /// Joined participants (a user counted once per room) and rooms with at least one.
+    pub fn participation(&self) -> (usize, usize) {
+        let rooms: Vec<Arc<RoomLive>> =
+            self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let mut participants = 0;
+        let mut active = 0;
+        for r in rooms {
+            let users = lock(&r.state).users.len();
+            participants += users;
+            active += usize::from(users > 0);
+        }
+        (participants, active)
     }
 
     /// Registers `conn` in the room as pending and takes its snapshot atomically.

@@ -29,6 +29,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, axum::Json(self.0.body())).into_response();
+        // For the errors-by-code metric (counted by a layer that has the server's state).
+        response.extensions_mut().insert(self.0.code);
         if let Some(s) = self.0.retry_after_s {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(s));
         }

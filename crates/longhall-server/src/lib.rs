@@ -107,6 +107,7 @@ fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, transport: TransportSettin
         ApiError::new(ErrorCode::MethodNotAllowed, "This route does not take that method; see /api/v1/openapi.json.")
     })
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .layer(axum::middleware::from_fn_with_state(state.clone(), routes::metrics::count_errors))
     .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security))
     .with_state(state)
 }

@@ -153,7 +153,7 @@ where
             }
             msg = reader.next() => { last_heard = tokio::time::Instant::now(); match msg {
                 Ok(Some(Incoming::Text(t))) => handle(&s, &actor, &conn, &t).await,
-                Ok(Some(Incoming::Binary)) => send_error(&conn, None, CoreError::new(ErrorCode::InvalidRequest, "Send JSON text frames, not binary ones.")),
+                Ok(Some(Incoming::Binary)) => send_error(&s, &conn, None, CoreError::new(ErrorCode::InvalidRequest, "Send JSON text frames, not binary ones.")),
                 Ok(Some(Incoming::Ping(p))) => {
                     if ctrl_tx.capacity() > 1 {
                         let _ = ctrl_tx.try_send(Control::Pong(p));
@@ -181,6 +181,7 @@ where
                 }
             }},
             reason = conn.closing() => {
+                s.lh.metrics.error(reason.code);
                 end_reason = match reason.code {
                     ErrorCode::SlowConsumer => "slow consumer",
                     ErrorCode::Timeout => "idle",
@@ -309,7 +310,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
 }
 
-fn send_error(conn: &Connection, id: Option<String>, e: CoreError) {
+fn send_error(s: &AppState, conn: &Connection, id: Option<String>, e: CoreError) {
+    s.lh.metrics.error(e.code);
     conn.send(encode(&ServerFrame::Error { id, code: e.code.as_str().into(), message: e.message }));
 }
 
@@ -322,18 +324,18 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
     if raw.len() > MAX_FRAME_BYTES {
         let msg =
             format!("Frames are limited to {MAX_FRAME_BYTES} bytes; this one has {}. Send less at a time.", raw.len());
-        return send_error(conn, id_of(raw), CoreError::new(ErrorCode::PayloadTooLarge, msg));
+        return send_error(s, conn, id_of(raw), CoreError::new(ErrorCode::PayloadTooLarge, msg));
     }
     // serde would read an array as the frame's fields in order: a frame is an object.
     if raw.bytes().find(|b| !b.is_ascii_whitespace()).is_some_and(|b| b != b'{') {
         let msg = "A frame is a JSON object with a \"type\"; see docs/websocket.md for the frame types.";
-        return send_error(conn, None, CoreError::new(ErrorCode::InvalidRequest, msg));
+        return send_error(s, conn, None, CoreError::new(ErrorCode::InvalidRequest, msg));
     }
     let frame: ClientFrame = match serde_json::from_str(raw) {
         Ok(f) => f,
         Err(e) => {
             let msg = format!("The frame is not a valid request: {e}. See docs/websocket.md for the frame types.");
-            return send_error(conn, id_of(raw), CoreError::new(ErrorCode::InvalidRequest, msg));
+            return send_error(s, conn, id_of(raw), CoreError::new(ErrorCode::InvalidRequest, msg));
         }
     };
     // Re-read the caller per request: a disabled account or a lost role applies at once.
@@ -347,7 +349,7 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
     match frame {
         ClientFrame::Join { id, rooms, backchat } => {
             if let Err(e) = s.lh.join(&actor, conn, id.clone(), rooms, backchat).await {
-                send_error(conn, Some(id), e);
+                send_error(s, conn, Some(id), e);
             }
         }
         ClientFrame::Leave { id, rooms } => {
@@ -358,18 +360,18 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
             let req = PostRequest { text, alert, story_title, file };
             match s.lh.submit_post(&actor, room, req, Some(conn)).await {
                 Ok(pending) => {
-                    let conn = conn.clone();
+                    let (s, conn) = (s.clone(), conn.clone());
                     tokio::spawn(async move {
                         match pending.durable().await {
                             Ok(posted) => conn.send(encode(&ServerFrame::Posted { id, posted })),
                             Err(e) => {
-                                send_error(&conn, Some(id), e);
+                                send_error(&s, &conn, Some(id), e);
                                 true
                             }
                         };
                     });
                 }
-                Err(e) => send_error(conn, Some(id), e),
+                Err(e) => send_error(s, conn, Some(id), e),
             }
         }
         ClientFrame::History { id, room, before_seq, after_seq, around_ts, limit } => {
@@ -383,21 +385,21 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
                         ErrorCode::InvalidRequest,
                         "Give at most one of before_seq, after_seq and around_ts.",
                     );
-                    return send_error(conn, Some(id), e);
+                    return send_error(s, conn, Some(id), e);
                 }
             };
             match s.lh.history(&actor, room, query, limit).await {
                 Ok(page) => {
                     conn.send(encode(&ServerFrame::History { id, page }));
                 }
-                Err(e) => send_error(conn, Some(id), e),
+                Err(e) => send_error(s, conn, Some(id), e),
             }
         }
         ClientFrame::Read { id, room, seq } => match s.lh.mark_read(&actor, room, seq).await {
             Ok(()) => {
                 conn.send(encode(&ServerFrame::ReadAck { id }));
             }
-            Err(e) => send_error(conn, Some(id), e),
+            Err(e) => send_error(s, conn, Some(id), e),
         },
         ClientFrame::Ping { id } => {
             conn.send(encode(&ServerFrame::Pong { id }));

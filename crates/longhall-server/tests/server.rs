@@ -16,6 +16,7 @@ mod server {
     mod history;
     mod kick;
     mod large;
+    mod metrics;
     mod openapi;
     mod policy;
     mod privacy;

@@ -2,7 +2,6 @@
 //! server must bound how many run at once, refuse the excess with `server_busy` and
 //! `Retry-After`, keep its memory flat, and keep answering everyone else meanwhile.
 
-#[allow(dead_code, reason = "the support is shared with the other binary tests")]
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr};

@@ -434,7 +434,10 @@ impl Longhall {
             replaced: false,
         };
         let (tx, rx) = oneshot::channel();
-        self.poster.send(PostJob { post, view, reply: tx }).await.map_err(|_| posts_unavailable())?;
+        self.poster
+            .send(PostJob { post, view, reply: tx, accepted: std::time::Instant::now() })
+            .await
+            .map_err(|_| posts_unavailable())?;
         Ok(PendingPost { room, ts, rx })
     }
 

@@ -148,6 +148,11 @@ impl Longhall {
         Ok(runs.iter().map(compliance_run_view).collect())
     }
 
+    /// The latest processing run, for monitoring (`/metrics`); no caller to check.
+    pub async fn last_compliance_run(&self) -> CoreResult<Option<crate::model::ComplianceRun>> {
+        Ok(self.store.compliance_runs(1).await?.into_iter().next())
+    }
+
     /// Applies a stylesheet to the sample batch, so an administrator sees its output (or the
     /// line of its first error) before putting it in the configuration.
     pub async fn test_compliance_stylesheet(&self, actor: &Actor, stylesheet: &str) -> CoreResult<StylesheetOutput> {

@@ -21,6 +21,7 @@ mod rooms;
 mod throttle;
 mod views;
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use longhall_types::ErrorCode;
@@ -93,6 +94,8 @@ struct PostJob {
     post: NewPost,
     view: MessageView,
     reply: oneshot::Sender<CoreResult<Seq>>,
+    /// When the post was accepted (for the delivery-latency histogram).
+    accepted: std::time::Instant,
 }
 
 /// One Longhall server: the catalog in memory, the live hub, and the ports.
@@ -105,6 +108,8 @@ pub struct Longhall {
     /// Serialises catalog changes: validate, write to the store, then apply in memory.
     write_lock: tokio::sync::Mutex<()>,
     pub hub: Hub,
+    /// What this server counts about itself (`/metrics`).
+    pub metrics: crate::metrics::Metrics,
     poster: mpsc::Sender<PostJob>,
     sign_in_throttle: throttle::SignInThrottle,
     password_gate: throttle::PasswordGate,
@@ -144,6 +149,7 @@ impl Longhall {
             catalog: RwLock::new(catalog),
             write_lock: tokio::sync::Mutex::new(()),
             hub,
+            metrics: crate::metrics::Metrics::default(),
             poster: tx,
             sign_in_throttle: throttle::SignInThrottle::new(settings.sign_in_limits),
             password_gate: throttle::PasswordGate::new(settings.password_checks, settings.password_check_queue),
@@ -306,14 +312,19 @@ async fn run_poster(
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let posts: Vec<NewPost> = batch.iter().map(|j| j.post.clone()).collect();
+        let started = std::time::Instant::now();
         let result = store.commit_posts(posts).await;
         let Some(lh) = lh.upgrade() else { return };
+        lh.metrics.commit_latency.observe(started.elapsed());
         match result {
             Ok(seqs) => {
+                lh.metrics.posts.fetch_add(seqs.len() as u64, Ordering::Relaxed);
                 for (job, seq) in batch.drain(..).zip(seqs) {
                     let mut view = job.view;
                     view.seq = seq;
-                    lh.hub.publish(view, job.post.keep);
+                    let recipients = lh.hub.publish(view, job.post.keep);
+                    lh.metrics.deliveries.fetch_add(recipients as u64, Ordering::Relaxed);
+                    lh.metrics.delivery_latency.observe(job.accepted.elapsed());
                     let _ = job.reply.send(Ok(seq));
                 }
             }

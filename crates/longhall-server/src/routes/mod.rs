@@ -6,6 +6,7 @@ pub mod backup;
 pub mod files;
 pub mod health;
 pub mod messages;
+pub mod metrics;
 pub mod rooms;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -87,5 +88,6 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(crate::ws::websocket))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
         .split_for_parts()
 }
