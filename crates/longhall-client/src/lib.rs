@@ -24,6 +24,7 @@ pub mod files;
 pub mod health;
 pub mod messages;
 pub mod rooms;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;
