@@ -902,9 +902,10 @@ pub struct ServerStatus {
     /// When the server started, ms since 1970, and seconds since.
     pub started: i64,
     pub uptime_secs: u64,
-    /// Live WebSocket connections, and the most this server accepts.
+    /// Live WebSocket connections, and the most this server accepts (absent: no limit known).
     pub connections: u64,
-    pub max_connections: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
     /// Joined participants, summed over rooms (a user in two rooms counts twice).
     pub participants: u64,
     /// Rooms with at least one participant.

@@ -54,6 +54,7 @@ async fn status_of_a_healthy_server_prints_its_figures_and_exits_0() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     assert_eq!(json["connections"], 1, "{json}");
     assert_eq!(json["participants"], 1, "{json}");
+    assert!(json["max_connections"].as_u64().is_some_and(|n| n > 1), "sized from the open-file limit: {json}");
     let waiting = json["compliance"]["waiting_events"].as_u64().unwrap();
     assert_eq!(waiting, server.all_compliance_events(&token).await.len() as u64, "{json}");
     let checks = json["checks"].as_array().unwrap();

@@ -84,7 +84,9 @@ impl Longhall {
             started: self.started,
             uptime_secs: u64::try_from((now - self.started) / 1000).unwrap_or(0),
             connections: self.hub.connection_count() as u64,
-            max_connections: u64::try_from(self.settings.max_connections).unwrap_or(u64::MAX),
+            // `usize::MAX` is the binary's "the open-file limit could not be read".
+            max_connections: (self.settings.max_connections != usize::MAX)
+                .then(|| u64::try_from(self.settings.max_connections).unwrap_or(u64::MAX)),
             participants,
             active_rooms,
             ready: readiness.status == "ready",

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use longhall_core::Settings;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -32,11 +33,14 @@ async fn readiness_lists_every_check() {
     assert_eq!(processor["state"], "absent", "{body}");
     assert_eq!(processor["required"], false, "{body}");
     assert!(body.get("code").is_none(), "a ready answer is not an error: {body}");
+    // Without a known connection limit, the status page says none.
+    let status = s.get(s.admin_token(), "/api/v1/admin/status").await.ok();
+    assert!(status.get("max_connections").is_none(), "{status}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_counts_a_known_workload() {
-    let s = TestServer::start().await;
+    let s = TestServer::with_settings(Settings { max_connections: 50, ..Default::default() }).await;
     let admin = s.admin_token().to_owned();
     let t = s.users(&["alice@example.org", "bob@example.org"]).await;
     let (alice, bob) = (&t[0], &t[1]);
@@ -64,6 +68,7 @@ async fn the_status_page_counts_a_known_workload() {
     let alice_idle = s.ws(alice).await;
     let busy = s.get(&admin, "/api/v1/admin/status").await.ok();
     assert_eq!(busy["connections"], 3, "{busy}");
+    assert_eq!(busy["max_connections"], 50, "{busy}");
     assert_eq!(busy["participants"], 3, "alice in A, bob in A and B: {busy}");
     assert_eq!(busy["active_rooms"], 2, "{busy}");
 
