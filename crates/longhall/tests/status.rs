@@ -1,5 +1,6 @@
 //! `longhall status` against a real server: the table, `--json` with live figures, and the
-//! exit codes (0 healthy, 1 unhealthy — see lifecycle.rs for a full disk —, 2 no status).
+//! exit codes (0 healthy; 1 unhealthy: a failed compliance run here, a full disk in lifecycle.rs;
+//! 2 no status).
 
 mod support;
 
@@ -85,4 +86,37 @@ async fn no_status_exits_2() {
     let out = status(&server.url(""), &["--token", &user]);
     assert_eq!(out.status.code(), Some(2), "not an administrator: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("admin_required"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_compliance_run_is_unhealthy_exit_1() {
+    use longhall_client::api::ComplianceConfigPut;
+    let dir = data_dir();
+    let server = Server::start_with(&dir.path, |c| {
+        c.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
+    })
+    .await;
+    let token = server.sign_in(ADMIN, PASSWORD).await;
+    let admin = server.as_user(&token);
+    let output = dir.path.join("archive");
+    std::fs::create_dir(&output).expect("the output folder");
+    let put = ComplianceConfigPut {
+        enabled: Some(true),
+        output_dir: Some(output.to_string_lossy().into_owned()),
+        ..Default::default()
+    };
+    admin.put_compliance_config(&put).await.expect("compliance on");
+    let lobby = server.find_room(&token, "Lobby").await.expect("the Lobby").id;
+    server.post_message(&token, lobby, "to be archived").await;
+    // The folder becomes a file: the run can't write its output.
+    std::fs::remove_dir(&output).expect("remove the folder");
+    std::fs::write(&output, b"not a folder").expect("a file in its place");
+    let report = admin.run_compliance().await.expect("the run happens");
+    assert!(report.error.is_some(), "the run must fail: {report:?}");
+
+    let out = status(&server.url(""), &["--token", &token]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("ready                 yes"), "every check still passes:\n{table}");
+    assert!(table.contains("FAILED"), "the failed run is shown:\n{table}");
 }
