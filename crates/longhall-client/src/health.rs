@@ -1,6 +1,6 @@
 //! Liveness, readiness and the OpenAPI document.
 
-use longhall_types::api::Health;
+use longhall_types::api::{Health, Readiness};
 
 use crate::{Client, ClientError};
 
@@ -10,8 +10,9 @@ impl Client {
         self.get(self.url(&["healthz"])).await
     }
 
-    /// The store answers and migrations are applied (`/readyz`); `store_unavailable` otherwise.
-    pub async fn readyz(&self) -> Result<Health, ClientError> {
+    /// Every readiness check passes (`/readyz`): the checks. When one fails, the answer's
+    /// `store_unavailable` or `not_ready` as `ClientError::Api`.
+    pub async fn readyz(&self) -> Result<Readiness, ClientError> {
         self.get(self.url(&["readyz"])).await
     }
 

@@ -25,6 +25,7 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod rooms;
+pub mod status;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -394,11 +394,27 @@ async fn files_stream_up_and_down() {
 }
 
 #[tokio::test]
+async fn the_status_page_is_for_administrators() {
+    let s = Server::start().await;
+    let admin = s.admin().await;
+    let status = admin.status().await.expect("status");
+    assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
+    assert!(status.ready, "{status:?}");
+    let sizes: Vec<&str> = status.store_sizes.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(sizes, ["chat.db", "compliance.db", "files"], "{status:?}");
+    let user = s.user(&admin, "someone@example.org").await;
+    assert_eq!(api_error(&user.status().await.unwrap_err()), (403, ErrorCode::AdminRequired));
+}
+
+#[tokio::test]
 async fn health_readiness_and_the_openapi_document() {
     let s = Server::start().await;
     let c = s.anonymous();
     assert_eq!(c.healthz().await.expect("healthz").status, "ok");
-    assert_eq!(c.readyz().await.expect("readyz").status, "ready");
+    let ready = c.readyz().await.expect("readyz");
+    assert_eq!(ready.status, "ready");
+    let names: Vec<&str> = ready.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["store", "poster", "compliance_processor"], "{ready:?}");
     let doc = c.openapi().await.expect("openapi");
     let metrics = c.metrics().await.expect("metrics");
     assert!(metrics.contains("# TYPE longhall_posts_total counter"), "{metrics}");
@@ -536,6 +552,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("post", "/api/v1/rooms/{id}/files", "upload"),
         ("get", "/api/v1/files/{id}", "download"),
         ("get", "/api/v1/admin/backup", "backup"),
+        ("get", "/api/v1/admin/status", "status"),
         ("get", "/api/v1/admin/users", "list_users"),
         ("post", "/api/v1/admin/users", "create_user"),
         ("get", "/api/v1/admin/users/{login}", "get_user"),

@@ -39,7 +39,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -47,7 +47,7 @@ use longhall_core::model::{
     BatchRange, ComplianceConfig, ComplianceEvent, ComplianceKind, ComplianceRun, FileId, FileMeta, Millis,
     PublishFile, PublishIntent, RoomId, UserId,
 };
-use longhall_core::ports::{BoxFuture, Clock, ComplianceRunner, Store};
+use longhall_core::ports::{BoxFuture, Clock, ComplianceRunner, RunnerHealth, Store};
 use longhall_core::{CoreError, CoreResult, Longhall, StoreError};
 use longhall_types::ErrorCode;
 use longhall_types::api::{Privacy, RoomType};
@@ -145,6 +145,22 @@ fn random_hex() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Raised while the timer loop runs; lowered when the loop's future ends or is dropped.
+struct RunningFlag(Arc<AtomicBool>);
+
+impl RunningFlag {
+    fn raise(flag: Arc<AtomicBool>) -> RunningFlag {
+        flag.store(true, Ordering::SeqCst);
+        RunningFlag(flag)
+    }
+}
+
+impl Drop for RunningFlag {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
 /// Why a batch did not complete.
 enum Halt {
     /// A simulated crash (`crash_at`): stop at once, clean nothing up, keep the lease.
@@ -175,6 +191,11 @@ pub struct Processor {
     cycle: tokio::sync::Mutex<()>,
     changed: Notify,
     stopping: AtomicBool,
+    /// The timer loop (`run`) is running: set when it starts, cleared when it ends however it
+    /// ends (a panic too), for readiness.
+    running: Arc<AtomicBool>,
+    /// When the latest cycle ended (ms since 1970; 0: none yet).
+    last_cycle: AtomicI64,
     /// When this processor was made: the first run is due one interval later when the pool
     /// has never run one.
     created: Millis,
@@ -199,6 +220,8 @@ impl Processor {
             cycle: tokio::sync::Mutex::new(()),
             changed: Notify::new(),
             stopping: AtomicBool::new(false),
+            running: Arc::new(AtomicBool::new(false)),
+            last_cycle: AtomicI64::new(0),
             crash_at: None,
         }
     }
@@ -226,7 +249,17 @@ impl Processor {
     /// The timer loop: runs a cycle whenever one is due (one `run_interval` after the latest
     /// run of any server of the pool), re-reading the configuration when it changes and at
     /// least every minute. Returns after `stop`.
-    pub async fn run(self: Arc<Self>) {
+    /// Readiness counts the loop as running from this call (not from its first poll) until the
+    /// returned future ends or is dropped.
+    pub fn run(self: Arc<Self>) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let running = RunningFlag::raise(self.running.clone());
+        async move {
+            let _running = running;
+            self.run_loop().await;
+        }
+    }
+
+    async fn run_loop(&self) {
         let started = self.created;
         let mut last_attempt: Option<Millis> = None;
         while !self.stopping() {
@@ -307,6 +340,7 @@ impl Processor {
         let keeper = tokio::spawn(keep_lease(self.store.clone(), self.clock.clone(), me.clone(), ttl, lost.clone()));
         let result = self.cycle_locked(&config, &lost).await;
         keeper.abort();
+        self.last_cycle.store(self.clock.now_ms(), Ordering::SeqCst);
         match result {
             Ok(runs) => {
                 if let Err(e) = self.store.release_compliance_lease(&me).await {
@@ -1065,6 +1099,14 @@ impl ComplianceRunner for Processor {
 
     fn config_changed(&self) {
         self.changed.notify_waiters();
+    }
+
+    fn health(&self) -> RunnerHealth {
+        let last = self.last_cycle.load(Ordering::SeqCst);
+        RunnerHealth {
+            running: self.running.load(Ordering::SeqCst) && !self.stopping(),
+            last_cycle: (last > 0).then_some(last),
+        }
     }
 
     fn test_stylesheet<'a>(&'a self, stylesheet: &'a str) -> BoxFuture<'a, CoreResult<String>> {

@@ -188,3 +188,51 @@ async fn a_stylesheet_is_tried_on_sample_data() {
     assert!(message.contains("line"), "the error names the line: {message}");
     http.err(Method::POST, path, &admin, Some(json!({ "stylesheet": " " })), "invalid_value").await;
 }
+
+/// The readiness check of each check by name.
+fn readiness_state(body: &Value, name: &str) -> String {
+    let checks = body["checks"].as_array().unwrap_or_else(|| panic!("no checks in {body}"));
+    let check = checks.iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no {name} check in {body}"));
+    check["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_once_the_compliance_processor_has_stopped() {
+    let w = bare_world().await;
+    let (http, processor) = serve(&w, w.settings("server-a")).await;
+    let readyz = || async {
+        let resp = http.client.get(format!("{}/readyz", http.base)).send().await.expect("/readyz answers");
+        (resp.status(), resp.json::<Value>().await.expect("a JSON body"))
+    };
+
+    // Registered but its timer loop not started yet: not ready.
+    let (status, body) = readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(readiness_state(&body, "compliance_processor"), "failed", "{body}");
+
+    let task = tokio::spawn(processor.clone().run());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let (status, body) = readyz().await;
+        if status == StatusCode::OK {
+            break body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never ready once the processor runs: {body}");
+        tokio::task::yield_now().await;
+    };
+    assert_eq!(body["status"], "ready");
+    for name in ["store", "poster", "compliance_processor"] {
+        assert_eq!(readiness_state(&body, name), "ok", "{body}");
+    }
+
+    processor.stop();
+    tokio::time::timeout(Duration::from_secs(10), task).await.expect("the loop ends after stop").unwrap();
+    let (status, body) = readyz().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "not_ready");
+    assert_eq!(body["code"], "not_ready", "a stopped task is not a store failure: {body}");
+    assert!(body["message"].as_str().unwrap().contains("compliance_processor"), "{body}");
+    assert_eq!(readiness_state(&body, "compliance_processor"), "failed", "{body}");
+    assert_eq!(readiness_state(&body, "store"), "ok", "{body}");
+    assert_eq!(readiness_state(&body, "poster"), "ok", "{body}");
+}

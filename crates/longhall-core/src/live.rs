@@ -302,6 +302,14 @@ impl Hub {
         (st.users.len() as u32, st.large, list)
     }
 
+    /// Rooms with at least one participant, and participants summed over rooms.
+    pub fn occupancy(&self) -> (u64, u64) {
+        let rooms: Vec<Arc<RoomLive>> =
+            self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let counts = rooms.iter().map(|r| lock(&r.state).users.len() as u64).filter(|&n| n > 0);
+        counts.fold((0, 0), |(rooms, users), n| (rooms + 1, users + n))
+    }
+
     /// Users with at least one connection joined to the room.
     pub fn joined_users(&self, room: RoomId) -> Vec<UserId> {
         self.room(room).map(|r| lock(&r.state).users.keys().copied().collect()).unwrap_or_default()

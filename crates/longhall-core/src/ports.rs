@@ -231,6 +231,10 @@ pub trait Store: Send + Sync + 'static {
     /// Check that the store answers and takes durable writes (a small write to every file,
     /// committed like a post): what readiness means.
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;
+
+    /// Bytes each part of the store takes on disk (for SQLite `chat.db` and `compliance.db`,
+    /// each with its write-ahead log), for the status page.
+    fn sizes(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>>;
 }
 
 /// One part of a store snapshot: its archive name, size and bytes.
@@ -264,6 +268,8 @@ pub trait FileStore: Send + Sync + 'static {
     /// Streams the object back.
     fn read(&self, key: String) -> BoxFuture<'_, std::io::Result<ByteStream>>;
     fn remove(&self, key: String) -> BoxFuture<'_, std::io::Result<()>>;
+    /// Bytes the stored objects take, for the status page.
+    fn used_bytes(&self) -> BoxFuture<'_, std::io::Result<u64>>;
 }
 
 /// The time source; tests may substitute their own.
@@ -294,4 +300,16 @@ pub trait ComplianceRunner: Send + Sync + 'static {
     fn config_changed(&self);
     /// Applies an XSLT stylesheet to the sample batch; the output, or an error naming the line.
     fn test_stylesheet<'a>(&'a self, stylesheet: &'a str) -> BoxFuture<'a, CoreResult<String>>;
+    /// Whether its timer loop is running, and when its latest cycle ended: what readiness
+    /// reports.
+    fn health(&self) -> RunnerHealth;
+}
+
+/// What a [`ComplianceRunner`] says of itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunnerHealth {
+    /// The timer loop runs (it was started and has neither been stopped nor died).
+    pub running: bool,
+    /// When the latest cycle on this server ended, ms since 1970.
+    pub last_cycle: Option<Millis>,
 }

@@ -24,6 +24,7 @@ mod server {
     mod resume;
     mod search;
     mod sessions;
+    mod status;
     mod strict;
     mod throttle;
     mod wall;

@@ -501,4 +501,28 @@ impl Store for SqliteStore {
             read.await
         })
     }
+
+    fn sizes(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>> {
+        let files = [self.readers.chat.clone(), self.readers.compliance.clone()];
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || files.iter().map(|db| db_size(db)).collect())
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the size task failed: {e}")))?
+        })
+    }
+}
+
+/// A database file's bytes with its write-ahead log and shared-memory index (absent ones count 0).
+fn db_size(db: &Path) -> StoreResult<(String, u64)> {
+    let name = db.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut bytes = 0;
+    for suffix in ["", "-wal", "-shm"] {
+        let path = PathBuf::from(format!("{}{suffix}", db.display()));
+        match std::fs::metadata(&path) {
+            Ok(m) => bytes += m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !suffix.is_empty() => {}
+            Err(e) => return Err(StoreError::Unavailable(format!("cannot read the size of {}: {e}", path.display()))),
+        }
+    }
+    Ok((name, bytes))
 }

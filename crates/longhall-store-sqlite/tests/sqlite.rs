@@ -276,3 +276,35 @@ async fn a_data_directory_is_opened_by_one_store_at_a_time() {
     first.close();
     SqliteStore::open(dir.path()).unwrap().ping().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sizes_count_each_database_with_its_log_and_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    let before: BTreeMap<String, u64> = s.sizes().await.unwrap().into_iter().collect();
+    assert_eq!(before.keys().map(String::as_str).collect::<Vec<_>>(), ["chat.db", "compliance.db"]);
+    let on_disk = |name: &str| -> u64 {
+        ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(dir.path().join(format!("{name}{suffix}"))).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let text = "x".repeat(64 * 1024);
+    s.commit_posts((0..8).map(|i| post(w.room_a, 1, i, &text)).collect()).await.unwrap();
+    let after: BTreeMap<String, u64> = s.sizes().await.unwrap().into_iter().collect();
+    for name in ["chat.db", "compliance.db"] {
+        assert_eq!(after[name], on_disk(name), "{name}: the file with its log");
+        assert!(after[name] > before[name], "{name} grew with 512 KiB of posts: {before:?} → {after:?}");
+    }
+
+    let files = DirFileStore::new(dir.path().join("files"));
+    assert_eq!(files.used_bytes().await.unwrap(), 0, "no folder yet");
+    for (key, body) in [("a", &b"twelve bytes"[..]), ("b", &b"four"[..])] {
+        let stream: longhall_core::ports::ByteStream =
+            Box::pin(futures_util::stream::iter([Ok(bytes::Bytes::copy_from_slice(body))]));
+        files.write(key.into(), stream, 1024).await.unwrap();
+    }
+    assert_eq!(files.used_bytes().await.unwrap(), 16);
+}

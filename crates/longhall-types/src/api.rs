@@ -846,3 +846,74 @@ pub struct StylesheetOutput {
 pub struct Health {
     pub status: String,
 }
+
+/// One check of `/readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReadinessCheck {
+    /// `store`, `poster` or `compliance_processor`.
+    pub name: String,
+    /// `ok`, `failed`, or `absent` (not run by this server; never makes it unready).
+    pub state: String,
+    /// Whether a failure of this check makes the server unready (503).
+    pub required: bool,
+    /// What was found, for people (the store's error, the processor's last cycle…).
+    pub detail: String,
+}
+
+/// The answer of `/readyz`: 200 when every required check is `ok`, 503 otherwise. A 503 also
+/// carries `code` (`store_unavailable` when the store fails, else `not_ready`) and `message`,
+/// like every error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `not_ready`.
+    pub status: String,
+    pub checks: Vec<ReadinessCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The size of one part of the stores on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StorePartSize {
+    /// `chat.db`, `compliance.db` (each with its write-ahead log) or `files`.
+    pub name: String,
+    pub bytes: u64,
+}
+
+/// Compliance processing as `GET /api/v1/admin/status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ComplianceStatus {
+    /// Processing is turned on in the configuration.
+    pub enabled: bool,
+    /// Recorded events not yet processed (the backlog).
+    pub waiting_events: u64,
+    /// The latest run of any server of the pool, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<ComplianceRunView>,
+}
+
+/// `GET /api/v1/admin/status`: what an operator looks at first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ServerStatus {
+    /// The server's version (`CARGO_PKG_VERSION`).
+    pub version: String,
+    /// When the server started, ms since 1970, and seconds since.
+    pub started: i64,
+    pub uptime_secs: u64,
+    /// Live WebSocket connections, and the most this server accepts (absent: no limit known).
+    pub connections: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+    /// Joined participants, summed over rooms (a user in two rooms counts twice).
+    pub participants: u64,
+    /// Rooms with at least one participant.
+    pub active_rooms: u64,
+    /// The checks of `/readyz`, and whether all required ones are `ok`.
+    pub ready: bool,
+    pub checks: Vec<ReadinessCheck>,
+    /// Bytes on disk, per part.
+    pub store_sizes: Vec<StorePartSize>,
+    pub compliance: ComplianceStatus,
+}

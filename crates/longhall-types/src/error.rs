@@ -127,6 +127,9 @@ error_codes! {
     ServerFull = ("server_full", 503);
     /// The server is shutting down.
     ShuttingDown = ("shutting_down", 503);
+    /// A background task the server needs (the poster, the compliance processor) has stopped;
+    /// `/readyz` names it. Restart the server and read its log.
+    NotReady = ("not_ready", 503);
     /// The store could not be reached or failed; nothing was acknowledged.
     StoreUnavailable = ("store_unavailable", 503);
     /// An unexpected server fault; it is logged.

@@ -153,7 +153,7 @@ pub fn parse_interval(text: &str) -> Result<u64, String> {
 }
 
 /// `900` → `15m`, `5400` → `1h30m`.
-fn interval_text(secs: u64) -> String {
+pub(crate) fn interval_text(secs: u64) -> String {
     let mut out = String::new();
     let mut rest = secs;
     for (unit, name) in [(86_400, 'd'), (3600, 'h'), (60, 'm'), (1, 's')] {
@@ -166,7 +166,7 @@ fn interval_text(secs: u64) -> String {
 }
 
 /// `2024-05-01 12:00:00 UTC` from ms since 1970.
-fn utc_text(ms: i64) -> String {
+pub(crate) fn utc_text(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Days to a civil date (Howard Hinnant's algorithm).
@@ -230,7 +230,7 @@ fn print_config(c: &ComplianceConfigView) {
     }
 }
 
-fn run_line(r: &ComplianceRunView) -> String {
+pub(crate) fn run_line(r: &ComplianceRunView) -> String {
     let took = (r.finished - r.started).max(0) as f64 / 1000.0;
     let result = match (&r.error, r.recovered) {
         (Some(e), _) => format!("FAILED: {e}"),

@@ -1,10 +1,11 @@
 //! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
 //! commented default configuration; `compliance …` administers compliance processing;
-//! `backup` and `restore` save and restore a deployment.
+//! `backup` and `restore` save and restore a deployment; `status` shows a running server's.
 
 mod backup;
 mod compliance;
 mod config;
+mod status;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,9 @@ enum Command {
     },
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
+    /// A running server's status: version, uptime, connections, readiness checks, store
+    /// sizes, compliance backlog (exit 0 healthy, 1 unhealthy, 2 no answer).
+    Status(status::StatusArgs),
     /// Restore a backup into a new data directory (offline; checks everything before writing).
     Restore(backup::RestoreArgs),
     /// Load-test a server with the seeded capacity model, or run the baseline broadcaster
@@ -84,6 +88,7 @@ fn main() -> anyhow::Result<()> {
         Command::Compliance { client, command } => compliance::run(client, command),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
+        Command::Status(args) => std::process::exit(status::run(args)),
         Command::Stress(args) => longhall_stress::run(args),
     }
 }

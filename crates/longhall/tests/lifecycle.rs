@@ -120,6 +120,15 @@ async fn readiness_fails_while_the_disk_is_full_and_comes_back() {
     assert_eq!(ready.status().as_u16(), 503, "a full disk is not ready");
     let body: serde_json::Value = ready.json().await.expect("a JSON body");
     assert_eq!(body["code"], "store_unavailable", "{body}");
+    let store = body["checks"].as_array().unwrap().iter().find(|c| c["name"] == "store").cloned();
+    assert_eq!(store.map(|c| c["state"].clone()), Some("failed".into()), "the store check names it: {body}");
+    // `longhall status` still gets an answer, and says it is unhealthy.
+    let mut cmd = longhall();
+    cmd.arg("status").arg("--server").arg(server.url("")).arg("--token").arg(&token);
+    let out = cmd.output().expect("running longhall status");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "a full disk is unhealthy:\n{said}");
+    assert!(said.contains("ready                 NO"), "{said}");
 
     std::fs::remove_file(&filler).expect("remove the filler");
     let ready = server.http.get(server.url("/readyz")).send().await.expect("/readyz answers");

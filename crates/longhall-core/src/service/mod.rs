@@ -5,8 +5,8 @@
 //! (categories, add-ins, policies, configuration), `rooms` (room management), `chat`
 //! (join, leave, post, history, search), `following` (follows, read positions,
 //! invitations), `files`, `content` (administrators' content actions), `compliance`
-//! (processing configuration, runs; the processor itself is `longhall-compliance`), `views`
-//! (wire forms).
+//! (processing configuration, runs; the processor itself is `longhall-compliance`), `status`
+//! (readiness and the operators' status), `views` (wire forms).
 
 mod admin;
 mod auth;
@@ -18,6 +18,7 @@ mod directory;
 mod files;
 mod following;
 mod rooms;
+mod status;
 mod throttle;
 mod views;
 
@@ -119,6 +120,8 @@ pub struct Longhall {
     /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
     /// compile a stylesheet, which must not hold up the catalog).
     compliance_lock: tokio::sync::Mutex<()>,
+    /// When `start` ran, for the uptime.
+    started: Millis,
 }
 
 /// What the first start of a new deployment did.
@@ -141,7 +144,9 @@ impl Longhall {
         let (catalog, seqs) = Catalog::from_data(data);
         let hub = Hub::new(seqs, catalog.max_chat_history(), catalog.participant_update_limit());
         let (tx, rx) = mpsc::channel(settings.max_batch * 4);
+        let started = clock.now_ms();
         let lh = Arc::new(Longhall {
+            started,
             store: store.clone(),
             files,
             clock,
@@ -183,11 +188,6 @@ impl Longhall {
     /// they provision in bulk).
     fn rate_limit(&self, actor: &Actor, op: throttle::Operation) -> CoreResult<()> {
         if actor.is_admin() { Ok(()) } else { self.rate_limiter.take(actor.id(), op, self.now()) }
-    }
-
-    /// Is the store reachable?
-    pub async fn ready(&self) -> CoreResult<()> {
-        self.store.ping().await.map_err(CoreError::from)
     }
 
     /// First start of a new deployment: turns the global policy on (so a first user can chat

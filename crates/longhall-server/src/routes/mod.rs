@@ -8,6 +8,7 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod rooms;
+pub mod status;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -64,6 +65,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::upload))
         .routes(routes!(files::download))
         .routes(routes!(backup::backup))
+        .routes(routes!(status::status))
         .routes(routes!(admin::list_users, admin::create_user))
         .routes(routes!(admin::get_user, admin::update_user))
         .routes(routes!(admin::list_domains))
