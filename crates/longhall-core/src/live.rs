@@ -459,20 +459,6 @@ impl Hub {
         st.members.len()
     }
 
-    /// Joined participants (a user counted once per room) and rooms with at least one.
-    pub fn participation(&self) -> (usize, usize) {
-        let rooms: Vec<Arc<RoomLive>> =
-            self.rooms.read().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        let mut participants = 0;
-        let mut active = 0;
-        for r in rooms {
-            let users = lock(&r.state).users.len();
-            participants += users;
-            active += usize::from(users > 0);
-        }
-        (participants, active)
-    }
-
     /// Registers `conn` in the room as pending and takes its snapshot atomically.
     pub fn join(
         &self,

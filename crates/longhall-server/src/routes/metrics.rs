@@ -19,7 +19,7 @@ use crate::AppState;
 pub async fn metrics(State(s): State<AppState>) -> Response {
     let mut out = String::with_capacity(8 * 1024);
     let m = &s.lh.metrics;
-    let (participants, active_rooms) = s.lh.hub.participation();
+    let (active_rooms, participants) = s.lh.hub.occupancy();
     gauge(&mut out, "longhall_connections", "Open WebSocket connections.", s.lh.hub.connection_count() as f64);
     gauge(
         &mut out,
