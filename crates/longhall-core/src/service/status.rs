@@ -21,10 +21,21 @@ impl Longhall {
     /// is alive, the compliance processor's timer loop runs. `status` is `ready` only when every
     /// required check is `ok`; otherwise `code`/`message` say why (`store_unavailable` when the
     /// store fails, else `not_ready`).
-    pub async fn readiness(&self) -> Readiness {
+    ///
+    /// `/readyz` is public: a store error's own text (which may name the data directory's
+    /// paths) is logged and given only with `with_errors` (administrators' status).
+    pub async fn readiness(&self, with_errors: bool) -> Readiness {
         let store = match self.store.ping().await {
             Ok(()) => check("store", OK, true, "takes durable writes".into()),
-            Err(e) => check("store", FAILED, true, e.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: the store does not take writes");
+                let detail = if with_errors {
+                    e.to_string()
+                } else {
+                    "the store does not take durable writes (a full disk, a read-only file system or a failing device); the server's log has the details".into()
+                };
+                check("store", FAILED, true, detail)
+            }
         };
         // The poster owns the receiving end: a closed channel means the task has ended.
         let poster = if self.poster.is_closed() {
@@ -67,7 +78,7 @@ impl Longhall {
     /// readiness checks, the stores' sizes and the compliance backlog.
     pub async fn status(&self, actor: &Actor) -> CoreResult<ServerStatus> {
         actor.require_admin()?;
-        let readiness = self.readiness().await;
+        let readiness = self.readiness(true).await;
         let mut store_sizes: Vec<StorePartSize> =
             self.store.sizes().await?.into_iter().map(|(name, bytes)| StorePartSize { name, bytes }).collect();
         let files = self.files.used_bytes().await.map_err(|e| {

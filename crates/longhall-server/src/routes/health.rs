@@ -20,7 +20,7 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    let readiness = s.lh.readiness().await;
+    let readiness = s.lh.readiness(false).await;
     let status = if readiness.code.is_none() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(readiness)).into_response()
 }
