@@ -148,6 +148,11 @@ impl Longhall {
         Ok(runs.iter().map(compliance_run_view).collect())
     }
 
+    /// Compliance events waiting to be processed, for monitoring; no caller to check.
+    pub async fn compliance_backlog(&self) -> CoreResult<u64> {
+        Ok(self.store.next_compliance_batch(u32::MAX).await?.map_or(0, |b| b.events))
+    }
+
     /// The latest processing run, for monitoring (`/metrics`); no caller to check.
     pub async fn last_compliance_run(&self) -> CoreResult<Option<crate::model::ComplianceRun>> {
         Ok(self.store.compliance_runs(1).await?.into_iter().next())

@@ -86,7 +86,7 @@ impl Longhall {
         })?;
         store_sizes.push(StorePartSize { name: "files".into(), bytes: files });
         let config = self.compliance_config_or_default().await?;
-        let waiting_events = self.store.next_compliance_batch(u32::MAX).await?.map_or(0, |b| b.events);
+        let waiting_events = self.compliance_backlog().await?;
         let last_run = self.last_compliance_run().await?.as_ref().map(compliance_run_view);
         let (active_rooms, participants) = self.hub.occupancy();
         let now = self.now();

@@ -56,6 +56,15 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     for (code, n) in m.errors() {
         let _ = writeln!(out, "longhall_errors_total{{code=\"{}\"}} {n}", code.as_str());
     }
+    match s.lh.compliance_backlog().await {
+        Ok(waiting) => gauge(
+            &mut out,
+            "longhall_compliance_backlog_events",
+            "Compliance events recorded and not yet processed.",
+            waiting as f64,
+        ),
+        Err(e) => tracing::debug!(error = %e, "metrics: the compliance backlog could not be read"),
+    }
     match s.lh.last_compliance_run().await {
         Ok(last) => {
             let (finished, failed) = last
