@@ -1,11 +1,15 @@
 //! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
 //! commented default configuration; `compliance …` administers compliance processing;
-//! `backup` and `restore` save and restore a deployment; `status` shows a running server's.
+//! `backup` and `restore` save and restore a deployment; `status` shows a running server's;
+//! `login`/`logout` and the administration nouns talk to a running server (cli.rs has what
+//! they share, exit codes included).
 
 mod backup;
+mod cli;
 mod compliance;
 mod config;
 mod status;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,14 +51,25 @@ enum Command {
     /// Compliance processing of a running server: configuration, runs, stylesheet tests.
     Compliance {
         #[command(flatten)]
-        client: compliance::ClientArgs,
+        client: cli::ClientArgs,
         #[command(subcommand)]
         command: compliance::ComplianceCommand,
+    },
+    /// Sign in to a server and save the token in the credentials file.
+    Login(cli::LoginArgs),
+    /// Revoke the saved token and remove the credentials file.
+    Logout(cli::LogoutArgs),
+    /// Users: list, get, new, set (display name, email, site, disabled, admin, password, policy).
+    Users {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
     /// A running server's status: version, uptime, connections, readiness checks, store
-    /// sizes, compliance backlog (exit 0 healthy, 1 unhealthy, 2 no answer).
+    /// sizes, compliance backlog (exit 0 healthy, 1 unhealthy, 3 refused, 4 unreachable).
     Status(status::StatusArgs),
     /// Restore a backup into a new data directory (offline; checks everything before writing).
     Restore(backup::RestoreArgs),
@@ -85,8 +100,11 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config);
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
         }
-        Command::Compliance { client, command } => compliance::run(client, command),
-        Command::Backup(args) => backup::backup(args),
+        Command::Compliance { client, command } => cli::finish("compliance", compliance::run(client, command)),
+        Command::Login(args) => cli::finish("login", cli::login(args)),
+        Command::Logout(args) => cli::finish("logout", cli::logout(args)),
+        Command::Users { client, command } => cli::finish("users", users::run(client, command)),
+        Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
         Command::Status(args) => std::process::exit(status::run(args)),
         Command::Stress(args) => longhall_stress::run(args),
