@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use longhall_client::api::ListEdit;
 use longhall_client::credentials::{self, Credentials};
 use longhall_client::{Client, ClientError};
 use serde::Serialize;
@@ -169,6 +170,21 @@ pub fn fields(rows: &[(&str, String)]) -> String {
 
 pub fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
+}
+
+/// A list for a table cell.
+pub fn list(items: &[String]) -> String {
+    if items.is_empty() { "-".into() } else { items.join(", ") }
+}
+
+/// A list edit from `--add-X`, `--remove-X` and `--replace-X` (`None` when none was given;
+/// empty names are dropped, so `--replace-X ""` empties the list).
+pub fn list_edit(add: Vec<String>, remove: Vec<String>, replace: Option<Vec<String>>) -> Option<ListEdit> {
+    let clean = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if add.is_empty() && remove.is_empty() && replace.is_none() {
+        return None;
+    }
+    Some(ListEdit { add: clean(add), remove: clean(remove), replace: replace.map(clean) })
 }
 
 /// One line of stdin, without its line end (a password piped in).

@@ -5,9 +5,12 @@
 //! they share, exit codes included).
 
 mod backup;
+mod categories;
+mod chat_config;
 mod cli;
 mod compliance;
 mod config;
+mod policies;
 mod status;
 mod users;
 
@@ -66,6 +69,27 @@ enum Command {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Categories: list, get, new, set (switches; allowed, denied and creators lists), remove.
+    Categories {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: categories::CategoriesCommand,
+    },
+    /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
+    Policies {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: policies::PoliciesCommand,
+    },
+    /// The chat configuration at global and site scope: list, set, remove.
+    ChatConfig {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: chat_config::ChatConfigCommand,
+    },
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
     /// A running server's status: version, uptime, connections, readiness checks, store
@@ -104,6 +128,9 @@ fn main() -> anyhow::Result<()> {
         Command::Login(args) => cli::finish("login", cli::login(args)),
         Command::Logout(args) => cli::finish("logout", cli::logout(args)),
         Command::Users { client, command } => cli::finish("users", users::run(client, command)),
+        Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
+        Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
+        Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
         Command::Status(args) => std::process::exit(status::run(args)),

@@ -199,3 +199,148 @@ async fn an_unreachable_server_exits_4_and_a_usage_error_2() {
     assert_exit(&out, 2);
     assert!(stderr(&out).contains("longhall login"), "{}", text(&out));
 }
+
+/// The environment naming `server` and `token`.
+fn env_for<'a>(url: &'a str, token: &'a str) -> [(&'static str, &'a str); 2] {
+    [("LONGHALL_URL", url), ("LONGHALL_TOKEN", token)]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn categories_are_created_edited_and_removed_only_when_empty() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "intern@longhall.local", "intern-password").await;
+
+    let args = ["categories", "new", "Legal", "--allowed", "everyone", "--creators", "user:admin@longhall.local"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("allowed       everyone"), "{}", text(&out));
+
+    let args = [
+        "categories",
+        "set",
+        "Legal",
+        "--add-denied",
+        "user:intern@longhall.local,domain:longhall.local",
+        "--replace-creators",
+        "",
+        "--file-upload",
+        "true",
+    ];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let legal = api.get_category("Legal").await.expect("Legal");
+    assert_eq!(legal.denied_members, ["user:intern@longhall.local", "domain:longhall.local"], "{legal:?}");
+    assert!(legal.creators.is_empty(), "--replace-creators \"\" empties the list: {legal:?}");
+    assert!(legal.file_upload);
+    let args = ["categories", "set", "Legal", "--remove-denied", "domain:longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert_eq!(api.get_category("Legal").await.unwrap().denied_members, ["user:intern@longhall.local"]);
+
+    let out = run(config.path(), &["categories", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert!(listed.starts_with("ID  NAME"), "{listed}");
+    let row = listed.lines().find(|l| l.contains(" Legal ")).unwrap_or_else(|| panic!("Legal listed:\n{listed}"));
+    assert!(row.contains("history,files") && row.contains("everyone"), "{listed}");
+
+    // A category holding a room can't go: the room and the category stay.
+    let room = api
+        .create_room(&longhall_client::api::NewRoom {
+            name: "Cases".into(),
+            category: "Legal".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a room in Legal");
+    let out = run(config.path(), &["categories", "remove", "Legal"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("category_not_empty: "), "{}", text(&out));
+    api.get_category("Legal").await.expect("still there");
+
+    api.delete_room(room.id).await.expect("the room removed");
+    assert_exit(&run(config.path(), &["categories", "remove", "Legal"], &env, ""), 0);
+    let gone = api.get_category("Legal").await.expect_err("removed");
+    assert!(gone.is(longhall_client::ErrorCode::CategoryNotFound), "{gone:?}");
+    let out = run(config.path(), &["categories", "get", "Legal"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("category_not_found: "), "{}", text(&out));
+
+    // Not an administrator: refused, nothing created.
+    server.create_user(&admin, "bob@longhall.local", "bob-password").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password").await;
+    let out = run(config.path(), &["categories", "new", "Bobs"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+    assert!(api.get_category("Bobs").await.is_err(), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_config_is_set_per_scope_and_an_out_of_range_value_changes_nothing() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    let scope = |all: &[longhall_client::api::ConfigView], name: &str| all.iter().find(|c| c.scope == name).cloned();
+
+    let out = run(config.path(), &["chat-config", "set", "global", "--default-chat-history", "50"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(scope(&api.list_config().await.unwrap(), "global").unwrap().default_chat_history, 50);
+
+    let out = run(config.path(), &["chat-config", "set", "global", "--default-chat-history", "501"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+    assert_eq!(scope(&api.list_config().await.unwrap(), "global").unwrap().default_chat_history, 50, "kept");
+
+    let args = ["chat-config", "set", "site:paris", "--max-file-size-kb", "1024"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["chat-config", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert!(listed.lines().any(|l| l.starts_with("site:paris") && l.contains("1024")), "{listed}");
+    let out = run(config.path(), &["chat-config", "list", "--json"], &env, "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(2), "{json}");
+
+    assert_exit(&run(config.path(), &["chat-config", "remove", "site:paris"], &env, ""), 0);
+    assert!(scope(&api.list_config().await.unwrap(), "site:paris").is_none());
+    let out = run(config.path(), &["chat-config", "remove", "site:paris"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("config_not_found: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_policy_is_set_granted_and_removed() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "bob@longhall.local", "bob-password").await;
+
+    let args = ["policies", "set", "tag:no-chat", "--enable-persistent-chat", "false", "--description", "Contractors"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["policies", "grant", "bob@longhall.local", "no-chat"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(api.get_user("bob@longhall.local").await.unwrap().policy.as_deref(), Some("no-chat"));
+    let refused = server.client.sign_in("bob@longhall.local", "bob-password").await.expect_err("chat is off for bob");
+    assert!(refused.is(longhall_client::ErrorCode::PolicyDisabled), "the granted policy decides: {refused:?}");
+
+    let out = run(config.path(), &["policies", "list"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).lines().any(|l| l.starts_with("tag:no-chat") && l.contains("no")), "{}", text(&out));
+
+    let out = run(config.path(), &["policies", "grant", "bob@longhall.local", "no-such-policy"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("policy_not_found: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["policies", "remove", "tag:no-chat"], &env, ""), 0);
+    assert_eq!(api.get_user("bob@longhall.local").await.unwrap().policy, None, "its grants went with it");
+    server.sign_in("bob@longhall.local", "bob-password").await;
+}
