@@ -11,6 +11,7 @@ mod cli;
 mod compliance;
 mod config;
 mod policies;
+mod rooms;
 mod status;
 mod users;
 
@@ -76,6 +77,13 @@ enum Command {
         #[command(subcommand)]
         command: categories::CategoriesCommand,
     },
+    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, disable, enable.
+    Rooms {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: rooms::RoomsCommand,
+    },
     /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
     Policies {
         #[command(flatten)]
@@ -129,6 +137,7 @@ fn main() -> anyhow::Result<()> {
         Command::Logout(args) => cli::finish("logout", cli::logout(args)),
         Command::Users { client, command } => cli::finish("users", users::run(client, command)),
         Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
+        Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),

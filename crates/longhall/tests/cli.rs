@@ -344,3 +344,83 @@ async fn a_tag_policy_is_set_granted_and_removed() {
     assert_eq!(api.get_user("bob@longhall.local").await.unwrap().policy, None, "its grants went with it");
     server.sign_in("bob@longhall.local", "bob-password").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_are_managed_by_id_or_name_behind_the_ethical_wall() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "ann@longhall.local", "ann-password").await;
+    server.create_user(&admin, "eve@longhall.local", "eve-password").await;
+    let args = ["categories", "new", "Legal", "--allowed", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+
+    let args = [
+        "rooms",
+        "new",
+        "Case 1",
+        "--category",
+        "Legal",
+        "--privacy",
+        "secret",
+        "--members",
+        "user:ann@longhall.local",
+        "--managers",
+        "user:ann@longhall.local",
+    ];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let case = server.find_room(&admin, "Case 1").await.expect("the room exists");
+    assert_eq!(case.privacy, longhall_client::api::Privacy::Secret);
+    assert_eq!(case.members.as_deref(), Some(&["user:ann@longhall.local".to_owned()][..]));
+
+    // The ethical wall: eve is not in scope of Legal; nothing changes.
+    let out = run(config.path(), &["rooms", "set", "Case 1", "--add-members", "user:eve@longhall.local"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("out_of_scope: "), "{}", text(&out));
+    assert_eq!(api.get_room(case.id).await.unwrap().members, case.members, "the member list is unchanged");
+
+    let id = case.id.to_string();
+    let args = ["rooms", "set", &id, "--type", "auditorium", "--add-presenters", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let now = api.get_room(case.id).await.unwrap();
+    assert_eq!(now.room_type, longhall_client::api::RoomType::Auditorium);
+    assert_eq!(now.presenters.as_deref(), Some(&["user:ann@longhall.local".to_owned()][..]));
+
+    let args = ["rooms", "list", "--category", "Legal", "--privacy", "secret", "--member", "user:ann@longhall.local"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert_eq!(listed.lines().count(), 2, "the header and Case 1:\n{listed}");
+    assert!(listed.lines().nth(1).unwrap().contains("Case 1  Legal     secret   auditorium"), "{listed}");
+
+    // A manager may disable her room but only an administrator enables it again or removes it.
+    let ann = server.sign_in("ann@longhall.local", "ann-password").await;
+    let ann_env = env_for(&url, &ann);
+    assert_exit(&run(config.path(), &["rooms", "disable", "Case 1"], &ann_env, ""), 0);
+    assert!(api.get_room(case.id).await.unwrap().disabled);
+    let out = run(config.path(), &["rooms", "enable", &id], &ann_env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+    assert_exit(&run(config.path(), &["rooms", "enable", "Case 1"], &env, ""), 0);
+    assert!(!api.get_room(case.id).await.unwrap().disabled);
+    let out = run(config.path(), &["rooms", "remove", &id], &ann_env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    // A secret room's name answers like a missing one to someone who can't see it.
+    let eve = server.sign_in("eve@longhall.local", "eve-password").await;
+    let hidden = run(config.path(), &["rooms", "get", "Case 1"], &env_for(&url, &eve), "");
+    let missing = run(config.path(), &["rooms", "get", "No such room"], &env_for(&url, &eve), "");
+    assert_exit(&hidden, 3);
+    assert_exit(&missing, 3);
+    assert!(stderr(&hidden).contains("room_not_found: "), "{}", text(&hidden));
+    assert_eq!(stderr(&hidden), stderr(&missing));
+
+    assert_exit(&run(config.path(), &["rooms", "remove", "Case 1"], &env, ""), 0);
+    let gone = api.get_room(case.id).await.expect_err("removed");
+    assert!(gone.is(longhall_client::ErrorCode::RoomNotFound), "{gone:?}");
+}
