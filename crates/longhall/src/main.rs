@@ -4,15 +4,18 @@
 //! `login`/`logout` and the administration nouns talk to a running server (cli.rs has what
 //! they share, exit codes included).
 
+mod addins;
 mod backup;
 mod categories;
 mod chat_config;
 mod cli;
 mod compliance;
 mod config;
+mod groups;
 mod policies;
 mod rooms;
 mod status;
+mod tokens;
 mod users;
 
 use std::path::PathBuf;
@@ -70,6 +73,13 @@ enum Command {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Groups: list, get, new, set (rename; members with --add/--remove/--replace), remove.
+    Groups {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
     /// Categories: list, get, new, set (switches; allowed, denied and creators lists), remove.
     Categories {
         #[command(flatten)]
@@ -97,6 +107,20 @@ enum Command {
         client: cli::ClientArgs,
         #[command(subcommand)]
         command: chat_config::ChatConfigCommand,
+    },
+    /// Add-ins: list, new, set, remove.
+    Addins {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: addins::AddinsCommand,
+    },
+    /// Tokens: list, new (API tokens for bots), revoke.
+    Tokens {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: tokens::TokensCommand,
     },
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
@@ -140,6 +164,9 @@ fn main() -> anyhow::Result<()> {
         Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
+        Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),
+        Command::Addins { client, command } => cli::finish("addins", addins::run(client, command)),
+        Command::Tokens { client, command } => cli::finish("tokens", tokens::run(client, command)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
         Command::Status(args) => std::process::exit(status::run(args)),

@@ -424,3 +424,112 @@ async fn rooms_are_managed_by_id_or_name_behind_the_ethical_wall() {
     let gone = api.get_room(case.id).await.expect_err("removed");
     assert!(gone.is(longhall_client::ErrorCode::RoomNotFound), "{gone:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_are_created_edited_and_removed() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    for who in ["ann", "bob", "eve"] {
+        server.create_user(&admin, &format!("{who}@longhall.local"), "group-member-password").await;
+    }
+
+    assert_exit(
+        &run(config.path(), &["groups", "new", "paralegals", "--members", "user:eve@longhall.local"], &env, ""),
+        0,
+    );
+    let args = ["groups", "new", "legal", "--members", "user:ann@longhall.local,group:paralegals"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("members  user:ann@longhall.local, group:paralegals"), "{}", text(&out));
+
+    let args = ["groups", "set", "legal", "--add", "user:bob@longhall.local", "--remove", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert_eq!(api.get_group("legal").await.unwrap().members, ["group:paralegals", "user:bob@longhall.local"]);
+    let args = ["groups", "set", "legal", "--replace", "", "--name", "legal-team"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert!(api.get_group("legal-team").await.unwrap().members.is_empty());
+
+    let out = run(config.path(), &["groups", "list", "--filter", "team"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "NAME        MEMBERS\nlegal-team  -\n");
+
+    let out = run(config.path(), &["groups", "set", "legal-team", "--add", "user:nobody@longhall.local"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("unknown_principal: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["groups", "remove", "legal-team"], &env, ""), 0);
+    let out = run(config.path(), &["groups", "get", "legal-team"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("group_not_found: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn addins_are_registered_changed_and_removed_when_unused() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+
+    assert_exit(&run(config.path(), &["addins", "new", "wiki", "https://wiki.example.org/panel"], &env, ""), 0);
+    let args = ["addins", "set", "wiki", "--addin-url", "https://wiki.example.org/v2"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let wiki = api.addins().await.unwrap().into_iter().find(|a| a.name == "wiki").expect("registered");
+    assert_eq!(wiki.url, "https://wiki.example.org/v2");
+    let out = run(config.path(), &["addins", "list"], &env, "");
+    assert!(stdout(&out).lines().any(|l| l.contains("wiki  https://wiki.example.org/v2")), "{}", text(&out));
+
+    let out = run(config.path(), &["addins", "new", "ftp", "ftp://files.example.org"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+
+    let args = ["rooms", "new", "Docs", "--category", "General", "--addin", "wiki"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["addins", "remove", "wiki"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("in_use: "), "{}", text(&out));
+    assert_exit(&run(config.path(), &["rooms", "set", "Docs", "--addin", ""], &env, ""), 0);
+    assert_exit(&run(config.path(), &["addins", "remove", "wiki"], &env, ""), 0);
+    assert!(api.addins().await.unwrap().is_empty(), "removed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_tokens_are_created_for_a_bot_listed_and_revoked() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    assert_exit(&run(config.path(), &["users", "new", "bot@longhall.local"], &env, ""), 0);
+
+    let out = run(config.path(), &["tokens", "new", "build bot", "--login", "bot@longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let token = stdout(&out).trim().to_owned();
+    let me = server.as_user(&token).me().await.expect("the new token works");
+    assert_eq!(me.user.login, "bot@longhall.local");
+    assert!(stderr(&out).contains("shown only now"), "{}", text(&out));
+
+    let out = run(config.path(), &["tokens", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    let row = listed.lines().find(|l| l.contains("build bot")).unwrap_or_else(|| panic!("listed:\n{listed}"));
+    assert!(row.contains("bot@longhall.local") && row.contains(" api "), "{listed}");
+    let id = row.split_whitespace().next().unwrap();
+
+    // The bot is no administrator: it can't make tokens.
+    let out = run(config.path(), &["tokens", "new", "more"], &env_for(&url, &token), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["tokens", "revoke", id], &env, ""), 0);
+    let refused = server.as_user(&token).me().await.expect_err("revoked");
+    assert!(refused.is(longhall_client::ErrorCode::Unauthenticated), "{refused:?}");
+    let out = run(config.path(), &["tokens", "revoke", id], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("token_not_found: "), "{}", text(&out));
+}
