@@ -57,18 +57,24 @@ impl Running {
 #[derive(Subcommand)]
 pub enum ComplianceCommand {
     /// Show the compliance configuration.
+    #[command(after_help = "Example:\n  longhall compliance get --json")]
     Get,
     /// Change the compliance configuration; options left out keep their value.
+    #[command(after_help = "Example:\n  longhall compliance set --enabled true --adapter xml --run-interval 15m \
+--output-dir /var/lib/longhall/archive")]
     Set(SetArgs),
     /// Process the waiting events now and show what was done.
+    #[command(after_help = "Example:\n  longhall compliance run")]
     Run,
     /// Show the latest runs, newest first.
+    #[command(after_help = "Example:\n  longhall compliance runs --limit 5")]
     Runs {
         /// How many (1–500).
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Apply an XSLT stylesheet to sample data and print its output.
+    #[command(after_help = "Example:\n  longhall compliance test-stylesheet archive.xsl")]
     TestStylesheet {
         /// The stylesheet file.
         file: std::path::PathBuf,
