@@ -104,6 +104,16 @@ impl ClientArgs {
         Ok(credentials::resolve_with(self.url.as_deref(), self.token.as_deref(), env, file.as_deref())?)
     }
 
+    /// The server and token from flags and the environment only.
+    fn credentials_without_file(&self) -> Credentials {
+        let env = |name: &str| {
+            let value = std::env::var(name).ok().filter(|v| !v.is_empty());
+            if name == credentials::URL_VAR { value.or_else(|| std::env::var(URL_ALIAS_VAR).ok()) } else { value }
+        };
+        credentials::resolve_with(self.url.as_deref(), self.token.as_deref(), env, None)
+            .unwrap_or_else(|_| Credentials { url: credentials::DEFAULT_URL.into(), token: None })
+    }
+
     /// A client with a token (a missing token is a usage error, found before any request);
     /// calls may take up to `timeout` (`None`: no limit).
     pub fn client(&self, timeout: Option<Duration>) -> anyhow::Result<Client> {
@@ -242,11 +252,10 @@ pub struct LoginArgs {
 }
 
 #[derive(Args)]
-#[command(after_help = "Example:\n  longhall logout")]
-pub struct LogoutArgs {
-    #[command(flatten)]
-    pub client: ClientArgs,
-}
+#[command(after_help = "Only the credentials file's token is revoked: a token given with --token or \
+LONGHALL_TOKEN (a bot's API token, say) is never touched; revoke those with `longhall tokens revoke`.\n\n\
+Example:\n  longhall logout")]
+pub struct LogoutArgs {}
 
 fn credentials_path() -> anyhow::Result<PathBuf> {
     credentials::default_path()
@@ -255,7 +264,12 @@ fn credentials_path() -> anyhow::Result<PathBuf> {
 
 /// Signs in and saves the server's address and the token in the credentials file.
 pub fn login(args: LoginArgs) -> anyhow::Result<()> {
-    let url = ClientArgs { url: args.url.clone(), token: None, json: false }.credentials()?.url;
+    let given = ClientArgs { url: args.url.clone(), token: None, json: false };
+    // A broken or too-open file must not stop the sign-in that replaces it.
+    let url = match given.credentials() {
+        Ok(c) => c.url,
+        Err(_) => given.credentials_without_file().url,
+    };
     let login = match args.login.filter(|l| !l.is_empty()) {
         Some(l) => l,
         None if std::io::stdin().is_terminal() && !args.password_stdin => {
@@ -278,28 +292,31 @@ pub fn login(args: LoginArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Revokes the token and removes the credentials file (when it holds that token).
-pub fn logout(args: LogoutArgs) -> anyhow::Result<()> {
+/// Revokes the credentials file's token and removes the file. Tokens from flags or the
+/// environment are left alone: they may be a bot's, which signing out must not end.
+pub fn logout(_: LogoutArgs) -> anyhow::Result<()> {
     let path = credentials_path()?;
-    let creds = args.client.credentials()?;
-    let Some(token) = creds.token.clone() else {
-        println!("Not signed in to {}: nothing to do.", creds.url);
+    let Some(saved) = credentials::read(&path)? else {
+        println!("Not signed in: there is no {}.", path.display());
         return Ok(());
     };
     block_on(async {
-        let client = Client::builder(&creds.url).token(token.clone()).timeout(CALL_TIMEOUT).build()?;
-        match client.sign_out().await {
-            Ok(()) => {}
-            // Already revoked or expired: forgetting it is all that is left to do.
-            Err(e) if e.is(longhall_client::ErrorCode::Unauthenticated) => {}
-            Err(e) => return Err(explain(e).context("the token was not revoked; the credentials file is kept")),
+        if let Some(token) = saved.token.clone() {
+            let client = Client::builder(&saved.url).token(token).timeout(CALL_TIMEOUT).build()?;
+            match client.sign_out().await {
+                Ok(()) => {}
+                // Already revoked or expired: forgetting it is all that is left to do.
+                Err(e) if e.is(longhall_client::ErrorCode::Unauthenticated) => {}
+                Err(e) => {
+                    return Err(explain(e).context(format!(
+                        "the token was not revoked; {} is kept so that `longhall logout` can try again",
+                        path.display()
+                    )));
+                }
+            }
         }
-        if credentials::read(&path)?.is_some_and(|saved| saved.token.as_deref() == Some(token.as_str())) {
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-            println!("Signed out of {}; removed {}.", creds.url, path.display());
-        } else {
-            println!("Signed out of {}.", creds.url);
-        }
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        println!("Signed out of {}; removed {}.", saved.url, path.display());
         Ok(())
     })
 }

@@ -70,6 +70,17 @@ async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
         let mode = std::fs::metadata(&file).expect("the credentials file").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "only its owner may read the token");
     }
+    // Logging in again repairs a file others could read (other commands refuse it).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run(config.path(), &["users", "list"], &[], "");
+        assert_exit(&out, 1);
+        assert!(stderr(&out).contains("chmod 600"), "{}", text(&out));
+        let out = run(config.path(), &["login", "--url", &url, "--login", ADMIN], &[], &format!("{PASSWORD}\n"));
+        assert_exit(&out, 0);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let token = saved["token"].as_str().expect("a token is saved").to_owned();
     assert_eq!(saved["url"], url.as_str());
@@ -87,9 +98,12 @@ async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
     assert!(stderr(&out).contains("invalid_credentials: "), "{}", text(&out));
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&file).unwrap()).unwrap(), saved);
 
-    let out = run(config.path(), &["logout"], &[], "");
+    // Logging out ends the saved token only, never one given in the environment (a bot's).
+    let other = server.sign_in(ADMIN, PASSWORD).await;
+    let out = run(config.path(), &["logout"], &[("LONGHALL_TOKEN", other.as_str())], "");
     assert_exit(&out, 0);
     assert!(!file.exists(), "logout removes the credentials file");
+    server.as_user(&other).me().await.expect("the environment's token still works");
     let refused = server.as_user(&token).me().await.expect_err("the token is revoked");
     assert!(refused.is(longhall_client::ErrorCode::Unauthenticated), "{refused:?}");
 }
