@@ -4,7 +4,9 @@
 use clap::{Args, Subcommand};
 use longhall_client::api::{CategoryUpdate, CategoryView, NewCategory};
 
-use crate::cli::{CALL_TIMEOUT, ClientArgs, block_on, explain, fields, list, list_edit, print_json, table, yes};
+use crate::cli::{
+    CALL_TIMEOUT, ClientArgs, block_on, eligible_table, explain, fields, list, list_edit, print_json, table, yes,
+};
 
 #[derive(Subcommand)]
 pub enum CategoriesCommand {
@@ -29,6 +31,19 @@ group:paralegals --remove-denied user:intern@example.org\n  longhall categories 
 user:ann@example.org,user:bob@example.org\n  longhall categories set Legal --name 'Legal & Compliance' \
 --invitations true")]
     Set(SetArgs),
+    /// Users in the category's scope (groups and domains expanded), who may be put on its
+    /// rooms' lists.
+    #[command(after_help = "Example:\n  longhall categories eligible Legal --filter smith")]
+    Eligible {
+        /// The category's id or name.
+        category: String,
+        /// Text in the login or display name.
+        #[arg(long)]
+        filter: Option<String>,
+        /// How many (1–500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Remove a category; refused (category_not_empty) while it holds rooms.
     #[command(after_help = "Example:\n  longhall categories remove Legal")]
     Remove {
@@ -147,6 +162,10 @@ pub fn run(args: ClientArgs, command: CategoriesCommand) -> anyhow::Result<()> {
                     creators: list_edit(a.add_creators, a.remove_creators, a.replace_creators),
                 };
                 show(&args, &c.update_category(&a.category, &update).await.map_err(explain)?)?;
+            }
+            CategoriesCommand::Eligible { category, filter, limit } => {
+                let users = c.category_eligible(&category, filter.as_deref(), Some(limit)).await.map_err(explain)?;
+                if args.json { print_json(&users)? } else { print!("{}", eligible_table(&users)) }
             }
             CategoriesCommand::Remove { category } => {
                 c.delete_category(&category).await.map_err(explain)?;

@@ -172,6 +172,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Users who may be put on a category's or room's lists.
+pub fn eligible_table(users: &[longhall_client::api::EligibleUser]) -> String {
+    let rows: Vec<Vec<String>> = users.iter().map(|u| vec![u.login.clone(), u.display_name.clone()]).collect();
+    table(&["LOGIN", "DISPLAY NAME"], &rows)
+}
+
 /// `key  value` lines for one object.
 pub fn fields(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);

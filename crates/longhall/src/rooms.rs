@@ -4,10 +4,11 @@
 use clap::{Args, Subcommand};
 use longhall_client::Client;
 use longhall_client::api::{NewRoom, Privacy, RoomInvitations, RoomType, RoomUpdate, RoomView};
-use longhall_client::rooms::RoomSearch;
+use longhall_client::rooms::{EligibleQuery, RoomSearch};
 
 use crate::cli::{
-    CALL_TIMEOUT, ClientArgs, Refused, block_on, explain, fields, list, list_edit, print_json, table, yes,
+    CALL_TIMEOUT, ClientArgs, Refused, block_on, eligible_table, explain, fields, list, list_edit, print_json, table,
+    yes,
 };
 
 #[derive(Subcommand)]
@@ -32,6 +33,22 @@ scope of the category (the ethical wall, out_of_scope).\n\nExample:\n  longhall 
 --remove-presenters user:eve@example.org\n  longhall rooms set 'Case 1234' --category Archive   \
 # moves it; out-of-scope entries are dropped and listed\n  longhall rooms set 42 --replace-managers \"\"")]
     Set(SetArgs),
+    /// Users who may be put on the room's lists (its managers and administrators).
+    #[command(after_help = "Examples:\n  longhall rooms eligible 42 --filter smith\n  longhall rooms eligible \
+'Case 1234' --presenters")]
+    Eligible {
+        /// The room's id or exact name.
+        room: String,
+        /// Only users who may become presenters.
+        #[arg(long)]
+        presenters: bool,
+        /// Text in the login or display name.
+        #[arg(long)]
+        filter: Option<String>,
+        /// How many (1–500).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
     /// Remove a room and its content (administrators).
     #[command(after_help = "Example:\n  longhall rooms remove 42")]
     Remove {
@@ -276,6 +293,12 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                 if !updated.purged.is_empty() {
                     println!("Dropped (out of the new category's scope): {}", updated.purged.join(", "));
                 }
+            }
+            RoomsCommand::Eligible { room, presenters, filter, limit } => {
+                let id = room_id(&c, &room).await?;
+                let q = EligibleQuery { presenters, filter, limit: Some(limit) };
+                let users = c.room_eligible(id, &q).await.map_err(explain)?;
+                if args.json { print_json(&users)? } else { print!("{}", eligible_table(&users)) }
             }
             RoomsCommand::Remove { room } => {
                 let id = room_id(&c, &room).await?;

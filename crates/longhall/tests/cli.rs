@@ -547,3 +547,38 @@ async fn api_tokens_are_created_for_a_bot_listed_and_revoked() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("token_not_found: "), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eligible_principals_of_a_category_and_of_a_room() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    for who in ["ann", "bob", "eve"] {
+        server.create_user(&admin, &format!("{who}@longhall.local"), "eligible-password").await;
+    }
+    let args =
+        ["categories", "new", "Legal", "--allowed", "domain:longhall.local", "--denied", "user:eve@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+
+    let out = run(config.path(), &["categories", "eligible", "Legal", "--filter", "longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let logins: Vec<String> =
+        stdout(&out).lines().skip(1).map(|l| l.split_whitespace().next().unwrap().to_owned()).collect();
+    assert!(logins.contains(&"ann@longhall.local".to_owned()) && logins.contains(&"bob@longhall.local".to_owned()));
+    assert!(!logins.contains(&"eve@longhall.local".to_owned()), "denied wins: {logins:?}");
+
+    let args = ["rooms", "new", "Case 2", "--category", "Legal", "--members", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["rooms", "eligible", "Case 2", "--presenters", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let logins: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["login"].as_str().unwrap()).collect();
+    assert_eq!(logins, ["ann@longhall.local"], "only members may present in a closed room");
+
+    let bob = server.sign_in("bob@longhall.local", "eligible-password").await;
+    let out = run(config.path(), &["rooms", "eligible", "Case 2"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("forbidden: "), "not its manager: {}", text(&out));
+}
