@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use longhall_client::Client;
 use longhall_core::backup::{Manifest, read_archive};
 
-use crate::compliance::ClientArgs;
+use crate::cli::ClientArgs;
 
 #[derive(clap::Args)]
 #[command(after_help = "Example:\n  LONGHALL_TOKEN=lh_… longhall backup /var/backups/longhall-$(date +%F).backup")]
@@ -34,12 +34,12 @@ pub struct RestoreArgs {
 
 /// Downloads a backup from a running server into `args.file`, then verifies it.
 pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
-    let Some(token) = args.client.token.clone().filter(|t| !t.is_empty()) else {
-        bail!("give an administrator's token with --token or LONGHALL_TOKEN");
-    };
+    // No overall timeout: a large deployment takes as long as it takes; a stalled one ends
+    // when the server or the network gives up.
+    let client = args.client.client(None)?;
     let partial = sibling(&args.file, "partial");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let written = rt.block_on(download(&args.client.server, &token, &partial));
+    let written = rt.block_on(download(&client, &partial));
     let manifest = written.and_then(|bytes| {
         let manifest = verify(&partial).context("the downloaded backup does not verify")?;
         Ok((bytes, manifest))
@@ -62,11 +62,8 @@ pub fn backup(args: BackupArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn download(server: &str, token: &str, to: &Path) -> anyhow::Result<u64> {
-    // No overall timeout: a large deployment takes as long as it takes; a stalled one ends
-    // when the server or the network gives up.
-    let client = Client::builder(server).token(token).build()?;
-    let mut backup = client.backup().await.map_err(crate::compliance::explain)?;
+async fn download(client: &Client, to: &Path) -> anyhow::Result<u64> {
+    let mut backup = client.backup().await.map_err(crate::cli::explain)?;
     let mut out = std::fs::File::create(to).with_context(|| format!("creating {}", to.display()))?;
     let mut total = 0u64;
     while let Some(chunk) = backup.chunk().await.context("the server stopped sending the backup")? {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+
+use crate::cli::{ClientArgs, explain, print_json, yes};
 use clap::{Args, Subcommand};
+use longhall_client::Client;
 use longhall_client::api::{ComplianceConfigPut, ComplianceConfigView, ComplianceRunView};
-use longhall_client::{Client, ClientError};
 use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
 use longhall_core::Longhall;
 use longhall_core::ports::{Clock, Store};
-use serde::Serialize;
 
 // ---- the processor of `serve`
 
@@ -53,34 +54,27 @@ impl Running {
 
 // ---- `longhall compliance …`
 
-#[derive(Args)]
-pub struct ClientArgs {
-    /// The server's address.
-    #[arg(long, env = "LONGHALL_SERVER", default_value = "http://127.0.0.1:8080", global = true)]
-    pub server: String,
-    /// An administrator's API token (`POST /api/v1/tokens`).
-    #[arg(long, env = "LONGHALL_TOKEN", hide_env_values = true, global = true)]
-    pub token: Option<String>,
-    /// Print the server's JSON answer instead of text (for scripts).
-    #[arg(long, global = true)]
-    pub json: bool,
-}
-
 #[derive(Subcommand)]
 pub enum ComplianceCommand {
     /// Show the compliance configuration.
+    #[command(after_help = "Example:\n  longhall compliance get --json")]
     Get,
     /// Change the compliance configuration; options left out keep their value.
+    #[command(after_help = "Example:\n  longhall compliance set --enabled true --adapter xml --run-interval 15m \
+--output-dir /var/lib/longhall/archive")]
     Set(SetArgs),
     /// Process the waiting events now and show what was done.
+    #[command(after_help = "Example:\n  longhall compliance run")]
     Run,
     /// Show the latest runs, newest first.
+    #[command(after_help = "Example:\n  longhall compliance runs --limit 5")]
     Runs {
         /// How many (1–500).
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Apply an XSLT stylesheet to sample data and print its output.
+    #[command(after_help = "Example:\n  longhall compliance test-stylesheet archive.xsl")]
     TestStylesheet {
         /// The stylesheet file.
         file: std::path::PathBuf,
@@ -182,30 +176,10 @@ pub(crate) fn utc_text(ms: i64) -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
-fn yes(b: bool) -> &'static str {
-    if b { "yes" } else { "no" }
-}
-
 /// A client of the admin API with the administrator's token; calls wait up to an hour (a run
 /// over a large backlog takes long).
 fn admin_client(args: &ClientArgs) -> anyhow::Result<Client> {
-    let Some(token) = args.token.clone().filter(|t| !t.is_empty()) else {
-        bail!("give an administrator's API token with --token or LONGHALL_TOKEN (create one with POST /api/v1/tokens)");
-    };
-    Ok(Client::builder(&args.server).token(token).timeout(Duration::from_secs(3600)).build()?)
-}
-
-/// An API error as `code: sentence`, so scripts can match the code.
-pub(crate) fn explain(e: ClientError) -> anyhow::Error {
-    match e {
-        ClientError::Api { code_text, message, .. } => anyhow::anyhow!("{code_text}: {message}"),
-        other => other.into(),
-    }
-}
-
-fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    args.client(Some(Duration::from_secs(3600)))
 }
 
 fn print_config(c: &ComplianceConfigView) {
@@ -258,8 +232,7 @@ fn runs_header() -> String {
 
 /// Runs `longhall compliance …`; an error carries the server's code and message.
 pub fn run(client: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    rt.block_on(run_async(client, command))
+    crate::cli::block_on(run_async(client, command))
 }
 
 async fn run_async(args: ClientArgs, command: ComplianceCommand) -> anyhow::Result<()> {

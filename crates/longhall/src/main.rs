@@ -1,11 +1,22 @@
 //! `longhall`: the one binary. `serve` runs a server; `config print-default` prints the
 //! commented default configuration; `compliance …` administers compliance processing;
-//! `backup` and `restore` save and restore a deployment; `status` shows a running server's.
+//! `backup` and `restore` save and restore a deployment; `status` shows a running server's;
+//! `login`/`logout` and the administration nouns talk to a running server (cli.rs has what
+//! they share, exit codes included).
 
+mod addins;
 mod backup;
+mod categories;
+mod chat_config;
+mod cli;
 mod compliance;
 mod config;
+mod groups;
+mod policies;
+mod rooms;
 mod status;
+mod tokens;
+mod users;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,7 +30,14 @@ use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use crate::config::{Config, Overrides};
 
 #[derive(Parser)]
-#[command(name = "longhall", version, about = "Longhall persistent chat server")]
+#[command(
+    name = "longhall",
+    version,
+    about = "Longhall persistent chat server",
+    after_help = "Administration commands find the server and token in --url/--token, then LONGHALL_URL/\
+LONGHALL_TOKEN, then the file `longhall login` writes. Exit status: 0 done; 1 failed; 2 usage error; \
+3 refused by the server (code: message on stderr); 4 server unreachable. See docs/cli.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,16 +63,85 @@ enum Command {
         command: ConfigCommand,
     },
     /// Compliance processing of a running server: configuration, runs, stylesheet tests.
+    #[command(after_help = "Example:\n  longhall compliance get")]
     Compliance {
         #[command(flatten)]
-        client: compliance::ClientArgs,
+        client: cli::ClientArgs,
         #[command(subcommand)]
         command: compliance::ComplianceCommand,
+    },
+    /// Sign in to a server and save the token in the credentials file.
+    Login(cli::LoginArgs),
+    /// Revoke the saved token and remove the credentials file.
+    Logout(cli::LogoutArgs),
+    /// Users: list, get, new, set (display name, email, site, disabled, admin, password, policy).
+    #[command(after_help = "Example:\n  longhall users list --filter smith")]
+    Users {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: users::UsersCommand,
+    },
+    /// Groups: list, get, new, set (rename; members with --add/--remove/--replace), remove.
+    #[command(after_help = "Example:\n  longhall groups get legal")]
+    Groups {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: groups::GroupsCommand,
+    },
+    /// Categories: list, get, new, set (switches; allowed, denied and creators lists), remove.
+    #[command(after_help = "Example:\n  longhall categories list")]
+    Categories {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: categories::CategoriesCommand,
+    },
+    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, disable, enable.
+    #[command(after_help = "Example:\n  longhall rooms list --category Legal")]
+    Rooms {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: rooms::RoomsCommand,
+    },
+    /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
+    #[command(after_help = "Example:\n  longhall policies list")]
+    Policies {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: policies::PoliciesCommand,
+    },
+    /// The chat configuration at global and site scope: list, set, remove.
+    #[command(after_help = "Example:\n  longhall chat-config list")]
+    ChatConfig {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: chat_config::ChatConfigCommand,
+    },
+    /// Add-ins: list, new, set, remove.
+    #[command(after_help = "Example:\n  longhall addins list")]
+    Addins {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: addins::AddinsCommand,
+    },
+    /// Tokens: list, new (API tokens for bots), revoke.
+    #[command(after_help = "Example:\n  longhall tokens list")]
+    Tokens {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: tokens::TokensCommand,
     },
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
     /// A running server's status: version, uptime, connections, readiness checks, store
-    /// sizes, compliance backlog (exit 0 healthy, 1 unhealthy, 2 no answer).
+    /// sizes, compliance backlog (exit 0 healthy, 1 unhealthy, 3 refused, 4 unreachable).
     Status(status::StatusArgs),
     /// Restore a backup into a new data directory (offline; checks everything before writing).
     Restore(backup::RestoreArgs),
@@ -85,8 +172,18 @@ fn main() -> anyhow::Result<()> {
             init_logging(&config);
             tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve(config))
         }
-        Command::Compliance { client, command } => compliance::run(client, command),
-        Command::Backup(args) => backup::backup(args),
+        Command::Compliance { client, command } => cli::finish("compliance", compliance::run(client, command)),
+        Command::Login(args) => cli::finish("login", cli::login(args)),
+        Command::Logout(args) => cli::finish("logout", cli::logout(args)),
+        Command::Users { client, command } => cli::finish("users", users::run(client, command)),
+        Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
+        Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
+        Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
+        Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
+        Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),
+        Command::Addins { client, command } => cli::finish("addins", addins::run(client, command)),
+        Command::Tokens { client, command } => cli::finish("tokens", tokens::run(client, command)),
+        Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
         Command::Status(args) => std::process::exit(status::run(args)),
         Command::Stress(args) => longhall_stress::run(args),
@@ -203,6 +300,50 @@ async fn shutdown_signal() {
 #[cfg(test)]
 mod tests {
     use super::max_connections;
+
+    /// The administration commands: every one has an example in its help, and none of their
+    /// own arguments takes a global option's name (clap would merge the two: an add-in's `url`
+    /// would become the server's address).
+    #[test]
+    fn every_administration_command_has_an_example_and_no_argument_shadows_a_global_option() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: String, problems: &mut Vec<String>) {
+            let help = cmd.get_after_help().map(|h| h.to_string()).unwrap_or_default();
+            if !help.contains("Example") {
+                problems.push(format!("{path}: no example in --help"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if !arg.is_global_set() && ["url", "token", "json"].contains(&id) && cmd.get_name() != "login" {
+                    problems.push(format!("{path}: its own argument `{id}` shadows the global option"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()), problems);
+            }
+        }
+        let cli = super::Cli::command();
+        let mut problems = Vec::new();
+        for name in [
+            "login",
+            "logout",
+            "users",
+            "groups",
+            "tokens",
+            "categories",
+            "rooms",
+            "addins",
+            "policies",
+            "chat-config",
+            "compliance",
+            "status",
+            "backup",
+        ] {
+            let cmd = cli.find_subcommand(name).unwrap_or_else(|| panic!("no `longhall {name}`"));
+            walk(cmd, format!("longhall {name}"), &mut problems);
+        }
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
 
     #[test]
     fn connection_cap_keeps_a_descriptor_reserve_for_the_stores() {

@@ -3,23 +3,23 @@
 
 use std::time::Duration;
 
+use longhall_client::ClientError;
 use longhall_client::api::ServerStatus;
-use longhall_client::{Client, ClientError};
 
-use crate::compliance::{ClientArgs, interval_text, run_line, utc_text};
+use crate::cli::{ClientArgs, FAILED, OK, exit_code};
+use crate::compliance::{interval_text, run_line, utc_text};
 
 /// The server answered and everything is well.
-pub const HEALTHY: i32 = 0;
+pub const HEALTHY: i32 = OK;
 /// The server answered, but a readiness check failed, the latest compliance run failed, or
 /// the status itself could not be read from its store (503).
-pub const UNHEALTHY: i32 = 1;
-/// No status: the server could not be reached, or refused the request (no or a wrong token).
-pub const NO_STATUS: i32 = 2;
+pub const UNHEALTHY: i32 = FAILED;
 
 #[derive(clap::Args)]
 #[command(after_help = "Exit status: 0 healthy; 1 the server answered but something is unhealthy \
-(a readiness check or the latest compliance run failed); 2 no status (unreachable, or the token \
-was refused).\n\nExample:\n  LONGHALL_TOKEN=lh_… longhall status --server http://127.0.0.1:8080")]
+(a readiness check or the latest compliance run failed); 2 no token given; 3 the server refused \
+(a wrong token, not an administrator); 4 the server could not be reached.\n\nExample:\n  \
+LONGHALL_TOKEN=lh_… longhall status --url http://127.0.0.1:8080")]
 pub struct StatusArgs {
     #[command(flatten)]
     pub client: ClientArgs,
@@ -27,20 +27,16 @@ pub struct StatusArgs {
 
 /// Prints the status and returns the exit code.
 pub fn run(args: StatusArgs) -> i32 {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("longhall status: {e}");
-            return NO_STATUS;
-        }
-    };
-    let Some(token) = args.client.token.clone().filter(|t| !t.is_empty()) else {
-        eprintln!(
-            "longhall status: give an administrator's API token with --token or LONGHALL_TOKEN (create one with POST /api/v1/tokens)"
-        );
-        return NO_STATUS;
-    };
-    match rt.block_on(fetch(&args.client.server, token)) {
+    // A status that takes longer than this is itself a finding.
+    let fetched = crate::cli::block_on(async {
+        let client = args.client.client(Some(Duration::from_secs(30)))?;
+        client.status().await.map_err(|e| match e {
+            // The status could not be read from the store: unhealthy, not refused.
+            ClientError::Api { status: 503, code_text, message, .. } => anyhow::anyhow!("{code_text}: {message}"),
+            e => crate::cli::explain(e),
+        })
+    });
+    match fetched {
         Ok(status) => {
             if args.client.json {
                 match serde_json::to_string_pretty(&status) {
@@ -53,19 +49,10 @@ pub fn run(args: StatusArgs) -> i32 {
             if healthy(&status) { HEALTHY } else { UNHEALTHY }
         }
         Err(e) => {
-            let code = match &e {
-                ClientError::Api { status: 503, .. } => UNHEALTHY,
-                _ => NO_STATUS,
-            };
-            eprintln!("longhall status: {}", crate::compliance::explain(e));
-            code
+            eprintln!("longhall status: {e:#}");
+            exit_code(&e)
         }
     }
-}
-
-async fn fetch(server: &str, token: String) -> Result<ServerStatus, ClientError> {
-    // A status that takes longer than this is itself a finding.
-    Client::builder(server).token(token).timeout(Duration::from_secs(30)).build()?.status().await
 }
 
 fn healthy(s: &ServerStatus) -> bool {

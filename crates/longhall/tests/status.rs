@@ -1,6 +1,6 @@
 //! `longhall status` against a real server: the table, `--json` with live figures, and the
 //! exit codes (0 healthy; 1 unhealthy: a failed compliance run here, a full disk in lifecycle.rs;
-//! 2 no status).
+//! 2 no token; 3 refused; 4 unreachable).
 
 mod support;
 
@@ -63,11 +63,11 @@ async fn status_of_a_healthy_server_prints_its_figures_and_exits_0() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn no_status_exits_2() {
+async fn no_status_exits_2_without_a_token_3_when_refused_4_when_unreachable() {
     // Nobody listens there.
     let nobody = format!("http://127.0.0.1:{}", free_port());
     let out = status(&nobody, &["--token", "lh_whatever"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("could not reach"), "{}", text(&out));
 
     let dir = data_dir();
@@ -78,13 +78,13 @@ async fn no_status_exits_2() {
     let out = status(&server.url(""), &[]);
     assert_eq!(out.status.code(), Some(2), "no token: {}", text(&out));
     let out = status(&server.url(""), &["--token", "lh_not-a-token"]);
-    assert_eq!(out.status.code(), Some(2), "a refused token: {}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "a refused token: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unauthenticated"), "{}", text(&out));
     let admin = server.sign_in(ADMIN, PASSWORD).await;
     server.create_user(&admin, "user@longhall.local", PASSWORD).await;
     let user = server.sign_in("user@longhall.local", PASSWORD).await;
     let out = status(&server.url(""), &["--token", &user]);
-    assert_eq!(out.status.code(), Some(2), "not an administrator: {}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "not an administrator: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("admin_required"), "{}", text(&out));
 }
 

@@ -1,0 +1,356 @@
+//! What every administration command shares: where the server and token come from
+//! (`ClientArgs`), the exit codes, how an error is printed, output helpers, and
+//! `longhall login` / `longhall logout`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use longhall_client::api::ListEdit;
+use longhall_client::credentials::{self, Credentials};
+use longhall_client::{Client, ClientError};
+use serde::Serialize;
+
+/// The command did what was asked.
+pub const OK: i32 = 0;
+/// Any other failure (a local file, an unhealthy status, a failed compliance run).
+pub const FAILED: i32 = 1;
+/// The command line is wrong (clap's own code), or something it needs is missing (no token).
+pub const USAGE: i32 = 2;
+/// The server refused: its error code and sentence are printed as `code: message`.
+pub const REFUSED: i32 = 3;
+/// The server could not be reached (refused connection, unknown host, time-out).
+pub const UNREACHABLE: i32 = 4;
+
+/// The old name of `LONGHALL_URL`, still read.
+pub const URL_ALIAS_VAR: &str = "LONGHALL_SERVER";
+
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// The server's address [default: $LONGHALL_URL (or $LONGHALL_SERVER), else the
+    /// credentials file's, else http://127.0.0.1:8080].
+    #[arg(long, visible_alias = "server", global = true, value_name = "URL")]
+    pub url: Option<String>,
+    /// The bearer token (an API token, or one from `longhall login`) [default: $LONGHALL_TOKEN,
+    /// else the credentials file's].
+    #[arg(long, global = true)]
+    pub token: Option<String>,
+    /// Print the server's JSON answer instead of text (for scripts).
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// A command-line mistake found after parsing (exit 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+/// The server refused (exit 3); displays `code: message` so scripts can match the code.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Refused {
+    pub code: String,
+    pub message: String,
+}
+
+/// A client error with the server's code kept visible (`code: message`).
+pub fn explain(e: ClientError) -> anyhow::Error {
+    match e {
+        ClientError::Api { code_text, message, .. } => Refused { code: code_text, message }.into(),
+        other => other.into(),
+    }
+}
+
+/// The exit code of a failure: the first cause that says more than "failed" decides.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if cause.downcast_ref::<Usage>().is_some() {
+            return USAGE;
+        }
+        if cause.downcast_ref::<Refused>().is_some() {
+            return REFUSED;
+        }
+        match cause.downcast_ref::<ClientError>() {
+            Some(ClientError::Api { .. }) => return REFUSED,
+            Some(ClientError::Unreachable { .. }) => return UNREACHABLE,
+            Some(ClientError::InvalidUrl(_)) => return USAGE,
+            _ => {}
+        }
+    }
+    FAILED
+}
+
+/// Prints a failure on stderr and exits with its code; exits 0 on success.
+pub fn finish(command: &str, result: anyhow::Result<()>) -> ! {
+    match result {
+        Ok(()) => std::process::exit(OK),
+        Err(e) => {
+            eprintln!("longhall {command}: {e:#}");
+            std::process::exit(exit_code(&e))
+        }
+    }
+}
+
+impl ClientArgs {
+    /// The server and token: flags, then the environment, then the credentials file.
+    pub fn credentials(&self) -> anyhow::Result<Credentials> {
+        let file = credentials::default_path();
+        let env = |name: &str| {
+            let value = std::env::var(name).ok().filter(|v| !v.is_empty());
+            if name == credentials::URL_VAR { value.or_else(|| std::env::var(URL_ALIAS_VAR).ok()) } else { value }
+        };
+        Ok(credentials::resolve_with(self.url.as_deref(), self.token.as_deref(), env, file.as_deref())?)
+    }
+
+    /// The server and token from flags and the environment only.
+    fn credentials_without_file(&self) -> Credentials {
+        let env = |name: &str| {
+            let value = std::env::var(name).ok().filter(|v| !v.is_empty());
+            if name == credentials::URL_VAR { value.or_else(|| std::env::var(URL_ALIAS_VAR).ok()) } else { value }
+        };
+        credentials::resolve_with(self.url.as_deref(), self.token.as_deref(), env, None)
+            .unwrap_or_else(|_| Credentials { url: credentials::DEFAULT_URL.into(), token: None })
+    }
+
+    /// A client with a token (a missing token is a usage error, found before any request);
+    /// calls may take up to `timeout` (`None`: no limit).
+    pub fn client(&self, timeout: Option<Duration>) -> anyhow::Result<Client> {
+        let c = self.credentials()?;
+        let Some(token) = c.token.filter(|t| !t.is_empty()) else {
+            return Err(Usage(format!(
+                "no token for {}: give --token, set LONGHALL_TOKEN, or run `longhall login --url {}`",
+                c.url, c.url
+            ))
+            .into());
+        };
+        let mut builder = Client::builder(&c.url).token(token);
+        if let Some(t) = timeout {
+            builder = builder.timeout(t);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// A single-threaded runtime for one command.
+pub fn block_on<T>(f: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(f)
+}
+
+/// How long one administration call may take.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Rows under a header, each column as wide as its widest cell (the last one unpadded).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i + 1 < widths.len() {
+                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            } else {
+                out.push_str(cell);
+            }
+        }
+        out.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+    }
+    out
+}
+
+/// Users who may be put on a category's or room's lists.
+pub fn eligible_table(users: &[longhall_client::api::EligibleUser]) -> String {
+    let rows: Vec<Vec<String>> = users.iter().map(|u| vec![u.login.clone(), u.display_name.clone()]).collect();
+    table(&["LOGIN", "DISPLAY NAME"], &rows)
+}
+
+/// `key  value` lines for one object.
+pub fn fields(rows: &[(&str, String)]) -> String {
+    let width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
+}
+
+pub fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// A list for a table cell.
+pub fn list(items: &[String]) -> String {
+    if items.is_empty() { "-".into() } else { items.join(", ") }
+}
+
+/// A list edit from `--add-X`, `--remove-X` and `--replace-X` (`None` when none was given;
+/// empty names are dropped, so `--replace-X ""` empties the list).
+pub fn list_edit(add: Vec<String>, remove: Vec<String>, replace: Option<Vec<String>>) -> Option<ListEdit> {
+    let clean = |v: Vec<String>| v.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if add.is_empty() && remove.is_empty() && replace.is_none() {
+        return None;
+    }
+    Some(ListEdit { add: clean(add), remove: clean(remove), replace: replace.map(clean) })
+}
+
+/// One line of stdin, without its line end (a password piped in).
+pub fn read_stdin_line(what: &str) -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).with_context(|| format!("reading the {what} from stdin"))?;
+    let value = line.trim_end_matches(['\r', '\n']).to_owned();
+    if value.is_empty() {
+        return Err(
+            Usage(format!("no {what} on stdin: pipe it in, e.g. `printf '%s\\n' \"$PASS\" | longhall …`")).into()
+        );
+    }
+    Ok(value)
+}
+
+/// A password: asked for without echo on a terminal, else (or with `from_stdin`) one line of stdin.
+pub fn read_password(prompt: &str, from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        return read_stdin_line("password");
+    }
+    eprint!("{prompt}");
+    std::io::stderr().flush().ok();
+    // `stty` switches the terminal's echo off and back on (no unsafe terminal calls here).
+    let stty = |arg: &str| std::process::Command::new("stty").arg(arg).status().is_ok_and(|s| s.success());
+    let hidden = stty("-echo");
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        stty("echo");
+    }
+    eprintln!();
+    read.context("reading the password")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+// ---- login and logout
+
+#[derive(Args)]
+#[command(after_help = "The token is saved with the server's address in the credentials file \
+($XDG_CONFIG_HOME/longhall/credentials, else ~/.config/longhall/credentials, mode 0600); later \
+commands use it when no --token or LONGHALL_TOKEN is given.\n\nExamples:\n  longhall login --url \
+http://chat.example.org:8080 --login admin@example.org\n  printf '%s\\n' \"$PASS\" | longhall login \
+--url http://chat.example.org:8080 --login admin@example.org --password-stdin")]
+pub struct LoginArgs {
+    /// The server's address [default: $LONGHALL_URL, else the credentials file's, else
+    /// http://127.0.0.1:8080].
+    #[arg(long, visible_alias = "server", value_name = "URL")]
+    pub url: Option<String>,
+    /// Who signs in (name@domain); asked for on a terminal if left out.
+    #[arg(long)]
+    pub login: Option<String>,
+    /// Read the password from the first line of stdin even on a terminal.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+#[derive(Args)]
+#[command(after_help = "Only the credentials file's token is revoked: a token given with --token or \
+LONGHALL_TOKEN (a bot's API token, say) is never touched; revoke those with `longhall tokens revoke`.\n\n\
+Example:\n  longhall logout")]
+pub struct LogoutArgs {}
+
+fn credentials_path() -> anyhow::Result<PathBuf> {
+    credentials::default_path()
+        .ok_or_else(|| anyhow::anyhow!("neither XDG_CONFIG_HOME nor HOME is set: no place for the credentials file"))
+}
+
+/// Signs in and saves the server's address and the token in the credentials file.
+pub fn login(args: LoginArgs) -> anyhow::Result<()> {
+    let given = ClientArgs { url: args.url.clone(), token: None, json: false };
+    // A broken or too-open file must not stop the sign-in that replaces it.
+    let url = match given.credentials() {
+        Ok(c) => c.url,
+        Err(_) => given.credentials_without_file().url,
+    };
+    let login = match args.login.filter(|l| !l.is_empty()) {
+        Some(l) => l,
+        None if std::io::stdin().is_terminal() && !args.password_stdin => {
+            eprint!("Login: ");
+            std::io::stderr().flush().ok();
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("reading the login")?;
+            line.trim().to_owned()
+        }
+        None => return Err(Usage("give the login with --login name@domain".into()).into()),
+    };
+    let password = read_password(&format!("Password for {login}: "), args.password_stdin)?;
+    let path = credentials_path()?;
+    block_on(async {
+        let client = Client::builder(&url).timeout(CALL_TIMEOUT).build()?;
+        let signed_in = client.sign_in(&login, &password).await.map_err(explain)?;
+        credentials::write(&path, &Credentials { url: url.clone(), token: Some(signed_in.token) })?;
+        println!("Signed in to {url} as {}; the token is saved in {}.", signed_in.me.user.login, path.display());
+        Ok(())
+    })
+}
+
+/// Revokes the credentials file's token and removes the file. Tokens from flags or the
+/// environment are left alone: they may be a bot's, which signing out must not end.
+pub fn logout(_: LogoutArgs) -> anyhow::Result<()> {
+    let path = credentials_path()?;
+    let Some(saved) = credentials::read(&path)? else {
+        println!("Not signed in: there is no {}.", path.display());
+        return Ok(());
+    };
+    block_on(async {
+        if let Some(token) = saved.token.clone() {
+            let client = Client::builder(&saved.url).token(token).timeout(CALL_TIMEOUT).build()?;
+            match client.sign_out().await {
+                Ok(()) => {}
+                // Already revoked or expired: forgetting it is all that is left to do.
+                Err(e) if e.is(longhall_client::ErrorCode::Unauthenticated) => {}
+                Err(e) => {
+                    return Err(explain(e).context(format!(
+                        "the token was not revoked; {} is kept so that `longhall logout` can try again",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        println!("Signed out of {}; removed {}.", saved.url, path.display());
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_align_on_the_widest_cell() {
+        let t = table(&["LOGIN", "NAME"], &[vec!["a@x".into(), "Ann".into()], vec!["bobby@x".into(), "B".into()]]);
+        assert_eq!(t, "LOGIN    NAME\na@x      Ann\nbobby@x  B\n");
+    }
+
+    #[test]
+    fn each_failure_has_its_exit_code() {
+        let refused = explain(ClientError::Api {
+            status: 403,
+            code: None,
+            code_text: "admin_required".into(),
+            message: "Ask an administrator.".into(),
+            retry_after: None,
+        });
+        assert_eq!(refused.to_string(), "admin_required: Ask an administrator.");
+        assert_eq!(exit_code(&refused.context("changing the user")), REFUSED);
+        let unreachable = explain(ClientError::Unreachable { url: "http://x".into(), reason: "refused".into() });
+        assert_eq!(exit_code(&unreachable), UNREACHABLE);
+        assert_eq!(exit_code(&Usage("no token".into()).into()), USAGE);
+        assert_eq!(exit_code(&anyhow::anyhow!("disk full")), FAILED);
+    }
+}

@@ -1,0 +1,584 @@
+//! The administration CLI against a real server: `login`/`logout` and the credentials file,
+//! where the server and token come from, the exit codes (0 ok, 2 usage, 3 refused with
+//! `code: message`, 4 unreachable), and `longhall users …`.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use support::{ADMIN, Server, data_dir, free_port, longhall};
+
+const PASSWORD: &str = "cli-admin-password";
+
+/// `longhall ARGS` with its own configuration folder (no credentials file unless a test
+/// writes one), `env` set and `stdin` piped in.
+fn run(config: &Path, args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let mut cmd = longhall();
+    cmd.args(args).env("XDG_CONFIG_HOME", config).stdin(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("running longhall");
+    child.stdin.take().expect("piped stdin").write_all(stdin.as_bytes()).expect("writing stdin");
+    child.wait_with_output().expect("waiting for longhall")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- status {:?} ---\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", text(out));
+}
+
+async fn start() -> (support::DataDir, Server) {
+    let dir = data_dir();
+    let server = Server::start_with(&dir.path, |c| {
+        c.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
+    })
+    .await;
+    (dir, server)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let url = server.url("");
+
+    let out = run(config.path(), &["login", "--url", &url, "--login", ADMIN], &[], &format!("{PASSWORD}\n"));
+    assert_exit(&out, 0);
+    let file = config.path().join("longhall").join("credentials");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).expect("the credentials file").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "only its owner may read the token");
+    }
+    // Logging in again repairs a file others could read (other commands refuse it).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let out = run(config.path(), &["users", "list"], &[], "");
+        assert_exit(&out, 1);
+        assert!(stderr(&out).contains("chmod 600"), "{}", text(&out));
+        let out = run(config.path(), &["login", "--url", &url, "--login", ADMIN], &[], &format!("{PASSWORD}\n"));
+        assert_exit(&out, 0);
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let token = saved["token"].as_str().expect("a token is saved").to_owned();
+    assert_eq!(saved["url"], url.as_str());
+
+    // Neither flag nor environment: the file's server and token.
+    let out = run(config.path(), &["users", "get", ADMIN, "--json"], &[], "");
+    assert_exit(&out, 0);
+    let me: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(me["login"], ADMIN);
+    assert_eq!(me["admin"], true);
+
+    // A wrong password is the server's refusal: nothing is saved over the good file.
+    let out = run(config.path(), &["login", "--url", &url, "--login", ADMIN], &[], "wrong-password\n");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_credentials: "), "{}", text(&out));
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&std::fs::read(&file).unwrap()).unwrap(), saved);
+
+    // Logging out ends the saved token only, never one given in the environment (a bot's).
+    let other = server.sign_in(ADMIN, PASSWORD).await;
+    let out = run(config.path(), &["logout"], &[("LONGHALL_TOKEN", other.as_str())], "");
+    assert_exit(&out, 0);
+    assert!(!file.exists(), "logout removes the credentials file");
+    server.as_user(&other).me().await.expect("the environment's token still works");
+    let refused = server.as_user(&token).me().await.expect_err("the token is revoked");
+    assert!(refused.is(longhall_client::ErrorCode::Unauthenticated), "{refused:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn flags_beat_the_environment_and_longhall_server_still_names_the_server() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+
+    for var in ["LONGHALL_URL", "LONGHALL_SERVER"] {
+        let out = run(config.path(), &["users", "list"], &[(var, &url), ("LONGHALL_TOKEN", &admin)], "");
+        assert_exit(&out, 0);
+        assert!(stdout(&out).contains(ADMIN), "{var}: {}", text(&out));
+    }
+    // The flag wins over an environment naming a server nobody runs.
+    let env = [("LONGHALL_URL", nobody.as_str()), ("LONGHALL_TOKEN", "lh_wrong")];
+    let out = run(config.path(), &["users", "list", "--url", &url, "--token", &admin], &env, "");
+    assert_exit(&out, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_new_set_get_and_list_change_what_the_api_shows() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = [("LONGHALL_URL", url.as_str()), ("LONGHALL_TOKEN", admin.as_str())];
+
+    let args = ["users", "new", "alice@longhall.local", "--display-name", "Alice Smith", "--password-stdin"];
+    let out = run(config.path(), &args, &env, "alice-password\n");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("display name  Alice Smith"), "{}", text(&out));
+    server.sign_in("alice@longhall.local", "alice-password").await;
+
+    let args = ["users", "set", "alice@longhall.local", "--site", "paris", "--email", "alice@example.org"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let args = ["users", "set", "alice@longhall.local", "--disabled", "true"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let alice = server.as_user(&admin).get_user("alice@longhall.local").await.expect("alice");
+    assert_eq!(alice.site.as_deref(), Some("paris"));
+    assert_eq!(alice.email, "alice@example.org");
+    assert!(alice.disabled, "{alice:?}");
+    let refused = server.client.sign_in("alice@longhall.local", "alice-password").await;
+    assert!(refused.is_err(), "a disabled user can't sign in");
+
+    let out = run(config.path(), &["users", "list", "--filter", "alice"], &env, "");
+    assert_exit(&out, 0);
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "the header and alice only:\n{table}");
+    assert!(lines[0].starts_with("LOGIN                 DISPLAY NAME"), "{table}");
+    assert!(lines[1].starts_with("alice@longhall.local  Alice Smith"), "aligned under the header:\n{table}");
+    assert!(lines[1].contains("paris") && lines[1].contains("yes"), "{table}");
+
+    let out = run(config.path(), &["users", "list", "--filter", "alice", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(page["items"][0]["login"], "alice@longhall.local");
+    assert_eq!(page["items"][0]["disabled"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_exit_3_with_the_servers_code_and_sentence() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    server.create_user(&admin, "bob@longhall.local", "bob-password").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password").await;
+    let url = server.url("");
+
+    let args = ["users", "set", "bob@longhall.local", "--admin", "true", "--url", &url, "--token", &bob];
+    let out = run(config.path(), &args, &[], "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+    let bob_now = server.as_user(&admin).get_user("bob@longhall.local").await.unwrap();
+    assert!(!bob_now.admin, "nothing changed");
+
+    let out = run(config.path(), &["users", "list", "--url", &url, "--token", "lh_not-a-token"], &[], "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("unauthenticated: "), "{}", text(&out));
+
+    let args = ["users", "new", "not-a-login", "--url", &url, "--token", &admin];
+    let out = run(config.path(), &args, &[], "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_server_exits_4_and_a_usage_error_2() {
+    let config = tempfile::tempdir().unwrap();
+    let nobody = format!("http://127.0.0.1:{}", free_port());
+    let out = run(config.path(), &["users", "list", "--url", &nobody, "--token", "lh_any"], &[], "");
+    assert_exit(&out, 4);
+    assert!(stderr(&out).contains("could not reach the server"), "{}", text(&out));
+
+    let out = run(config.path(), &["users", "list", "--no-such-flag"], &[], "");
+    assert_exit(&out, 2);
+    let out = run(config.path(), &["users", "set"], &[], "");
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("<LOGIN>"), "clap names what is missing: {}", text(&out));
+
+    // No token anywhere: said before any request, with where to put one.
+    let out = run(config.path(), &["users", "list", "--url", &nobody], &[], "");
+    assert_exit(&out, 2);
+    assert!(stderr(&out).contains("longhall login"), "{}", text(&out));
+}
+
+/// The environment naming `server` and `token`.
+fn env_for<'a>(url: &'a str, token: &'a str) -> [(&'static str, &'a str); 2] {
+    [("LONGHALL_URL", url), ("LONGHALL_TOKEN", token)]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn categories_are_created_edited_and_removed_only_when_empty() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "intern@longhall.local", "intern-password").await;
+
+    let args = ["categories", "new", "Legal", "--allowed", "everyone", "--creators", "user:admin@longhall.local"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("allowed       everyone"), "{}", text(&out));
+
+    let args = [
+        "categories",
+        "set",
+        "Legal",
+        "--add-denied",
+        "user:intern@longhall.local,domain:longhall.local",
+        "--replace-creators",
+        "",
+        "--file-upload",
+        "true",
+    ];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let legal = api.get_category("Legal").await.expect("Legal");
+    assert_eq!(legal.denied_members, ["user:intern@longhall.local", "domain:longhall.local"], "{legal:?}");
+    assert!(legal.creators.is_empty(), "--replace-creators \"\" empties the list: {legal:?}");
+    assert!(legal.file_upload);
+    let args = ["categories", "set", "Legal", "--remove-denied", "domain:longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert_eq!(api.get_category("Legal").await.unwrap().denied_members, ["user:intern@longhall.local"]);
+
+    let out = run(config.path(), &["categories", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert!(listed.starts_with("ID  NAME"), "{listed}");
+    let row = listed.lines().find(|l| l.contains(" Legal ")).unwrap_or_else(|| panic!("Legal listed:\n{listed}"));
+    assert!(row.contains("history,files") && row.contains("everyone"), "{listed}");
+
+    // A category holding a room can't go: the room and the category stay.
+    let room = api
+        .create_room(&longhall_client::api::NewRoom {
+            name: "Cases".into(),
+            category: "Legal".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a room in Legal");
+    let out = run(config.path(), &["categories", "remove", "Legal"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("category_not_empty: "), "{}", text(&out));
+    api.get_category("Legal").await.expect("still there");
+
+    api.delete_room(room.id).await.expect("the room removed");
+    assert_exit(&run(config.path(), &["categories", "remove", "Legal"], &env, ""), 0);
+    let gone = api.get_category("Legal").await.expect_err("removed");
+    assert!(gone.is(longhall_client::ErrorCode::CategoryNotFound), "{gone:?}");
+    let out = run(config.path(), &["categories", "get", "Legal"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("category_not_found: "), "{}", text(&out));
+
+    // Not an administrator: refused, nothing created.
+    server.create_user(&admin, "bob@longhall.local", "bob-password").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password").await;
+    let out = run(config.path(), &["categories", "new", "Bobs"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+    assert!(api.get_category("Bobs").await.is_err(), "nothing was created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_config_is_set_per_scope_and_an_out_of_range_value_changes_nothing() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    let scope = |all: &[longhall_client::api::ConfigView], name: &str| all.iter().find(|c| c.scope == name).cloned();
+
+    let out = run(config.path(), &["chat-config", "set", "global", "--default-chat-history", "50"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(scope(&api.list_config().await.unwrap(), "global").unwrap().default_chat_history, 50);
+
+    let out = run(config.path(), &["chat-config", "set", "global", "--default-chat-history", "501"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+    assert_eq!(scope(&api.list_config().await.unwrap(), "global").unwrap().default_chat_history, 50, "kept");
+
+    let args = ["chat-config", "set", "site:paris", "--max-file-size-kb", "1024"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["chat-config", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert!(listed.lines().any(|l| l.starts_with("site:paris") && l.contains("1024")), "{listed}");
+    let out = run(config.path(), &["chat-config", "list", "--json"], &env, "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(json.as_array().map(Vec::len), Some(2), "{json}");
+
+    assert_exit(&run(config.path(), &["chat-config", "remove", "site:paris"], &env, ""), 0);
+    assert!(scope(&api.list_config().await.unwrap(), "site:paris").is_none());
+    let out = run(config.path(), &["chat-config", "remove", "site:paris"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("config_not_found: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tag_policy_is_set_granted_and_removed() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "bob@longhall.local", "bob-password").await;
+
+    let args = ["policies", "set", "tag:no-chat", "--enable-persistent-chat", "false", "--description", "Contractors"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["policies", "grant", "bob@longhall.local", "no-chat"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(api.get_user("bob@longhall.local").await.unwrap().policy.as_deref(), Some("no-chat"));
+    let refused = server.client.sign_in("bob@longhall.local", "bob-password").await.expect_err("chat is off for bob");
+    assert!(refused.is(longhall_client::ErrorCode::PolicyDisabled), "the granted policy decides: {refused:?}");
+
+    let out = run(config.path(), &["policies", "list"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).lines().any(|l| l.starts_with("tag:no-chat") && l.contains("no")), "{}", text(&out));
+
+    let out = run(config.path(), &["policies", "grant", "bob@longhall.local", "no-such-policy"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("policy_not_found: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["policies", "remove", "tag:no-chat"], &env, ""), 0);
+    assert_eq!(api.get_user("bob@longhall.local").await.unwrap().policy, None, "its grants went with it");
+    server.sign_in("bob@longhall.local", "bob-password").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_are_managed_by_id_or_name_behind_the_ethical_wall() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    server.create_user(&admin, "ann@longhall.local", "ann-password").await;
+    server.create_user(&admin, "eve@longhall.local", "eve-password").await;
+    let args = ["categories", "new", "Legal", "--allowed", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+
+    let args = [
+        "rooms",
+        "new",
+        "Case 1",
+        "--category",
+        "Legal",
+        "--privacy",
+        "secret",
+        "--members",
+        "user:ann@longhall.local",
+        "--managers",
+        "user:ann@longhall.local",
+    ];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let case = server.find_room(&admin, "Case 1").await.expect("the room exists");
+    assert_eq!(case.privacy, longhall_client::api::Privacy::Secret);
+    assert_eq!(case.members.as_deref(), Some(&["user:ann@longhall.local".to_owned()][..]));
+
+    // The ethical wall: eve is not in scope of Legal; nothing changes.
+    let out = run(config.path(), &["rooms", "set", "Case 1", "--add-members", "user:eve@longhall.local"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("out_of_scope: "), "{}", text(&out));
+    assert_eq!(api.get_room(case.id).await.unwrap().members, case.members, "the member list is unchanged");
+
+    let id = case.id.to_string();
+    let args = ["rooms", "set", &id, "--type", "auditorium", "--add-presenters", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let now = api.get_room(case.id).await.unwrap();
+    assert_eq!(now.room_type, longhall_client::api::RoomType::Auditorium);
+    assert_eq!(now.presenters.as_deref(), Some(&["user:ann@longhall.local".to_owned()][..]));
+
+    let args = ["rooms", "list", "--category", "Legal", "--privacy", "secret", "--member", "user:ann@longhall.local"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    assert_eq!(listed.lines().count(), 2, "the header and Case 1:\n{listed}");
+    assert!(listed.lines().nth(1).unwrap().contains("Case 1  Legal     secret   auditorium"), "{listed}");
+
+    // A manager may disable her room but only an administrator enables it again or removes it.
+    let ann = server.sign_in("ann@longhall.local", "ann-password").await;
+    let ann_env = env_for(&url, &ann);
+    assert_exit(&run(config.path(), &["rooms", "disable", "Case 1"], &ann_env, ""), 0);
+    assert!(api.get_room(case.id).await.unwrap().disabled);
+    let out = run(config.path(), &["rooms", "enable", &id], &ann_env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+    assert_exit(&run(config.path(), &["rooms", "enable", "Case 1"], &env, ""), 0);
+    assert!(!api.get_room(case.id).await.unwrap().disabled);
+    let out = run(config.path(), &["rooms", "remove", &id], &ann_env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    // A secret room's name answers like a missing one to someone who can't see it.
+    let eve = server.sign_in("eve@longhall.local", "eve-password").await;
+    let hidden = run(config.path(), &["rooms", "get", "Case 1"], &env_for(&url, &eve), "");
+    let missing = run(config.path(), &["rooms", "get", "No such room"], &env_for(&url, &eve), "");
+    assert_exit(&hidden, 3);
+    assert_exit(&missing, 3);
+    assert!(stderr(&hidden).contains("room_not_found: "), "{}", text(&hidden));
+    assert_eq!(stderr(&hidden), stderr(&missing));
+
+    assert_exit(&run(config.path(), &["rooms", "remove", "Case 1"], &env, ""), 0);
+    let gone = api.get_room(case.id).await.expect_err("removed");
+    assert!(gone.is(longhall_client::ErrorCode::RoomNotFound), "{gone:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_are_created_edited_and_removed() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+    for who in ["ann", "bob", "eve"] {
+        server.create_user(&admin, &format!("{who}@longhall.local"), "group-member-password").await;
+    }
+
+    assert_exit(
+        &run(config.path(), &["groups", "new", "paralegals", "--members", "user:eve@longhall.local"], &env, ""),
+        0,
+    );
+    let args = ["groups", "new", "legal", "--members", "user:ann@longhall.local,group:paralegals"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("members  user:ann@longhall.local, group:paralegals"), "{}", text(&out));
+
+    let args = ["groups", "set", "legal", "--add", "user:bob@longhall.local", "--remove", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert_eq!(api.get_group("legal").await.unwrap().members, ["group:paralegals", "user:bob@longhall.local"]);
+    let args = ["groups", "set", "legal", "--replace", "", "--name", "legal-team"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    assert!(api.get_group("legal-team").await.unwrap().members.is_empty());
+
+    let out = run(config.path(), &["groups", "list", "--filter", "team"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out), "NAME        MEMBERS\nlegal-team  -\n");
+
+    let out = run(config.path(), &["groups", "set", "legal-team", "--add", "user:nobody@longhall.local"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("unknown_principal: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["groups", "remove", "legal-team"], &env, ""), 0);
+    let out = run(config.path(), &["groups", "get", "legal-team"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("group_not_found: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn addins_are_registered_changed_and_removed_when_unused() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+
+    assert_exit(&run(config.path(), &["addins", "new", "wiki", "https://wiki.example.org/panel"], &env, ""), 0);
+    let args = ["addins", "set", "wiki", "--addin-url", "https://wiki.example.org/v2"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let wiki = api.addins().await.unwrap().into_iter().find(|a| a.name == "wiki").expect("registered");
+    assert_eq!(wiki.url, "https://wiki.example.org/v2");
+    let out = run(config.path(), &["addins", "list"], &env, "");
+    assert!(stdout(&out).lines().any(|l| l.contains("wiki  https://wiki.example.org/v2")), "{}", text(&out));
+
+    let out = run(config.path(), &["addins", "new", "ftp", "ftp://files.example.org"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+
+    let args = ["rooms", "new", "Docs", "--category", "General", "--addin", "wiki"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["addins", "remove", "wiki"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("in_use: "), "{}", text(&out));
+    assert_exit(&run(config.path(), &["rooms", "set", "Docs", "--addin", ""], &env, ""), 0);
+    assert_exit(&run(config.path(), &["addins", "remove", "wiki"], &env, ""), 0);
+    assert!(api.addins().await.unwrap().is_empty(), "removed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn api_tokens_are_created_for_a_bot_listed_and_revoked() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    assert_exit(&run(config.path(), &["users", "new", "bot@longhall.local"], &env, ""), 0);
+
+    let out = run(config.path(), &["tokens", "new", "build bot", "--login", "bot@longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let token = stdout(&out).trim().to_owned();
+    let me = server.as_user(&token).me().await.expect("the new token works");
+    assert_eq!(me.user.login, "bot@longhall.local");
+    assert!(stderr(&out).contains("shown only now"), "{}", text(&out));
+
+    let out = run(config.path(), &["tokens", "list"], &env, "");
+    assert_exit(&out, 0);
+    let listed = stdout(&out);
+    let row = listed.lines().find(|l| l.contains("build bot")).unwrap_or_else(|| panic!("listed:\n{listed}"));
+    assert!(row.contains("bot@longhall.local") && row.contains(" api "), "{listed}");
+    let id = row.split_whitespace().next().unwrap();
+
+    // The bot is no administrator: it can't make tokens.
+    let out = run(config.path(), &["tokens", "new", "more"], &env_for(&url, &token), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    assert_exit(&run(config.path(), &["tokens", "revoke", id], &env, ""), 0);
+    let refused = server.as_user(&token).me().await.expect_err("revoked");
+    assert!(refused.is(longhall_client::ErrorCode::Unauthenticated), "{refused:?}");
+    let out = run(config.path(), &["tokens", "revoke", id], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("token_not_found: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn eligible_principals_of_a_category_and_of_a_room() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    for who in ["ann", "bob", "eve"] {
+        server.create_user(&admin, &format!("{who}@longhall.local"), "eligible-password").await;
+    }
+    let args =
+        ["categories", "new", "Legal", "--allowed", "domain:longhall.local", "--denied", "user:eve@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+
+    let out = run(config.path(), &["categories", "eligible", "Legal", "--filter", "longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let logins: Vec<String> =
+        stdout(&out).lines().skip(1).map(|l| l.split_whitespace().next().unwrap().to_owned()).collect();
+    assert!(logins.contains(&"ann@longhall.local".to_owned()) && logins.contains(&"bob@longhall.local".to_owned()));
+    assert!(!logins.contains(&"eve@longhall.local".to_owned()), "denied wins: {logins:?}");
+
+    let args = ["rooms", "new", "Case 2", "--category", "Legal", "--members", "user:ann@longhall.local"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+    let out = run(config.path(), &["rooms", "eligible", "Case 2", "--presenters", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let logins: Vec<&str> = users.as_array().unwrap().iter().map(|u| u["login"].as_str().unwrap()).collect();
+    assert_eq!(logins, ["ann@longhall.local"], "only members may present in a closed room");
+
+    let bob = server.sign_in("bob@longhall.local", "eligible-password").await;
+    let out = run(config.path(), &["rooms", "eligible", "Case 2"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("forbidden: "), "not its manager: {}", text(&out));
+}
