@@ -241,10 +241,10 @@ where
 }
 
 /// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames (and about
-/// `WRITE_BATCH_BYTES`) per write; sends
-/// pongs and close frames the reader asks for, and the goodbye when the server closes. A
-/// connection being closed says goodbye next: what is still queued is dropped (a slow consumer
-/// resumes from its last sequence numbers), so the `closing` frame never waits behind it.
+/// `WRITE_BATCH_BYTES`) per write; sends pings, the pongs and close frames the reader asks for,
+/// and the goodbye when the server closes. A connection being closed says goodbye next: what is
+/// still queued is dropped (a slow consumer resumes from its last sequence numbers), so the
+/// `closing` frame never waits behind it.
 async fn write_loop<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut rx: mpsc::Receiver<Bytes>,
