@@ -56,13 +56,21 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
     for (code, n) in m.errors() {
         let _ = writeln!(out, "longhall_errors_total{{code=\"{}\"}} {n}", code.as_str());
     }
-    match s.lh.compliance_backlog().await {
-        Ok(waiting) => gauge(
+    // Only while processing is on: with it off nothing is processed, the count only grows, and
+    // counting a backlog that has grown for months on every scrape would cost real I/O.
+    let backlog = match s.lh.compliance_config_or_default().await {
+        Ok(c) if c.enabled => s.lh.compliance_backlog().await.map(Some),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match backlog {
+        Ok(Some(waiting)) => gauge(
             &mut out,
             "longhall_compliance_backlog_events",
-            "Compliance events recorded and not yet processed.",
+            "Compliance events recorded and not yet processed (present while processing is on).",
             waiting as f64,
         ),
+        Ok(None) => {}
         Err(e) => tracing::debug!(error = %e, "metrics: the compliance backlog could not be read"),
     }
     match s.lh.last_compliance_run().await {

@@ -151,8 +151,14 @@ async fn metrics_count_a_known_workload_and_two_servers_count_apart() {
     assert!(value(&m, "longhall_delivery_latency_seconds_sum", "") > 0.0);
     assert_eq!(value(&m, "longhall_errors_total", "code=room_not_found"), 3.0);
     assert_eq!(value(&m, "longhall_errors_total", "code=forbidden"), 0.0, "every code has its series");
+    assert!(
+        !m.contains_key(&("longhall_compliance_backlog_events".to_owned(), String::new())),
+        "no backlog while compliance processing is off"
+    );
+    s.put(s.admin_token(), "/api/v1/admin/compliance/config", json!({ "enabled": true })).await.ok();
     let events = s.compliance_events().await.len() as f64;
     assert!(events >= 5.0, "at least the 5 posts are recorded");
+    let m = scrape(&s).await;
     assert_eq!(value(&m, "longhall_compliance_backlog_events", ""), events, "nothing is processed yet");
     assert!(value(&m, "process_resident_memory_bytes", "") > 1e6);
     assert!(value(&m, "process_open_fds", "") > 0.0);
