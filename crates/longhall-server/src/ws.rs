@@ -242,9 +242,9 @@ where
 
 /// Drains the connection's queue to the socket, up to `WRITE_BATCH` frames (and about
 /// `WRITE_BATCH_BYTES`) per write; sends pings, the pongs and close frames the reader asks for,
-/// and the goodbye when the server closes. A connection being closed says goodbye next: what is
-/// still queued is dropped (a slow consumer resumes from its last sequence numbers), so the
-/// `closing` frame never waits behind it.
+/// and the goodbye when the server closes. A slow consumer's goodbye comes next: what is still
+/// queued is dropped (it resumes from its last sequence numbers), so its `closing` frame never
+/// waits behind the backlog; any other goodbye follows the frames already queued.
 async fn write_loop<W: AsyncWrite + Unpin>(
     conn: Arc<Connection>,
     mut rx: mpsc::Receiver<Bytes>,
@@ -273,10 +273,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 }
             },
             reason = conn.closing() => {
-                // Give the queued bytes back at once; they will not be sent.
+                // A slow consumer's queue is what it could not take: give it back at once, unsent.
+                // Any other goodbye (a disabled account's `kicked` frames, say) follows what was
+                // already queued, which is bounded, as the goodbye's time is.
                 rx.close();
+                let mut rest = Vec::new();
                 while let Ok(f) = rx.try_recv() {
-                    conn.written(f.len());
+                    if reason.code == ErrorCode::SlowConsumer {
+                        conn.written(f.len());
+                    } else {
+                        rest.push(f);
+                    }
+                }
+                for chunk in rest.chunks(wsproto::WRITE_BATCH) {
+                    let written = wsproto::write_text_frames(&mut w, chunk).await;
+                    conn.written(chunk.iter().map(Bytes::len).sum());
+                    if written.is_err() {
+                        return;
+                    }
                 }
                 let frame = encode(&ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() });
                 let code = if reason.code == ErrorCode::ShuttingDown { wsproto::CLOSE_GOING_AWAY } else { wsproto::CLOSE_POLICY };
