@@ -25,9 +25,23 @@ pub(crate) fn take(chat: &Path, compliance: &Path) -> StoreResult<StoreSnapshot>
     result
 }
 
+/// Removes the work folders of snapshots a crash interrupted (called at open, under the data
+/// directory's lock, so no snapshot is running).
+pub(crate) fn remove_leftovers(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(WORK_PREFIX) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Names of snapshot work folders in the data directory.
+const WORK_PREFIX: &str = ".snapshot-";
+
 fn work_dir(dir: &Path) -> StoreResult<std::path::PathBuf> {
     let nonce = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let work = dir.join(format!(".snapshot-{}-{nonce}", std::process::id()));
+    let work = dir.join(format!("{WORK_PREFIX}{}-{nonce}", std::process::id()));
     std::fs::create_dir(&work)
         .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", work.display())))?;
     Ok(work)

@@ -99,6 +99,7 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         let dir_lock = lock_dir(dir)?;
+        crate::snapshot::remove_leftovers(dir);
         let chat_path = dir.join(schema::CHAT_FILE);
         let comp_path = dir.join(schema::COMPLIANCE_FILE);
         let chat = schema::open_writer(&chat_path, true)?;

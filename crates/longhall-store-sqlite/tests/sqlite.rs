@@ -308,3 +308,16 @@ async fn sizes_count_each_database_with_its_log_and_the_files() {
     }
     assert_eq!(files.used_bytes().await.unwrap(), 16);
 }
+
+#[tokio::test]
+async fn a_snapshot_interrupted_by_a_crash_leaves_nothing_after_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    SqliteStore::open(dir.path()).unwrap().close();
+    // What a crash in the middle of an online backup leaves: a work folder with copies.
+    let left = dir.path().join(".snapshot-4242-1");
+    std::fs::create_dir(&left).unwrap();
+    std::fs::write(left.join("chat.db"), vec![0u8; 4096]).unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert!(!left.exists(), "the interrupted snapshot's copies are removed at open");
+    s.ping().await.unwrap();
+}
