@@ -1,6 +1,6 @@
 //! Sign-in, sign-out, who am I, password, tokens (`/api/v1/auth`, `/me`, `/tokens`).
 
-use longhall_types::api::{ApiTokenCreated, ChangePassword, Me, NewApiToken, SignInRequest, SignInResponse, TokenView};
+use longhall_types::api::{ChangePassword, Me, SignInRequest, SignInResponse};
 use reqwest::Method;
 
 use crate::{Client, ClientError};
@@ -26,19 +26,5 @@ impl Client {
     pub async fn change_password(&self, current: &str, new: &str) -> Result<(), ClientError> {
         let body = ChangePassword { current: current.to_owned(), new: new.to_owned() };
         self.call_empty(self.request(Method::PUT, self.api(&["me", "password"])).json(&body)).await
-    }
-
-    /// Tokens: every one for administrators, one's own otherwise.
-    pub async fn list_tokens(&self) -> Result<Vec<TokenView>, ClientError> {
-        self.get(self.api(&["tokens"])).await
-    }
-
-    /// Creates a long-lived API token (administrators); the token is shown only here.
-    pub async fn create_token(&self, req: &NewApiToken) -> Result<ApiTokenCreated, ClientError> {
-        self.send_json(Method::POST, self.api(&["tokens"]), req).await
-    }
-
-    pub async fn revoke_token(&self, id: i64) -> Result<(), ClientError> {
-        self.call_empty(self.request(Method::DELETE, self.api(&["tokens", &id.to_string()]))).await
     }
 }

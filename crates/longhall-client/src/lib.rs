@@ -16,16 +16,23 @@
 //! ```
 
 pub mod account;
-pub mod admin;
+pub mod addins;
 pub mod backup;
+pub mod categories;
+pub mod chat_config;
+pub mod compliance;
 pub mod credentials;
 mod error;
 pub mod files;
+pub mod groups;
 pub mod health;
 pub mod messages;
 pub mod metrics;
+pub mod policies;
 pub mod rooms;
 pub mod status;
+pub mod tokens;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -169,6 +176,17 @@ impl Client {
     }
 
     /// `/api/v1/<segments>`.
+    /// `/api/v1/admin/<segments>`.
+    pub(crate) fn admin(&self, segments: &[&str]) -> Url {
+        let mut all = vec!["admin"];
+        all.extend_from_slice(segments);
+        self.api(&all)
+    }
+
+    pub(crate) async fn delete(&self, url: Url) -> Result<(), ClientError> {
+        self.call_empty(self.request(Method::DELETE, url)).await
+    }
+
     pub(crate) fn api(&self, segments: &[&str]) -> Url {
         let mut all = vec!["api", "v1"];
         all.extend_from_slice(segments);

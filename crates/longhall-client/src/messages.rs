@@ -1,7 +1,7 @@
 //! History, posting over HTTP and content search (`/api/v1/rooms/{id}/messages`,
 //! `/api/v1/search/messages`).
 
-use longhall_types::api::{HistoryPage, PostRequest, Posted, SearchResults};
+use longhall_types::api::{Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, SearchResults};
 use reqwest::Method;
 
 use crate::{Client, ClientError, with_query};
@@ -72,5 +72,17 @@ impl Client {
             ],
         );
         self.get(url).await
+    }
+}
+
+impl Client {
+    /// Removes or replaces messages of a room; the compliance record keeps the originals.
+    pub async fn remove_messages(&self, room: i64, req: &RemoveMessages) -> Result<Affected, ClientError> {
+        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "remove-messages"]), req).await
+    }
+
+    /// Deletes a room's messages up to and including `up_to` (ms since 1970).
+    pub async fn clear_room(&self, room: i64, up_to: i64) -> Result<Affected, ClientError> {
+        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "clear"]), &ClearRoom { up_to }).await
     }
 }

@@ -2,8 +2,8 @@
 //! invitations (`/api/v1/rooms`, `/followed`, `/invitations`, `/categories`, `/addins`).
 
 use longhall_types::api::{
-    AddinView, CategoryView, EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy,
-    ReadPosition, RoomType, RoomUpdate, RoomUpdated, RoomView,
+    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy, ReadPosition, RoomType,
+    RoomUpdate, RoomUpdated, RoomView,
 };
 use reqwest::Method;
 
@@ -135,15 +135,5 @@ impl Client {
             &[("after", Some(after.to_string())), ("limit", limit.map(|l| l.to_string()))],
         );
         self.get(url).await
-    }
-
-    /// Categories the caller may create rooms in (administrators: all).
-    pub async fn categories(&self) -> Result<Vec<CategoryView>, ClientError> {
-        self.get(self.api(&["categories"])).await
-    }
-
-    /// Registered add-ins.
-    pub async fn addins(&self) -> Result<Vec<AddinView>, ClientError> {
-        self.get(self.api(&["addins"])).await
     }
 }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use longhall_client::admin::ListQuery;
 use longhall_client::api::{
     ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser, PolicyPut,
     PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
 };
 use longhall_client::messages::{HistoryFrom, MessageSearch};
 use longhall_client::rooms::RoomSearch;
+use longhall_client::users::ListQuery;
 use longhall_client::{Body, Client, ClientError, ErrorCode};
 use longhall_core::ports::SystemClock;
 use longhall_core::{Longhall, Settings};

@@ -1,8 +1,8 @@
 //! `longhall groups …`: groups of users and groups (`/api/v1/admin/groups`).
 
 use clap::{Args, Subcommand};
-use longhall_client::admin::ListQuery;
 use longhall_client::api::{GroupUpdate, GroupView, NewGroup};
+use longhall_client::users::ListQuery;
 
 use crate::cli::{CALL_TIMEOUT, ClientArgs, block_on, explain, fields, list, list_edit, print_json, table};
 

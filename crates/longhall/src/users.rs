@@ -1,8 +1,8 @@
 //! `longhall users …`: the directory's users (`/api/v1/admin/users`).
 
 use clap::{Args, Subcommand};
-use longhall_client::admin::ListQuery;
 use longhall_client::api::{NewUser, UserUpdate, UserView};
+use longhall_client::users::ListQuery;
 
 use crate::cli::{CALL_TIMEOUT, ClientArgs, block_on, explain, fields, print_json, read_stdin_line, table, yes};
 

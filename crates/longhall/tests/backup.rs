@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use longhall_client::admin::ListQuery;
 use longhall_client::rooms::RoomSearch;
+use longhall_client::users::ListQuery;
 use longhall_types::api::{FileRef, Posted};
 use serde_json::json;
 use support::{ADMIN, Proc, Server, data_dir, longhall};

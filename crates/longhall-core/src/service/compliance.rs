@@ -230,3 +230,36 @@ fn check_command(cmd: Vec<String>) -> CoreResult<Vec<String>> {
     }
     Ok(cmd)
 }
+
+impl Longhall {
+    /// Recorded compliance events after `after` that are still waiting to be processed
+    /// (administrators only).
+    pub async fn compliance_events(
+        &self,
+        actor: &Actor,
+        after: i64,
+        limit: u32,
+    ) -> CoreResult<Vec<longhall_types::api::ComplianceEventView>> {
+        actor.require_admin()?;
+        crate::rules::check_page_limit(limit)?;
+        // Only what is still waiting: not what the watermark has passed (processed, not yet
+        // pruned) nor a batch under a publishing intent (published, its commit interrupted;
+        // recovery completes it without translating it again). The state is read first: it
+        // only moves forward, so at worst this shows an event processed a moment ago.
+        let state = self.store.compliance_state().await?;
+        let done = state.watermark.max(state.intent.map_or(0, |i| i.batch.last));
+        let events = self.store.compliance_events(after.max(done), limit).await?;
+        Ok(events
+            .into_iter()
+            .map(|(id, e)| longhall_types::api::ComplianceEventView {
+                id,
+                kind: e.kind.as_str().to_owned(),
+                ts: e.ts,
+                room: e.room,
+                user: e.user_login,
+                seq: e.seq,
+                detail: e.detail,
+            })
+            .collect())
+    }
+}

@@ -8,18 +8,22 @@
 //! (processing configuration, runs; the processor itself is `longhall-compliance`), `status`
 //! (readiness and the operators' status), `views` (wire forms).
 
-mod admin;
+mod addins;
 mod auth;
 mod backup;
+mod categories;
 mod chat;
+mod chat_config;
 mod compliance;
-mod content;
-mod directory;
 mod files;
 mod following;
+mod groups;
+mod messages;
+mod policies;
 mod rooms;
 mod status;
 mod throttle;
+mod users;
 mod views;
 
 use std::sync::atomic::Ordering;

@@ -8,8 +8,8 @@ use longhall_types::api::{
 };
 use longhall_types::ws::ServerFrame;
 
-use super::admin::{name_taken, resolve_edit};
-use super::directory::page;
+use super::categories::{name_taken, resolve_edit};
+use super::users::page;
 use super::views::room_view;
 use super::{Actor, Longhall, apply_edit, not_found};
 use crate::catalog::Catalog;

@@ -1,9 +1,10 @@
-//! History, posting over HTTP, and content search.
+//! History, posting over HTTP, content search, and the administrators' content actions
+//! (remove or replace messages, clear a room).
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_core::service::{HistoryQuery, MessageSearch};
-use longhall_types::api::{HistoryPage, PostRequest, Posted, SearchResults};
+use longhall_types::api::{Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, SearchResults};
 use longhall_types::{ErrorBody, ErrorCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -92,4 +93,28 @@ pub async fn search(
         limit: q.limit,
     };
     Ok(Json(s.lh.search_messages(&caller.actor, search).await?))
+}
+
+/// Remove or replace messages of a room; the compliance record keeps the originals.
+#[utoipa::path(post, path = "/api/v1/admin/rooms/{id}/remove-messages", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = RemoveMessages, responses((status = 200, body = Affected), (status = "default", body = ErrorBody)))]
+pub async fn remove_messages(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(req): Json<RemoveMessages>,
+) -> ApiResult<Json<Affected>> {
+    Ok(Json(s.lh.remove_messages(&c.actor, id, &req.seqs, req.replacement).await?))
+}
+
+/// Delete a room's messages up to and including a time.
+#[utoipa::path(post, path = "/api/v1/admin/rooms/{id}/clear", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path)), request_body = ClearRoom, responses((status = 200, body = Affected), (status = "default", body = ErrorBody)))]
+pub async fn clear_room(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(id): Path<i64>,
+    Json(req): Json<ClearRoom>,
+) -> ApiResult<Json<Affected>> {
+    Ok(Json(s.lh.clear_room(&c.actor, id, req.up_to).await?))
 }

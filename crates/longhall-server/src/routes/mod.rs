@@ -1,14 +1,21 @@
 //! Every HTTP route, collected with its OpenAPI description in one place.
 
 pub mod account;
-pub mod admin;
+pub mod addins;
 pub mod backup;
+pub mod categories;
+pub mod chat_config;
+pub mod compliance;
 pub mod files;
+pub mod groups;
 pub mod health;
 pub mod messages;
 pub mod metrics;
+pub mod policies;
 pub mod rooms;
 pub mod status;
+pub mod tokens;
+pub mod users;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -48,8 +55,8 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(account::sign_out))
         .routes(routes!(account::me))
         .routes(routes!(account::change_password))
-        .routes(routes!(account::list_tokens, account::create_token))
-        .routes(routes!(account::revoke_token))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
         .routes(routes!(rooms::search_rooms, rooms::create_room))
         .routes(routes!(rooms::get_room, rooms::update_room, rooms::delete_room))
         .routes(routes!(rooms::participants))
@@ -58,35 +65,35 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rooms::mark_read))
         .routes(routes!(rooms::followed))
         .routes(routes!(rooms::invitations))
-        .routes(routes!(rooms::categories))
-        .routes(routes!(rooms::addins))
+        .routes(routes!(categories::categories))
+        .routes(routes!(addins::addins))
         .routes(routes!(messages::history, messages::post))
         .routes(routes!(messages::search))
         .routes(routes!(files::upload))
         .routes(routes!(files::download))
         .routes(routes!(backup::backup))
         .routes(routes!(status::status))
-        .routes(routes!(admin::list_users, admin::create_user))
-        .routes(routes!(admin::get_user, admin::update_user))
-        .routes(routes!(admin::list_domains))
-        .routes(routes!(admin::list_groups, admin::create_group))
-        .routes(routes!(admin::get_group, admin::update_group, admin::delete_group))
-        .routes(routes!(admin::create_category))
-        .routes(routes!(admin::get_category, admin::update_category, admin::delete_category))
-        .routes(routes!(admin::category_eligible))
-        .routes(routes!(admin::create_addin))
-        .routes(routes!(admin::update_addin, admin::delete_addin))
-        .routes(routes!(admin::list_policies))
-        .routes(routes!(admin::put_policy, admin::delete_policy))
-        .routes(routes!(admin::list_config))
-        .routes(routes!(admin::put_config, admin::delete_config))
-        .routes(routes!(admin::remove_messages))
-        .routes(routes!(admin::clear_room))
-        .routes(routes!(admin::compliance_events))
-        .routes(routes!(admin::get_compliance_config, admin::put_compliance_config))
-        .routes(routes!(admin::run_compliance))
-        .routes(routes!(admin::compliance_runs))
-        .routes(routes!(admin::test_stylesheet))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::list_domains))
+        .routes(routes!(groups::list_groups, groups::create_group))
+        .routes(routes!(groups::get_group, groups::update_group, groups::delete_group))
+        .routes(routes!(categories::create_category))
+        .routes(routes!(categories::get_category, categories::update_category, categories::delete_category))
+        .routes(routes!(categories::category_eligible))
+        .routes(routes!(addins::create_addin))
+        .routes(routes!(addins::update_addin, addins::delete_addin))
+        .routes(routes!(policies::list_policies))
+        .routes(routes!(policies::put_policy, policies::delete_policy))
+        .routes(routes!(chat_config::list_config))
+        .routes(routes!(chat_config::put_config, chat_config::delete_config))
+        .routes(routes!(messages::remove_messages))
+        .routes(routes!(messages::clear_room))
+        .routes(routes!(compliance::compliance_events))
+        .routes(routes!(compliance::get_compliance_config, compliance::put_compliance_config))
+        .routes(routes!(compliance::run_compliance))
+        .routes(routes!(compliance::compliance_runs))
+        .routes(routes!(compliance::test_stylesheet))
         .routes(routes!(crate::ws::websocket))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))

@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use longhall_core::service::RoomQuery;
 use longhall_types::ErrorBody;
 use longhall_types::api::{
-    AddinView, CategoryView, EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy,
-    ReadPosition, RoomType, RoomUpdate, RoomUpdated, RoomView,
+    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy, ReadPosition, RoomType,
+    RoomUpdate, RoomUpdated, RoomView,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -200,18 +200,4 @@ pub async fn invitations(
     Query(q): Query<InvitationQuery>,
 ) -> ApiResult<Json<Vec<InvitationView>>> {
     Ok(Json(s.lh.invitations(&caller.actor, q.after, q.limit.unwrap_or(100)).await?))
-}
-
-/// Categories the caller may create rooms in (administrators: all).
-#[utoipa::path(get, path = "/api/v1/categories", tag = "rooms", security(("bearer" = [])),
-    responses((status = 200, body = Vec<CategoryView>), (status = "default", body = ErrorBody)))]
-pub async fn categories(State(s): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<CategoryView>>> {
-    Ok(Json(s.lh.list_categories(&caller.actor)?))
-}
-
-/// Registered add-ins.
-#[utoipa::path(get, path = "/api/v1/addins", tag = "rooms", security(("bearer" = [])),
-    responses((status = 200, body = Vec<AddinView>), (status = "default", body = ErrorBody)))]
-pub async fn addins(State(s): State<AppState>, _caller: Caller) -> Json<Vec<AddinView>> {
-    Json(s.lh.list_addins())
 }
