@@ -289,11 +289,26 @@ pub fn login(args: LoginArgs) -> anyhow::Result<()> {
     };
     let password = read_password(&format!("Password for {login}: "), args.password_stdin)?;
     let path = credentials_path()?;
+    // The token this sign-in replaces; revoked once the new one is saved, so repeated sign-ins
+    // don't leave live tokens nobody holds. Read even from a file others could read (which
+    // `credentials::read` refuses): such a token is the one most in need of revoking.
+    let replaced = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Credentials>(&bytes).ok())
+        .and_then(|c| c.token.map(|t| (c.url, t)));
     block_on(async {
         let client = Client::builder(&url).timeout(CALL_TIMEOUT).build()?;
         let signed_in = client.sign_in(&login, &password).await.map_err(explain)?;
         credentials::write(&path, &Credentials { url: url.clone(), token: Some(signed_in.token) })?;
         println!("Signed in to {url} as {}; the token is saved in {}.", signed_in.me.user.login, path.display());
+        if let Some((old_url, old_token)) = replaced {
+            let old = Client::builder(&old_url).token(old_token).timeout(CALL_TIMEOUT).build()?;
+            match old.sign_out().await {
+                Ok(()) => println!("Revoked the token it replaces."),
+                Err(e) if e.is(longhall_client::ErrorCode::Unauthenticated) => {}
+                Err(e) => eprintln!("longhall login: the token it replaces was not revoked ({e})."),
+            }
+        }
         Ok(())
     })
 }

@@ -70,6 +70,8 @@ async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
         let mode = std::fs::metadata(&file).expect("the credentials file").permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "only its owner may read the token");
     }
+    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let first_token = first["token"].as_str().expect("a token is saved").to_owned();
     // Logging in again repairs a file others could read (other commands refuse it).
     {
         use std::os::unix::fs::PermissionsExt;
@@ -81,6 +83,9 @@ async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
         assert_exit(&out, 0);
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     }
+    // Signing in again revokes the token the new one replaces.
+    let replaced = server.as_user(&first_token).me().await.expect_err("the replaced token is revoked");
+    assert!(replaced.is(longhall_client::ErrorCode::Unauthenticated), "{replaced:?}");
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     let token = saved["token"].as_str().expect("a token is saved").to_owned();
     assert_eq!(saved["url"], url.as_str());
