@@ -150,7 +150,7 @@ pub async fn serve_with(
         stopping.shutdown(CoreError::new(ErrorCode::ShuttingDown, "The server is stopping; reconnect shortly.")).await;
         signal.cancel();
     });
-    listener::run(listener, app, transport, stop).await?;
+    listener::run(listener, app, lh, transport, stop).await?;
     // HTTP requests are done; let each WebSocket session send its `closing` frame and close
     // handshake (bounded, so a stuck peer can't hold the stop).
     sessions.close();

@@ -35,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower_service::Service;
 
+use longhall_core::Longhall;
+
 use crate::TransportSettings;
 use crate::error::ApiError;
 
@@ -151,6 +153,7 @@ impl Slots {
 pub(crate) async fn run(
     listener: TcpListener,
     app: Router,
+    lh: Arc<Longhall>,
     transport: TransportSettings,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
@@ -181,15 +184,19 @@ pub(crate) async fn run(
             }
             // Answering takes a moment (the request head is read first); under a flood,
             // only so many answers are in progress and the rest are just closed.
-            None => match refusals.clone().try_acquire_owned() {
-                Ok(permit) => {
-                    connections.spawn(async move {
-                        refuse_full(tcp).await;
-                        drop(permit);
-                    });
+            None => {
+                // Counted here: a refused connection never reaches the router's error count.
+                lh.metrics.error(ErrorCode::ServerFull);
+                match refusals.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        connections.spawn(async move {
+                            refuse_full(tcp).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => drop(tcp),
                 }
-                Err(_) => drop(tcp),
-            },
+            }
         }
     }
     drop(listener);

@@ -144,6 +144,16 @@ async fn past_the_connection_bound_the_oldest_waiting_connection_makes_room() {
     assert!(
         String::from_utf8_lossy(&until_closed(&mut newest, Duration::from_secs(5)).await).starts_with("HTTP/1.1 200")
     );
+    // Operators see the refusals: they never reached a handler, yet /metrics counts them.
+    let mut scrape = TcpStream::connect(s.addr).await.expect("connect");
+    scrape.write_all(b"GET /metrics HTTP/1.1\r\nHost: longhall\r\nConnection: close\r\n\r\n").await.expect("send");
+    let text = String::from_utf8_lossy(&until_closed(&mut scrape, Duration::from_secs(5)).await).into_owned();
+    let refused = text
+        .lines()
+        .find_map(|l| l.strip_prefix("longhall_errors_total{code=\"server_full\"} "))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no server_full count in /metrics: {text}"));
+    assert!(refused >= 1, "the 503 answered above is counted: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
