@@ -371,6 +371,13 @@ impl Hub {
         self.conns.read().unwrap_or_else(|e| e.into_inner()).by_id.values().cloned().collect()
     }
 
+    /// The connections whose token expired by `now`: a walk under the read lock that copies
+    /// only those (it runs every second over every connection).
+    pub fn expired_connections(&self, now: Millis) -> Vec<Arc<Connection>> {
+        let conns = self.conns.read().unwrap_or_else(|e| e.into_inner());
+        conns.by_id.values().filter(|c| c.token.and_then(|t| t.expires).is_some_and(|e| e <= now)).cloned().collect()
+    }
+
     pub fn connection_count(&self) -> usize {
         self.conns.read().unwrap_or_else(|e| e.into_inner()).by_id.len()
     }

@@ -292,14 +292,11 @@ impl Longhall {
 
     /// Ends the live connections whose session token has expired (run every second).
     pub(super) fn end_expired_sessions(&self) {
-        let now = self.now();
-        for conn in self.hub.connections() {
-            if conn.token.and_then(|t| t.expires).is_some_and(|e| e <= now) {
-                conn.close(CoreError::new(
-                    ErrorCode::Unauthenticated,
-                    "Your session has expired; sign in again and reconnect.",
-                ));
-            }
+        for conn in self.hub.expired_connections(self.now()) {
+            conn.close(CoreError::new(
+                ErrorCode::Unauthenticated,
+                "Your session has expired; sign in again and reconnect.",
+            ));
         }
     }
 
