@@ -72,8 +72,15 @@ pub enum StressCommand {
 /// Where the load goes and who administers it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
-    /// The server's base URL. Only loopback addresses are used unless a host is named here.
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    /// The server's base URL (`--url` as in the administration commands). Only loopback
+    /// addresses are used unless a host is named here.
+    #[arg(
+        long,
+        visible_alias = "url",
+        env = "LONGHALL_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_name = "URL"
+    )]
     pub server: String,
     /// An administrator's token (session or API token).
     #[arg(long, env = "LONGHALL_TOKEN", hide_env_values = true)]
