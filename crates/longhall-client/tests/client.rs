@@ -323,7 +323,10 @@ async fn content_actions_and_the_compliance_record() {
         seqs.push(posted.expect("post").seq);
     }
     let removed = admin
-        .remove_messages(room.id, &RemoveMessages { seqs: vec![seqs[0]], replacement: Some("[removed]".into()) })
+        .remove_messages(
+            room.id,
+            &RemoveMessages { seqs: vec![seqs[0]], replacement: Some("[removed]".into()), ..Default::default() },
+        )
         .await
         .expect("remove");
     assert_eq!(removed.count, 1);

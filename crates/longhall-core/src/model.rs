@@ -311,6 +311,20 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+/// One page of a walk through a room's kept messages (`Store::scan_messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageScan {
+    pub room: RoomId,
+    /// Only messages after this sequence number (0: from the start).
+    pub after: Seq,
+    pub author: Option<UserId>,
+    /// Inclusive.
+    pub from_ts: Option<Millis>,
+    /// Inclusive.
+    pub to_ts: Option<Millis>,
+    pub limit: u32,
+}
+
 /// Everything the core keeps in memory, as loaded from the store at start.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogData {

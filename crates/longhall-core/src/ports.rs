@@ -97,14 +97,30 @@ pub trait Store: Send + Sync + 'static {
         text: &'a str,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
-    /// Deletes the room's messages with `ts <= up_to`, records `event` (a `RoomCleared`
-    /// compliance event) with the count, and returns the count. Sequence numbers are not reused.
+    /// Deletes at most `limit` of the room's oldest messages with `ts <= up_to` (so a large
+    /// room is cleared in several short writes), records `event` (a `RoomCleared` compliance
+    /// event) with the count in `detail.count` when it is not 0, and returns the count.
+    /// `NotFound` for a missing room. Sequence numbers are not reused.
     fn clear_room<'a>(
         &'a self,
         room: RoomId,
         up_to: Millis,
+        limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// Kept messages of `scan.room` with `seq > scan.after`, narrowed by author and the
+    /// inclusive time range, in sequence order, at most `scan.limit`: the pages a content
+    /// action walks through a room.
+    fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
+    /// Deletes the given messages outright and records one compliance event per message
+    /// (`event` with its `seq` set and `detail.original` holding the text). Sequence numbers
+    /// without a kept message are skipped. Returns the messages as they were.
+    fn delete_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
 
     // ---- following, read positions, invitations
 

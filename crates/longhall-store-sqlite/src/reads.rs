@@ -246,6 +246,19 @@ pub(crate) fn messages_before(
     Ok(v)
 }
 
+pub(crate) fn scan_messages(c: &Connection, q: &MessageScan) -> StoreResult<Vec<StoredMessage>> {
+    messages(
+        c,
+        concat!(
+            message_select!(),
+            "WHERE m.room_id = ?1 AND m.seq > ?2 \
+             AND (?3 IS NULL OR m.author = ?3) AND (?4 IS NULL OR m.ts >= ?4) AND (?5 IS NULL OR m.ts <= ?5) \
+             ORDER BY m.seq ASC LIMIT ?6"
+        ),
+        params![q.room, q.after, q.author, q.from_ts, q.to_ts, q.limit],
+    )
+}
+
 pub(crate) fn messages_after(c: &Connection, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<StoredMessage>> {
     messages(
         c,

@@ -329,10 +329,26 @@ impl Store for SqliteStore {
         &'a self,
         room: RoomId,
         up_to: Millis,
+        limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>> {
         let event = event.clone();
-        self.write(move |c| ops::clear_room(c, room, up_to, &event))
+        self.write(move |c| ops::clear_room(c, room, up_to, limit, &event))
+    }
+
+    fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let scan = scan.clone();
+        self.read(move |c| reads::scan_messages(c, &scan))
+    }
+
+    fn delete_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let (seqs, event) = (seqs.to_vec(), event.clone());
+        self.write(move |c| ops::delete_messages(c, room, &seqs, &event))
     }
 
     fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>> {

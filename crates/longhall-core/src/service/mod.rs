@@ -43,6 +43,7 @@ use crate::principal::Principal;
 pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
+pub use messages::{CONTENT_BATCH, DEFAULT_REPLACEMENT, Keywords};
 pub use rooms::RoomQuery;
 pub use throttle::{Rate, RateLimits, SignInLimits};
 
