@@ -12,6 +12,7 @@ mod cli;
 mod compliance;
 mod config;
 mod groups;
+mod messages;
 mod policies;
 mod rooms;
 mod status;
@@ -98,13 +99,23 @@ enum Command {
         #[command(subcommand)]
         command: categories::CategoriesCommand,
     },
-    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, disable, enable.
+    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, clear, disable, enable.
     #[command(after_help = "Example:\n  longhall rooms list --category Legal")]
     Rooms {
         #[command(flatten)]
         client: cli::ClientArgs,
         #[command(subcommand)]
         command: rooms::RoomsCommand,
+    },
+    /// Administrators' content actions: replace or delete the messages a selection chooses.
+    #[command(
+        after_help = "Example:\n  longhall messages remove 42 --author bob@example.org --keywords merger --what-if"
+    )]
+    Messages {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: messages::MessagesCommand,
     },
     /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
     #[command(after_help = "Example:\n  longhall policies list")]
@@ -178,6 +189,7 @@ fn main() -> anyhow::Result<()> {
         Command::Users { client, command } => cli::finish("users", users::run(client, command)),
         Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
         Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
+        Command::Messages { client, command } => cli::finish("messages", messages::run(client, command)),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),

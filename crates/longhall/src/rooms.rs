@@ -7,8 +7,8 @@ use longhall_client::api::{NewRoom, Privacy, RoomInvitations, RoomType, RoomUpda
 use longhall_client::rooms::{EligibleQuery, RoomSearch};
 
 use crate::cli::{
-    CALL_TIMEOUT, ClientArgs, Refused, block_on, eligible_table, explain, fields, list, list_edit, print_json, table,
-    yes,
+    CALL_TIMEOUT, ClientArgs, DayEnd, Refused, block_on, eligible_table, explain, fields, format_time, list, list_edit,
+    parse_time, print_json, table, yes,
 };
 
 #[derive(Subcommand)]
@@ -60,6 +60,17 @@ scope of the category (the ethical wall, out_of_scope).\n\nExample:\n  longhall 
     Disable {
         /// The room's id or exact name.
         room: String,
+    },
+    /// Delete a room's messages from the oldest up to and including a time (administrators);
+    /// the compliance record keeps them. Sequence numbers go on where they were.
+    #[command(after_help = "Dates: YYYY-MM-DD (up to the end of that UTC day) or RFC 3339.\n\nExamples:\n  \
+longhall rooms clear 'Case 1234' --up-to 2025-12-31\n  longhall rooms clear 42 --up-to 2026-03-01T12:00:00Z")]
+    Clear {
+        /// The room's id or exact name.
+        room: String,
+        /// The newest time to delete; a time in the future means now.
+        #[arg(long, value_name = "DATE")]
+        up_to: String,
     },
     /// Enable a disabled room again (administrators).
     #[command(after_help = "Example:\n  longhall rooms enable 42")]
@@ -176,7 +187,7 @@ pub struct SetArgs {
 }
 
 /// An enum from its wire name (`open`, `auditorium`, `inherit`…).
-fn wire<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+pub(crate) fn wire<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| e.to_string())
 }
 
@@ -185,7 +196,7 @@ fn wire_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// A room id, or the id of the room with exactly this name among those the caller can see.
-async fn room_id(c: &Client, room: &str) -> anyhow::Result<i64> {
+pub(crate) async fn room_id(c: &Client, room: &str) -> anyhow::Result<i64> {
     if let Ok(id) = room.parse::<i64>() {
         return Ok(id);
     }
@@ -306,6 +317,16 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                 if !args.json {
                     println!("Removed room {id} and its content.");
                 }
+            }
+            RoomsCommand::Clear { room, up_to } => {
+                let up_to = parse_time(&up_to, DayEnd::End)?;
+                let id = room_id(&c, &room).await?;
+                // A large room is cleared in batches: no time limit on the call.
+                let cleared = args.client(None)?.clear_room(id, up_to).await.map_err(explain)?;
+                if args.json {
+                    return print_json(&cleared);
+                }
+                println!("Deleted {} message(s) of room {room} up to {} UTC.", cleared.count, format_time(up_to));
             }
             RoomsCommand::Disable { room } => set_disabled(&args, &c, &room, true).await?,
             RoomsCommand::Enable { room } => set_disabled(&args, &c, &room, false).await?,

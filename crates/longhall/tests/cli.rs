@@ -582,3 +582,112 @@ async fn eligible_principals_of_a_category_and_of_a_room() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("forbidden: "), "not its manager: {}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_date() {
+    use longhall_types::ws::ServerFrame;
+
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    server.create_user(&admin, "bob@longhall.local", "bob-password-1").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
+    let room = server.create_room(&admin, "Trading Desk").await;
+    for (who, text) in [
+        (&bob, "Merger plan for Q3"),
+        (&admin, "the merger is off"),
+        (&bob, "lunch plan"),
+        (&bob, "plan for the MERGER: done"),
+    ] {
+        server.post_message(who, room.id, text).await;
+    }
+    let mut watcher = server.connect(&admin).await;
+    watcher.join(room.id).await;
+
+    // A preview changes nothing; the room is named, dates bound both ends.
+    let preview = [
+        "messages",
+        "remove",
+        "Trading Desk",
+        "--author",
+        "bob@longhall.local",
+        "--keywords",
+        "merger",
+        "plan",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2999-12-31",
+        "--what-if",
+    ];
+    let out = run(config.path(), &preview, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Would replace 2 message(s) in room Trading Desk."), "{}", text(&out));
+    assert!(stdout(&out).contains("Merger plan for Q3") && stdout(&out).contains("plan for the MERGER: done"));
+    let texts =
+        async || -> Vec<String> { server.all_messages(&admin, room.id).await.into_iter().map(|m| m.text).collect() };
+    assert_eq!(texts().await.len(), 4, "nothing changed");
+
+    let id = room.id.to_string();
+    let phrase =
+        ["messages", "remove", &id, "--keywords", "merger plan", "--match", "phrase", "--replace", "[withdrawn]"];
+    let out = run(config.path(), &phrase, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Replaced 1 message(s)"), "{}", text(&out));
+    match watcher.next_frame().await {
+        Some(ServerFrame::MessagesReplaced { room: r, messages }) => {
+            assert_eq!(r, room.id);
+            assert_eq!(messages.iter().map(|m| (m.seq, m.text.as_str())).collect::<Vec<_>>(), vec![(1, "[withdrawn]")]);
+        }
+        other => panic!("expected messages_replaced, got {other:?}"),
+    }
+    let args = ["messages", "remove", &id, "--keywords", "MERGER", "--case-sensitive", "--delete", "--json"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!((answer["count"].clone(), answer["messages"][0]["seq"].clone()), (1.into(), 4.into()));
+    match watcher.next_frame().await {
+        Some(ServerFrame::MessagesRemoved { seqs, .. }) => assert_eq!(seqs, vec![4]),
+        other => panic!("expected messages_removed, got {other:?}"),
+    }
+    assert_eq!(texts().await, ["[withdrawn]", "the merger is off", "lunch plan"]);
+
+    // Mistakes: no selector, a bad date, both actions (usage, 2); a non-administrator (3).
+    for args in [
+        &["messages", "remove", &id][..],
+        &["messages", "remove", &id, "--from", "March 1st"][..],
+        &["messages", "remove", &id, "--seq", "1", "--replace", "x", "--delete"][..],
+        &["rooms", "clear", &id, "--up-to", "2026-02-30"][..],
+    ] {
+        assert_exit(&run(config.path(), args, &env, ""), 2);
+    }
+    let out = run(config.path(), &["messages", "remove", &id, "--seq", "2"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    // Clear: a date before everything deletes nothing; a future date means now.
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2000-01-01"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Deleted 0 message(s)"), "{}", text(&out));
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2999-12-31T00:00:00Z"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Deleted 3 message(s)"), "{}", text(&out));
+    loop {
+        match watcher.next_frame().await {
+            Some(ServerFrame::RoomCleared { room: r, .. }) => break assert_eq!(r, room.id),
+            Some(_) => continue,
+            None => panic!("the connection ended before the room_cleared frame"),
+        }
+    }
+    assert!(texts().await.is_empty());
+    let originals: Vec<String> = server
+        .all_compliance_events(&admin)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "MESSAGE_REPLACED" || e.kind == "MESSAGE_REMOVED")
+        .map(|e| e.detail["original"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(originals, ["Merger plan for Q3", "plan for the MERGER: done"], "the compliance record keeps them");
+}
