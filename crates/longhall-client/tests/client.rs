@@ -582,6 +582,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("delete", "/api/v1/admin/config/{scope}", "delete_config"),
         ("post", "/api/v1/admin/rooms/{id}/remove-messages", "remove_messages"),
         ("post", "/api/v1/admin/rooms/{id}/clear", "clear_room"),
+        ("get", "/api/v1/admin/usage", "usage_report"),
         ("get", "/api/v1/admin/compliance/events", "compliance_events"),
         ("get", "/api/v1/admin/compliance/config", "get_compliance_config"),
         ("put", "/api/v1/admin/compliance/config", "put_compliance_config"),

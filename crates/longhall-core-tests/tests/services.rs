@@ -7,8 +7,9 @@ use longhall_core::service::{CONTENT_BATCH, DEFAULT_REPLACEMENT, HistoryQuery, M
 use longhall_core_tests::{Live, PASSWORD, World, add, new_room, outcome, remove, replace, strings, text};
 use longhall_types::ErrorCode as E;
 use longhall_types::api::{
-    AddinUpdate, CategoryUpdate, ConfigPut, KeywordMatch, NewAddin, NewCategory, NewRoom, NewUser, Privacy,
-    RemoveMessages, RemovedMessages, RoomInvitations, RoomType, RoomUpdate, RoomUpdated, RoomView, UserUpdate,
+    AddinUpdate, CategoryUpdate, ConfigPut, KeywordMatch, NewAddin, NewCategory, NewRoom, NewUser, PeriodCount,
+    Privacy, RemoveMessages, RemovedMessages, RoomActivity, RoomInvitations, RoomType, RoomUpdate, RoomUpdated,
+    RoomView, UsageQuery, UsageTotals, UserActivity, UserUpdate,
 };
 use longhall_types::ws::JoinTarget;
 
@@ -1589,4 +1590,79 @@ async fn clearing_up_to_a_time_keeps_later_messages() {
     );
     let page = w.lh.history(&alice, room, HistoryQuery::Latest, None).await.expect("history");
     assert_eq!(page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["newer"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The usage report (ChatUsageReport).
+
+#[tokio::test]
+async fn the_usage_report_ranks_rooms_and_users_of_a_known_history() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    let bob = w.user("bob@corp.org").await;
+    w.user("carol@corp.org").await;
+    w.user("dave@corp.org").await;
+    let disable = UserUpdate { disabled: Some(true), ..Default::default() };
+    w.lh.update_user(&w.system, "dave@corp.org", disable).await.expect("disable dave");
+    let ada = w.admin_user("ada@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let busy = w.room(new_room("Busy", "Floor", Privacy::Open, &[])).await.id;
+    let quiet = w.room(new_room("Quiet", "Floor", Privacy::Open, &[])).await.id;
+    w.room(new_room("Silent", "Floor", Privacy::Secret, &[])).await;
+    let start = w.lh.now();
+    for (who, room) in [(&alice, busy), (&bob, busy), (&alice, busy), (&bob, quiet)] {
+        w.say(who, room, "hello").await;
+    }
+    let q = |top: Option<u32>| UsageQuery { top, ..Default::default() };
+    let r = w.lh.usage_report(&ada, q(None)).await.expect("report");
+    assert_eq!(
+        r.totals,
+        UsageTotals { messages: 4, rooms: 3, rooms_enabled: 3, rooms_active: 2, users: 5, users_active: 2 },
+        "users: alice, bob, carol, dave and ada"
+    );
+    let rooms = |list: &[RoomActivity]| list.iter().map(|r| (r.name.clone(), r.messages)).collect::<Vec<_>>();
+    let users = |list: &[UserActivity]| list.iter().map(|u| (u.login.clone(), u.messages)).collect::<Vec<_>>();
+    let pair = |n: &str, c: u64| (n.to_owned(), c);
+    assert_eq!(rooms(&r.most_active_rooms), vec![pair("Busy", 3), pair("Quiet", 1)], "silent rooms are left out");
+    assert_eq!(rooms(&r.least_active_rooms), vec![pair("Silent", 0), pair("Quiet", 1), pair("Busy", 3)]);
+    assert_eq!(users(&r.most_active_users), vec![pair("alice@corp.org", 2), pair("bob@corp.org", 2)], "ties by login");
+    assert_eq!(
+        users(&r.least_active_users),
+        vec![pair("ada@corp.org", 0), pair("carol@corp.org", 0), pair("alice@corp.org", 2), pair("bob@corp.org", 2)],
+        "enabled users only"
+    );
+    assert_eq!(rooms(&r.inactive_rooms), vec![pair("Silent", 0)], "without a date: rooms never posted to");
+    let today = r.per_day.last().expect("a day").period.clone();
+    assert_eq!((r.per_day.len(), r.per_day[0].messages), (1, 4));
+    assert_eq!((r.per_week.len(), r.per_week[0].messages), (1, 4));
+    assert_eq!(r.per_month, vec![PeriodCount { period: today[..7].to_owned(), messages: 4 }]);
+    assert!(r.per_week[0].period <= today, "a week is named by its Monday");
+
+    let top1 = w.lh.usage_report(&ada, q(Some(1))).await.expect("report");
+    assert_eq!(
+        (rooms(&top1.most_active_rooms), users(&top1.most_active_users)),
+        (vec![pair("Busy", 3)], vec![pair("alice@corp.org", 2)])
+    );
+    // A period after the posts: nothing counted, every room inactive since its start.
+    let later = w.lh.now() + 1;
+    let after = UsageQuery { since: Some(later), until: Some(later + 1000), ..Default::default() };
+    let empty = w.lh.usage_report(&ada, after).await.expect("report");
+    assert_eq!((empty.totals.messages, empty.most_active_rooms.len(), empty.per_day.len()), (0, 0, 0));
+    assert_eq!(empty.inactive_rooms.len(), 3);
+    let window = UsageQuery { since: Some(start), inactive_since: Some(start), ..Default::default() };
+    assert_eq!(w.lh.usage_report(&ada, window).await.expect("report").inactive_rooms.len(), 1);
+
+    for (what, actor, query, code) in [
+        ("a user", &alice, q(None), E::AdminRequired),
+        ("top 0", &ada, q(Some(0)), E::InvalidValue),
+        ("top 501", &ada, q(Some(501)), E::InvalidValue),
+        (
+            "since after until",
+            &ada,
+            UsageQuery { since: Some(2), until: Some(1), ..Default::default() },
+            E::InvalidValue,
+        ),
+    ] {
+        assert_eq!(outcome(&w.lh.usage_report(actor, query).await), Err(code), "{what}");
+    }
 }

@@ -122,6 +122,11 @@ pub trait Store: Send + Sync + 'static {
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
 
+    /// Message counts for the usage report over the kept messages with
+    /// `from_ts <= ts <= to_ts`, read at one moment: every room (also those without a message),
+    /// the authors who posted, and the UTC days with posts.
+    fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>>;
+
     // ---- following, read positions, invitations
 
     fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>>;

@@ -246,6 +246,50 @@ pub(crate) fn messages_before(
     Ok(v)
 }
 
+/// Three aggregate queries in one read transaction, so the figures agree with each other.
+pub(crate) fn usage(c: &Connection, from_ts: Millis, to_ts: Millis) -> StoreResult<UsageFigures> {
+    c.execute_batch("BEGIN").db()?;
+    let result = (|| {
+        // Per room: two lookups in the (room, ts) index.
+        let rooms = c
+            .prepare_cached(
+                "SELECT r.id, \
+                   (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.ts BETWEEN ?1 AND ?2), \
+                   (SELECT MAX(m.ts) FROM messages m WHERE m.room_id = r.id) \
+                 FROM rooms r ORDER BY r.id",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| {
+                Ok(RoomUsage { room: r.get(0)?, messages: r.get::<_, i64>(1)? as u64, last_post: r.get(2)? })
+            })
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let users = c
+            .prepare_cached(
+                "SELECT author, COUNT(*) FROM messages WHERE ts BETWEEN ?1 AND ?2 GROUP BY author ORDER BY author",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let days = c
+            .prepare_cached(
+                "SELECT (ts - ((ts % 86400000) + 86400000) % 86400000) / 86400000 AS day, COUNT(*) \
+                 FROM messages WHERE ts BETWEEN ?1 AND ?2 GROUP BY day ORDER BY day",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        Ok(UsageFigures { rooms, users, days })
+    })();
+    c.execute_batch("COMMIT").db()?;
+    result
+}
+
 pub(crate) fn scan_messages(c: &Connection, q: &MessageScan) -> StoreResult<Vec<StoredMessage>> {
     messages(
         c,

@@ -336,6 +336,10 @@ impl Store for SqliteStore {
         self.write(move |c| ops::clear_room(c, room, up_to, limit, &event))
     }
 
+    fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>> {
+        self.read(move |c| reads::usage(c, from_ts, to_ts))
+    }
+
     fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
         let scan = scan.clone();
         self.read(move |c| reads::scan_messages(c, &scan))

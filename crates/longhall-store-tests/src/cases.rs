@@ -827,6 +827,41 @@ pub async fn delete_messages_removes_outright_and_records_originals<S: Store>(s:
     assert_eq!(post_all(s, w.room_a, w.alice, 10_000, &["four"]).await, vec![4], "numbers are not reused");
 }
 
+// ---- the usage report
+
+pub async fn usage_counts_rooms_authors_and_days<S: Store>(s: &S) {
+    const DAY: i64 = 86_400_000;
+    let w = world(s).await;
+    post_all(s, w.room_a, w.alice, 1_000, &["a", "b", "c"]).await; // day 0: ts 1000, 2000, 3000
+    post_all(s, w.room_a, w.bob, DAY + 5_000, &["d"]).await; // day 1
+    post_all(s, w.room_b, w.alice, 10 * DAY, &["e", "f"]).await; // day 10
+    let all = s.usage(0, 100 * DAY).await.unwrap();
+    let room = |room, messages, last_post| RoomUsage { room, messages, last_post };
+    assert_eq!(all.rooms, vec![room(w.room_a, 4, Some(DAY + 5_000)), room(w.room_b, 2, Some(10 * DAY + 1_000))]);
+    let mut users = all.users.clone();
+    users.sort();
+    let mut want = vec![(w.alice, 5), (w.bob, 1)];
+    want.sort();
+    assert_eq!(users, want);
+    assert_eq!(all.days, vec![(0, 3), (1, 1), (10, 2)]);
+
+    // Both ends inclusive; the latest post is of any time.
+    let window = s.usage(2_000, DAY + 5_000).await.unwrap();
+    assert_eq!(window.rooms, vec![room(w.room_a, 3, Some(DAY + 5_000)), room(w.room_b, 0, Some(10 * DAY + 1_000))]);
+    let mut users = window.users.clone();
+    users.sort();
+    let mut want = vec![(w.alice, 2), (w.bob, 1)];
+    want.sort();
+    assert_eq!(users, want);
+    assert_eq!(window.days, vec![(0, 2), (1, 1)]);
+
+    // Cleared messages no longer count.
+    s.clear_room(w.room_b, 100 * DAY, 100, &event(ComplianceKind::RoomCleared, w.room_b, w.bob, 1)).await.unwrap();
+    let after = s.usage(0, 100 * DAY).await.unwrap();
+    assert_eq!(after.rooms[1], room(w.room_b, 0, None));
+    assert_eq!(after.days, vec![(0, 3), (1, 1)]);
+}
+
 // ---- following, read positions, invitations
 
 pub async fn follows_and_read_positions<S: Store>(s: &S) {

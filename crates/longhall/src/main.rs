@@ -17,6 +17,7 @@ mod policies;
 mod rooms;
 mod status;
 mod tokens;
+mod usage;
 mod users;
 
 use std::path::PathBuf;
@@ -117,6 +118,16 @@ enum Command {
         #[command(subcommand)]
         command: messages::MessagesCommand,
     },
+    /// The usage report (ChatUsageReport): totals, most and least active rooms and users,
+    /// inactive rooms, posts per day, week and month; as text, JSON or an HTML page.
+    #[command(after_help = "Examples:\n  longhall usage --since 2026-01-01 --until 2026-03-31 --top 20\n  \
+longhall usage --since 2026-01-01 --format html -o usage.html")]
+    Usage {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(flatten)]
+        args: usage::UsageArgs,
+    },
     /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
     #[command(after_help = "Example:\n  longhall policies list")]
     Policies {
@@ -190,6 +201,7 @@ fn main() -> anyhow::Result<()> {
         Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
         Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
         Command::Messages { client, command } => cli::finish("messages", messages::run(client, command)),
+        Command::Usage { client, args } => cli::finish("usage", usage::run(client, args)),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),

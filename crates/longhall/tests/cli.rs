@@ -691,3 +691,47 @@ async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_
         .collect();
     assert_eq!(originals, ["Merger plan for Q3", "plan for the MERGER: done"], "the compliance record keeps them");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_prints_text_json_and_a_self_contained_html_page() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let busy = server.create_room(&admin, "Busy <Room>").await;
+    let quiet = server.create_room(&admin, "Quiet").await;
+    for room in [busy.id, busy.id, busy.id, quiet.id] {
+        server.post_message(&admin, room, "hello").await;
+    }
+
+    let out = run(config.path(), &["usage", "--since", "2000-01-01", "--top", "1", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["totals"]["messages"], 4);
+    assert_eq!(report["most_active_rooms"][0]["name"], "Busy <Room>");
+    assert_eq!(report["most_active_rooms"].as_array().map(Vec::len), Some(1), "--top 1");
+    assert_eq!(report["most_active_users"][0]["messages"], 4);
+
+    let out = run(config.path(), &["usage"], &env, "");
+    assert_exit(&out, 0);
+    let tables = stdout(&out);
+    assert!(tables.contains("Messages posted      4"), "{tables}");
+    assert!(tables.contains("Most active rooms") && tables.contains("Posts per month"), "{tables}");
+
+    let page = config.path().join("usage.html");
+    let out = run(config.path(), &["usage", "--format", "html", "-o", page.to_str().unwrap()], &env, "");
+    assert_exit(&out, 0);
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "charts inline");
+    assert!(html.contains("Busy &lt;Room&gt;") && !html.contains("Busy <Room>"), "names are escaped");
+    for outside in ["<script", "src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(outside), "nothing fetched, no script: found {outside}");
+    }
+
+    let out = run(config.path(), &["usage", "--since", "last week"], &env, "");
+    assert_exit(&out, 2);
+    let out = run(config.path(), &["usage", "--top", "0"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+}

@@ -23,6 +23,7 @@ mod policies;
 mod rooms;
 mod status;
 mod throttle;
+mod usage;
 mod users;
 mod views;
 
@@ -46,6 +47,7 @@ pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use messages::{CONTENT_BATCH, DEFAULT_REPLACEMENT, Keywords};
 pub use rooms::RoomQuery;
 pub use throttle::{Rate, RateLimits, SignInLimits};
+pub use usage::DEFAULT_USAGE_TOP;
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]
