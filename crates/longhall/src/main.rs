@@ -118,6 +118,18 @@ enum Command {
         #[command(subcommand)]
         command: messages::MessagesCommand,
     },
+    /// The synthetic transaction (Test-CsPersistentChatMessage): two test users sign in, join a
+    /// room, send a message each way and leave; prints each step's latency. Exit 0 success,
+    /// 5 a step failed, 4 the server is unreachable.
+    #[command(after_help = "Examples:\n  longhall test-message\n  longhall test-message --sender probe-a@example.org \
+--receiver probe-b@example.org --room 'Monitoring' --timeout 5\n\nNeeds an administrator's token (to create the \
+users, the room and a short-lived token for each user).")]
+    TestMessage {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(flatten)]
+        args: messages::TestMessageArgs,
+    },
     /// The usage report (ChatUsageReport): totals, most and least active rooms and users,
     /// inactive rooms, posts per day, week and month; as text, JSON or an HTML page.
     #[command(after_help = "Examples:\n  longhall usage --since 2026-01-01 --until 2026-03-31 --top 20\n  \
@@ -202,6 +214,7 @@ fn main() -> anyhow::Result<()> {
         Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
         Command::Messages { client, command } => cli::finish("messages", messages::run(client, command)),
         Command::Usage { client, args } => cli::finish("usage", usage::run(client, args)),
+        Command::TestMessage { client, args } => messages::test_message(client, args),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),

@@ -735,3 +735,58 @@ async fn usage_prints_text_json_and_a_self_contained_html_page() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_message_succeeds_with_latencies_and_fails_with_its_own_exit_codes() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+
+    // First run: the users and the room are created; a second run reuses them.
+    for _ in 0..2 {
+        let out = run(config.path(), &["test-message"], &env, "");
+        assert_exit(&out, 0);
+        let report = stdout(&out);
+        assert!(report.contains("Result   Success"), "{}", text(&out));
+        for step in ["setup", "sign in", "join", "message 1 → 2", "message 2 → 1", "leave"] {
+            assert!(report.contains(&format!("  {step} ")), "{step} is timed: {report}");
+        }
+    }
+    let room = server.find_room(&admin, "Longhall test-message").await.expect("the test room exists");
+    // A closed room of the two test users: the administrator reads its compliance record.
+    let chats =
+        server.all_compliance_events(&admin).await.into_iter().filter(|e| e.kind == "CHAT" && e.room == room.id);
+    let authors: Vec<String> = chats.map(|e| e.user).collect();
+    let (one, two) = ("test-message-1@longhall.test".to_owned(), "test-message-2@longhall.test".to_owned());
+    assert_eq!(authors, [one.clone(), two.clone(), one, two], "a message each way, twice");
+    let tokens = api.list_tokens().await.expect("tokens");
+    assert!(tokens.iter().all(|t| t.label != "longhall test-message"), "the test's tokens are revoked: {tokens:?}");
+
+    let out = run(config.path(), &["test-message", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["result"], "success");
+    assert_eq!(report["steps"].as_array().map(Vec::len), Some(6));
+
+    // A disabled test user: the step that fails is named, exit 5.
+    let disable = longhall_client::api::UserUpdate { disabled: Some(true), ..Default::default() };
+    api.update_user("test-message-2@longhall.test", &disable).await.expect("disable");
+    let out = run(config.path(), &["test-message"], &env, "");
+    assert_exit(&out, 5);
+    assert!(stdout(&out).contains("Result   Failure"), "{}", text(&out));
+    assert!(stderr(&out).contains("account_disabled"), "{}", text(&out));
+
+    // A user outside the room: joining fails.
+    let out = run(config.path(), &["test-message", "--receiver", "outsider@longhall.test"], &env, "");
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("join: not_member"), "{}", text(&out));
+
+    // Nothing listens on the port: exit 4.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let out = run(config.path(), &["test-message", "--timeout", "3"], &env_for(&nowhere, &admin), "");
+    assert_exit(&out, 4);
+    assert!(stdout(&out).contains("Result   Failure"), "{}", text(&out));
+}
