@@ -38,7 +38,8 @@ use crate::config::{Config, Overrides};
     about = "Longhall persistent chat server",
     after_help = "Administration commands find the server and token in --url/--token, then LONGHALL_URL/\
 LONGHALL_TOKEN, then the file `longhall login` writes. Exit status: 0 done; 1 failed; 2 usage error; \
-3 refused by the server (code: message on stderr); 4 server unreachable. See docs/cli.md."
+3 refused by the server (code: message on stderr); 4 server unreachable; 5 a test-message step failed. \
+See docs/cli.md."
 )]
 struct Cli {
     #[command(subcommand)]
