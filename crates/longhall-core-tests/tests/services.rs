@@ -63,7 +63,7 @@ async fn check_scope(w: &World, n: usize, case: &ScopeCase) {
         w.update_category(&cat.name, upd).await;
     }
     let who = w.actor_of(case.who);
-    let found = w.finds(&who, &cat.name, room.id);
+    let found = w.finds(&who, &cat.name, room.id).await;
     let view = w.lh.get_room(&who, room.id);
     let read = w.lh.history(&who, room.id, HistoryQuery::Latest, None).await;
     let post = w.lh.post(&who, room.id, text(&format!("{what}: hello")), None).await;
@@ -103,7 +103,7 @@ async fn check_scope(w: &World, n: usize, case: &ScopeCase) {
             assert_eq!(failure["message"], missing.message.as_str(), "{what}: join");
         }
     }
-    assert!(w.finds(&w.system, &cat.name, room.id), "{what}: administrators find every room");
+    assert!(w.finds(&w.system, &cat.name, room.id).await, "{what}: administrators find every room");
 }
 
 #[tokio::test]
@@ -1326,7 +1326,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     let u = w.user("first@example.org").await;
     let lobby = w.lh.find_room(&u, "Lobby").expect("the Lobby");
     assert_eq!((lobby.category.as_str(), lobby.privacy), ("General", Privacy::Open));
-    assert!(w.finds(&u, "General", lobby.id));
+    assert!(w.finds(&u, "General", lobby.id).await);
     w.say(&u, lobby.id, "hello").await;
     // Later starts do nothing, even with another login.
     assert_eq!(w.lh.first_start("root@example.org", None).await.expect("second call"), None);
@@ -1334,7 +1334,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     assert_eq!(outcome(&w.lh.get_user(&w.system, "other@example.org")), Err(E::UserNotFound));
     let categories = w.lh.list_categories(&w.system).expect("categories");
     assert_eq!(categories.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["General"]);
-    let page = w.lh.search_rooms(&w.system, &longhall_core::service::RoomQuery { limit: 100, ..Default::default() });
+    let page = w.lh.search_rooms(&w.system, &Default::default()).await;
     assert_eq!(page.expect("rooms").items.len(), 1, "one Lobby");
     // Without a password, one is generated and works.
     let fresh = World::without_policy().await;

@@ -122,6 +122,10 @@ pub trait Store: Send + Sync + 'static {
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
 
+    /// Rooms whose kept messages take more than `bytes` (text and story titles, in UTF-8),
+    /// with their size, by id. The store keeps each room's size as messages are posted,
+    /// replaced, deleted and cleared, so this reads no message.
+    fn rooms_larger_than(&self, bytes: u64) -> BoxFuture<'_, StoreResult<Vec<(RoomId, u64)>>>;
     /// Message counts for the usage report over the kept messages with
     /// `from_ts <= ts <= to_ts`, read at one moment: every room (also those without a message),
     /// the authors who posted, and the UTC days with posts.

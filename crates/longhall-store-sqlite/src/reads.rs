@@ -246,6 +246,15 @@ pub(crate) fn messages_before(
     Ok(v)
 }
 
+pub(crate) fn rooms_larger_than(c: &Connection, bytes: u64) -> StoreResult<Vec<(RoomId, u64)>> {
+    c.prepare_cached("SELECT id, content_bytes FROM rooms WHERE content_bytes > ?1 ORDER BY id")
+        .db()?
+        .query_map([i64::try_from(bytes).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()
+}
+
 /// Three aggregate queries in one read transaction, so the figures agree with each other.
 pub(crate) fn usage(c: &Connection, from_ts: Millis, to_ts: Millis) -> StoreResult<UsageFigures> {
     c.execute_batch("BEGIN").db()?;

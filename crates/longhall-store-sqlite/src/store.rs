@@ -336,6 +336,10 @@ impl Store for SqliteStore {
         self.write(move |c| ops::clear_room(c, room, up_to, limit, &event))
     }
 
+    fn rooms_larger_than(&self, bytes: u64) -> BoxFuture<'_, StoreResult<Vec<(RoomId, u64)>>> {
+        self.read(move |c| reads::rooms_larger_than(c, bytes))
+    }
+
     fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>> {
         self.read(move |c| reads::usage(c, from_ts, to_ts))
     }

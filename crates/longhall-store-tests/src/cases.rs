@@ -827,6 +827,31 @@ pub async fn delete_messages_removes_outright_and_records_originals<S: Store>(s:
     assert_eq!(post_all(s, w.room_a, w.alice, 10_000, &["four"]).await, vec![4], "numbers are not reused");
 }
 
+// ---- room content size
+
+pub async fn room_content_size_follows_posts_replacements_and_deletions<S: Store>(s: &S) {
+    let w = world(s).await;
+    assert!(s.rooms_larger_than(0).await.unwrap().is_empty(), "new rooms hold nothing");
+    // "é" is two bytes of UTF-8; a story title counts too.
+    let mut story = post(w.room_a, w.alice, 1_000, "0123456789");
+    story.story_title = Some("titlé".into());
+    s.commit_posts(vec![story, post(w.room_a, w.alice, 2_000, "héllo")]).await.unwrap();
+    post_all(s, w.room_b, w.bob, 1_000, &["xyz"]).await;
+    let mut unkept = post(w.room_b, w.bob, 5_000, "not kept, not counted");
+    unkept.keep = false;
+    s.commit_posts(vec![unkept]).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 10 + 6 + 6), (w.room_b, 3)]);
+    assert_eq!(s.rooms_larger_than(3).await.unwrap(), vec![(w.room_a, 22)], "strictly larger");
+
+    let ev = event(ComplianceKind::MessageReplaced, w.room_a, w.bob, 9_000);
+    s.replace_messages(w.room_a, &[2], "hi", &ev).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[0], (w.room_a, 10 + 6 + 2));
+    s.delete_messages(w.room_a, &[1], &event(ComplianceKind::MessageRemoved, w.room_a, w.bob, 9_000)).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[0], (w.room_a, 2));
+    s.clear_room(w.room_b, 10_000, 100, &event(ComplianceKind::RoomCleared, w.room_b, w.bob, 9_000)).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 2)], "a cleared room holds nothing");
+}
+
 // ---- the usage report
 
 pub async fn usage_counts_rooms_authors_and_days<S: Store>(s: &S) {

@@ -68,6 +68,7 @@ macro_rules! conformance_suite {
             clear_room_in_batches_takes_the_oldest_first,
             scan_messages_walks_a_room_with_filters,
             delete_messages_removes_outright_and_records_originals,
+            room_content_size_follows_posts_replacements_and_deletions,
             usage_counts_rooms_authors_and_days,
             follows_and_read_positions,
             invitations_have_per_user_ids,

@@ -23,6 +23,9 @@ pub const USAGE: i32 = 2;
 pub const REFUSED: i32 = 3;
 /// The server could not be reached (refused connection, unknown host, time-out).
 pub const UNREACHABLE: i32 = 4;
+/// `longhall test-message` only: a step of the synthetic transaction failed (the server
+/// answered, but not as a working deployment should).
+pub const TEST_FAILED: i32 = 5;
 
 /// The old name of `LONGHALL_URL`, still read.
 pub const URL_ALIAS_VAR: &str = "LONGHALL_SERVER";
@@ -436,7 +439,7 @@ pub fn parse_time(text: &str, end: DayEnd) -> Result<i64, Usage> {
 pub fn format_time(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let secs = ms.rem_euclid(86_400_000) / 1000;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = longhall_core::service::civil_from_days(days);
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
@@ -460,20 +463,8 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 #[cfg(test)]
-mod tests {
+mod date_tests {
     use super::*;
 
     #[test]

@@ -144,10 +144,6 @@ pub struct TestMessageArgs {
     timeout: u64,
 }
 
-/// Exit status of a synthetic transaction whose step failed (the server answered, but not
-/// as a working deployment should).
-pub const TEST_FAILED: i32 = 5;
-
 /// A step's failure: which step, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{step}: {cause:#}")]
@@ -307,7 +303,7 @@ pub fn test_message(args: ClientArgs, a: TestMessageArgs) -> ! {
                     .downcast_ref::<tokio_tungstenite::tungstenite::Error>()
                     .is_some_and(|w| matches!(w, tokio_tungstenite::tungstenite::Error::Io(_)))
             });
-            std::process::exit(if unreachable { crate::cli::UNREACHABLE } else { TEST_FAILED })
+            std::process::exit(if unreachable { crate::cli::UNREACHABLE } else { crate::cli::TEST_FAILED })
         }
     }
 }

@@ -15,7 +15,8 @@ use crate::cli::{
 pub enum RoomsCommand {
     /// Search the directory; every filter given must match.
     #[command(after_help = "Examples:\n  longhall rooms list --category Legal --privacy secret\n  \
-longhall rooms list --member user:bob@example.org --disabled false\n  longhall rooms list --q budget --limit 20")]
+longhall rooms list --member user:bob@example.org --disabled false\n  longhall rooms list --q budget --limit 20\n  \
+longhall rooms list --content-larger-than-mb 100 --invitations off --result-size 0")]
     List(ListArgs),
     /// Show one room with its lists.
     #[command(after_help = "Example:\n  longhall rooms get 42\n  longhall rooms get 'Case 1234'")]
@@ -106,12 +107,23 @@ pub struct ListArgs {
     /// Only disabled (true) or enabled (false) rooms (administrators).
     #[arg(long, value_name = "BOOL")]
     disabled: Option<bool>,
+    /// Only rooms with this invitations setting: inherit or off.
+    #[arg(long, value_parser = wire::<RoomInvitations>)]
+    invitations: Option<RoomInvitations>,
+    /// Only rooms whose messages take more than N MB (administrators; the original's
+    /// -ChatContentExceedsMB).
+    #[arg(long, value_name = "N")]
+    content_larger_than_mb: Option<u64>,
     /// Only rooms the caller manages.
     #[arg(long)]
     managed: bool,
-    /// How many (1–500).
+    /// Rooms per request (1–500).
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Show at most N rooms in all, asking page after page (the original's -ResultSize);
+    /// 0 means every matching room.
+    #[arg(long, value_name = "N")]
+    result_size: Option<u64>,
     /// Continue after this id (the `next` a previous page printed).
     #[arg(long)]
     after: Option<i64>,
@@ -225,20 +237,38 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
         let c = args.client(Some(CALL_TIMEOUT))?;
         match command {
             RoomsCommand::List(a) => {
-                let search = RoomSearch {
+                let mut search = RoomSearch {
                     q: a.q,
                     category: a.category,
                     privacy: a.privacy,
                     room_type: a.room_type,
                     addin: a.addin,
+                    invitations: a.invitations,
                     member: a.member,
                     manager: a.manager,
                     disabled: a.disabled,
+                    content_larger_than_mb: a.content_larger_than_mb,
                     managed: a.managed,
                     after: a.after,
                     limit: Some(a.limit),
                 };
-                let page = c.search_rooms(&search).await.map_err(explain)?;
+                let mut page = c.search_rooms(&search).await.map_err(explain)?;
+                // --result-size: keep asking until that many (or all) are in.
+                if let Some(size) = a.result_size {
+                    let want = if size == 0 { u64::MAX } else { size };
+                    while (page.items.len() as u64) < want
+                        && let Some(next) = page.next
+                    {
+                        search.after = Some(next);
+                        let more = c.search_rooms(&search).await.map_err(explain)?;
+                        page.items.extend(more.items);
+                        page.next = more.next;
+                    }
+                    if page.items.len() as u64 > want {
+                        page.items.truncate(want as usize);
+                        page.next = page.items.last().map(|r| r.id);
+                    }
+                }
                 if args.json {
                     return print_json(&page);
                 }
@@ -252,12 +282,19 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                             r.category.clone(),
                             wire_name(&r.privacy),
                             wire_name(&r.room_type),
+                            wire_name(&r.invitations),
                             yes(r.disabled).into(),
                             r.participant_count.to_string(),
                         ]
                     })
                     .collect();
-                print!("{}", table(&["ID", "NAME", "CATEGORY", "PRIVACY", "TYPE", "DISABLED", "PARTICIPANTS"], &rows));
+                print!(
+                    "{}",
+                    table(
+                        &["ID", "NAME", "CATEGORY", "PRIVACY", "TYPE", "INVITATIONS", "DISABLED", "PARTICIPANTS"],
+                        &rows
+                    )
+                );
                 if let Some(next) = page.next {
                     eprintln!("More rooms: add --after {next}.");
                 }

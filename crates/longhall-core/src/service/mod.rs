@@ -45,9 +45,9 @@ pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use messages::{CONTENT_BATCH, DEFAULT_REPLACEMENT, Keywords};
-pub use rooms::RoomQuery;
+pub use rooms::DEFAULT_ROOM_PAGE;
 pub use throttle::{Rate, RateLimits, SignInLimits};
-pub use usage::DEFAULT_USAGE_TOP;
+pub use usage::{DEFAULT_USAGE_TOP, civil_from_days};
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]
