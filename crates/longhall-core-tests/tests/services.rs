@@ -8,8 +8,8 @@ use longhall_core_tests::{Live, PASSWORD, World, add, new_room, outcome, remove,
 use longhall_types::ErrorCode as E;
 use longhall_types::api::{
     AddinUpdate, CategoryUpdate, ConfigPut, KeywordMatch, NewAddin, NewCategory, NewRoom, NewUser, PeriodCount,
-    Privacy, RemoveMessages, RemovedMessages, RoomActivity, RoomInvitations, RoomType, RoomUpdate, RoomUpdated,
-    RoomView, UsageQuery, UsageTotals, UserActivity, UserUpdate,
+    Privacy, RemoveMessages, RemovedMessages, RoomActivity, RoomInvitations, RoomSearch, RoomType, RoomUpdate,
+    RoomUpdated, RoomView, UsageQuery, UsageTotals, UserActivity, UserUpdate,
 };
 use longhall_types::ws::JoinTarget;
 
@@ -1665,4 +1665,39 @@ async fn the_usage_report_ranks_rooms_and_users_of_a_known_history() {
     ] {
         assert_eq!(outcome(&w.lh.usage_report(actor, query).await), Err(code), "{what}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory's invitations and content-size filters (Get-CsPersistentChatRoom).
+
+#[tokio::test]
+async fn the_directory_filters_by_invitations_and_content_size() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let mut quiet = new_room("Quiet", "Floor", Privacy::Open, &[]);
+    quiet.invitations = RoomInvitations::Off;
+    let quiet = w.room(quiet).await.id;
+    let big = w.room(new_room("Big", "Floor", Privacy::Open, &[])).await.id;
+    let chunk = "x".repeat(16 * 1024);
+    for _ in 0..65 {
+        w.say(&alice, big, &chunk).await;
+    }
+    w.say(&alice, quiet, "small").await;
+    let names = async |who: &longhall_core::Actor, q: RoomSearch| -> Result<Vec<String>, E> {
+        let page = w.lh.search_rooms(who, &q).await;
+        outcome(&page).map(|_| page.unwrap().items.into_iter().map(|r| r.name).collect())
+    };
+    let off = RoomSearch { invitations: Some(RoomInvitations::Off), ..Default::default() };
+    assert_eq!(names(&alice, off).await, Ok(vec!["Quiet".to_owned()]), "anyone may filter on invitations");
+    let inherit = RoomSearch { invitations: Some(RoomInvitations::Inherit), ..Default::default() };
+    assert_eq!(names(&alice, inherit).await, Ok(vec!["Big".to_owned()]));
+    let mb = |n| RoomSearch { content_larger_than_mb: Some(n), ..Default::default() };
+    assert_eq!(names(&w.system, mb(1)).await, Ok(vec!["Big".to_owned()]), "65 × 16 KiB is over 1 MB");
+    assert_eq!(names(&w.system, mb(2)).await, Ok(vec![]));
+    assert_eq!(names(&w.system, mb(0)).await, Ok(vec!["Quiet".to_owned(), "Big".to_owned()]), "0: any content");
+    assert_eq!(names(&alice, mb(0)).await, Err(E::AdminRequired), "content size is for administrators");
+    assert_eq!(names(&w.system, mb(u64::MAX)).await, Err(E::InvalidValue));
+    w.lh.clear_room(&w.system, big, w.lh.now()).await.expect("clear");
+    assert_eq!(names(&w.system, mb(0)).await, Ok(vec!["Quiet".to_owned()]), "a cleared room holds nothing");
 }

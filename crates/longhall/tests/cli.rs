@@ -790,3 +790,58 @@ async fn test_message_succeeds_with_latencies_and_fails_with_its_own_exit_codes(
     assert_exit(&out, 4);
     assert!(stdout(&out).contains("Result   Failure"), "{}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_list_filters_by_invitations_and_content_size_and_pages_to_a_result_size() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    for n in 1..=5 {
+        let args = ["rooms", "new", &format!("Desk {n}"), "--category", "General", "--privacy", "open"];
+        let mut args = args.to_vec();
+        if n % 2 == 0 {
+            args.extend(["--invitations", "off"]);
+        }
+        assert_exit(&run(config.path(), &args, &env, ""), 0);
+    }
+    let desk3 = server.find_room(&admin, "Desk 3").await.expect("room");
+    server.post_message(&admin, desk3.id, &"x".repeat(16_000)).await;
+
+    let names = |out: &Output| -> Vec<String> {
+        let page: serde_json::Value = serde_json::from_str(&stdout(out)).expect("JSON");
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let out = run(config.path(), &["rooms", "list", "--q", "Desk", "--invitations", "off", "--json"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(names(&out), ["Desk 2", "Desk 4"]);
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "0", "--json"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(names(&out), ["Desk 3"]);
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "1", "--json"], &env, "");
+    assert_eq!(names(&out), Vec::<String>::new());
+
+    // Two rooms a request, four in all: the command asks twice and says where to go on.
+    let args = ["rooms", "list", "--q", "Desk", "--limit", "2", "--result-size", "4"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let shown = stdout(&out);
+    assert_eq!(shown.lines().count(), 5, "a header and four rooms: {shown}");
+    assert!(shown.contains("Desk 4") && !shown.contains("Desk 5"), "{shown}");
+    assert!(stderr(&out).contains("More rooms: add --after"), "{}", text(&out));
+    let out = run(config.path(), &["rooms", "list", "--q", "Desk", "--limit", "2", "--result-size", "0"], &env, "");
+    assert_eq!(stdout(&out).lines().count(), 6, "0: every room");
+    assert!(!stderr(&out).contains("More rooms"), "{}", text(&out));
+
+    server.create_user(&admin, "bob@longhall.local", "bob-password-1").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "0"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+}
