@@ -395,9 +395,9 @@ impl Longhall {
         // The store keeps each room's content size; only this filter asks it.
         let larger: Option<HashSet<RoomId>> = match q.content_larger_than_mb {
             Some(mb) => {
-                let bytes = mb
-                    .checked_mul(1 << 20)
-                    .ok_or_else(|| CoreError::invalid("content_larger_than_mb is too large."))?;
+                let bytes = mb.checked_mul(1 << 20).ok_or_else(|| {
+                    CoreError::invalid("content_larger_than_mb is beyond any store; give a smaller number of MB.")
+                })?;
                 Some(self.store.rooms_larger_than(bytes).await?.into_iter().map(|(id, _)| id).collect())
             }
             None => None,
