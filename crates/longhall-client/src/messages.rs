@@ -84,8 +84,9 @@ impl Client {
         self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "remove-messages"]), req).await
     }
 
-    /// Deletes a room's messages up to and including `up_to` (ms since 1970).
-    pub async fn clear_room(&self, room: i64, up_to: i64) -> Result<Affected, ClientError> {
-        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "clear"]), &ClearRoom { up_to }).await
+    /// Deletes a room's messages up to and including `req.up_to` (ms since 1970), or only
+    /// counts them (`req.dry_run`).
+    pub async fn clear_room(&self, room: i64, req: &ClearRoom) -> Result<Affected, ClientError> {
+        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "clear"]), req).await
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use longhall_client::api::{
-    ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser, PolicyPut,
-    PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
+    ClearRoom, ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser,
+    PolicyPut, PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
 };
 use longhall_client::messages::{HistoryFrom, MessageSearch};
 use longhall_client::rooms::RoomSearch;
@@ -333,7 +333,7 @@ async fn content_actions_and_the_compliance_record() {
     let history = admin.history(room.id, HistoryFrom::Latest, None).await.expect("history");
     assert_eq!(history.messages[0].text, "[removed]");
     assert!(history.messages[0].replaced);
-    let cleared = admin.clear_room(room.id, i64::MAX / 2).await.expect("clear");
+    let cleared = admin.clear_room(room.id, &ClearRoom { up_to: i64::MAX / 2, dry_run: false }).await.expect("clear");
     assert_eq!(cleared.count, 3);
     assert!(admin.history(room.id, HistoryFrom::Latest, None).await.expect("history").messages.is_empty());
 

@@ -1582,6 +1582,9 @@ async fn clearing_up_to_a_time_keeps_later_messages() {
     }
     let mut reader = w.connect(&alice);
     reader.join(&w.lh, &[room]).await;
+    assert_eq!(w.lh.count_clearable(&ada, room, ts[1]).await.expect("what if").count, 2);
+    assert_eq!(outcome(&w.lh.count_clearable(&alice, room, ts[1]).await), Err(E::AdminRequired));
+    assert!(reader.frames().is_empty(), "counting changes nothing");
     let cleared = w.lh.clear_room(&ada, room, ts[1]).await.expect("clear");
     assert_eq!(cleared.count, 2, "up to and including the time");
     assert_eq!(

@@ -108,6 +108,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// How many kept messages of the room have `ts <= up_to` (what `clear_room` would delete).
+    fn count_messages_up_to(&self, room: RoomId, up_to: Millis) -> BoxFuture<'_, StoreResult<u64>>;
     /// Kept messages of `scan.room` with `seq > scan.after`, narrowed by author and the
     /// inclusive time range, in sequence order, at most `scan.limit`: the pages a content
     /// action walks through a room.

@@ -299,6 +299,15 @@ pub(crate) fn usage(c: &Connection, from_ts: Millis, to_ts: Millis) -> StoreResu
     result
 }
 
+pub(crate) fn count_messages_up_to(c: &Connection, room: RoomId, up_to: Millis) -> StoreResult<u64> {
+    let n: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE room_id = ?1 AND ts <= ?2")
+        .db()?
+        .query_row(params![room, up_to], |r| r.get(0))
+        .db()?;
+    Ok(n as u64)
+}
+
 pub(crate) fn scan_messages(c: &Connection, q: &MessageScan) -> StoreResult<Vec<StoredMessage>> {
     messages(
         c,

@@ -344,6 +344,10 @@ impl Store for SqliteStore {
         self.read(move |c| reads::usage(c, from_ts, to_ts))
     }
 
+    fn count_messages_up_to(&self, room: RoomId, up_to: Millis) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read(move |c| reads::count_messages_up_to(c, room, up_to))
+    }
+
     fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
         let scan = scan.clone();
         self.read(move |c| reads::scan_messages(c, &scan))

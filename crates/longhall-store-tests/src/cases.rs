@@ -744,7 +744,10 @@ pub async fn clear_room_deletes_up_to_a_time_and_keeps_seqs<S: Store>(s: &S) {
     post_all(s, w.room_b, w.alice, 1_000, &["other one"]).await;
     let ev = event(ComplianceKind::RoomCleared, w.room_a, w.bob, 9_000);
 
+    assert_eq!(s.count_messages_up_to(w.room_a, 3_000).await.unwrap(), 3, "what a clear would delete");
+    assert!(all_events(s).await.iter().all(|(_, e)| e.kind != ComplianceKind::RoomCleared), "counting records nothing");
     assert_eq!(s.clear_room(w.room_a, 3_000, 100, &ev).await.unwrap(), 3, "ts <= up_to, inclusive");
+    assert_eq!(s.count_messages_up_to(w.room_a, 3_000).await.unwrap(), 0);
     assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["four", "five"]);
     assert_eq!(texts(&s.latest_messages(w.room_b, 10).await.unwrap()), vec!["other one"], "other rooms untouched");
     assert!(s.search(&query(&[w.room_a], Some("one"))).await.unwrap().is_empty(), "cleared text leaves search");

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 use longhall_client::Client;
-use longhall_client::api::{NewRoom, Privacy, RoomInvitations, RoomType, RoomUpdate, RoomView};
+use longhall_client::api::{ClearRoom, NewRoom, Privacy, RoomInvitations, RoomType, RoomUpdate, RoomView};
 use longhall_client::rooms::{EligibleQuery, RoomSearch};
 
 use crate::cli::{
@@ -65,13 +65,16 @@ scope of the category (the ethical wall, out_of_scope).\n\nExample:\n  longhall 
     /// Delete a room's messages from the oldest up to and including a time (administrators);
     /// the compliance record keeps them. Sequence numbers go on where they were.
     #[command(after_help = "Dates: YYYY-MM-DD (up to the end of that UTC day) or RFC 3339.\n\nExamples:\n  \
-longhall rooms clear 'Case 1234' --up-to 2025-12-31\n  longhall rooms clear 42 --up-to 2026-03-01T12:00:00Z")]
+longhall rooms clear 'Case 1234' --up-to 2025-12-31 --what-if\n  longhall rooms clear 42 --up-to 2026-03-01T12:00:00Z")]
     Clear {
         /// The room's id or exact name.
         room: String,
         /// The newest time to delete; a time in the future means now.
         #[arg(long, value_name = "DATE")]
         up_to: String,
+        /// Only count what would be deleted (the original's -WhatIf); change nothing.
+        #[arg(long, visible_alias = "dry-run")]
+        what_if: bool,
     },
     /// Enable a disabled room again (administrators).
     #[command(after_help = "Example:\n  longhall rooms enable 42")]
@@ -355,15 +358,17 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                     println!("Removed room {id} and its content.");
                 }
             }
-            RoomsCommand::Clear { room, up_to } => {
+            RoomsCommand::Clear { room, up_to, what_if } => {
                 let up_to = parse_time(&up_to, DayEnd::End)?;
                 let id = room_id(&c, &room).await?;
                 // A large room is cleared in batches: no time limit on the call.
-                let cleared = args.client(None)?.clear_room(id, up_to).await.map_err(explain)?;
+                let req = ClearRoom { up_to, dry_run: what_if };
+                let cleared = args.client(None)?.clear_room(id, &req).await.map_err(explain)?;
                 if args.json {
                     return print_json(&cleared);
                 }
-                println!("Deleted {} message(s) of room {room} up to {} UTC.", cleared.count, format_time(up_to));
+                let verb = if what_if { "Would delete" } else { "Deleted" };
+                println!("{verb} {} message(s) of room {room} up to {} UTC.", cleared.count, format_time(up_to));
             }
             RoomsCommand::Disable { room } => set_disabled(&args, &c, &room, true).await?,
             RoomsCommand::Enable { room } => set_disabled(&args, &c, &room, false).await?,

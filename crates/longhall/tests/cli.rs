@@ -667,7 +667,11 @@ async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
 
-    // Clear: a date before everything deletes nothing; a future date means now.
+    // Clear: --what-if counts; a date before everything deletes nothing; a future date means now.
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2999-12-31", "--what-if"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Would delete 3 message(s)"), "{}", text(&out));
+    assert_eq!(texts().await.len(), 3, "a preview deletes nothing");
     let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2000-01-01"], &env, "");
     assert_exit(&out, 0);
     assert!(stdout(&out).starts_with("Deleted 0 message(s)"), "{}", text(&out));

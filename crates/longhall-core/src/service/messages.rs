@@ -225,6 +225,14 @@ impl Longhall {
         Ok(Affected { count })
     }
 
+    /// How many messages `clear_room` would delete now (the original's -WhatIf).
+    pub async fn count_clearable(&self, actor: &Actor, room: RoomId, up_to: Millis) -> CoreResult<Affected> {
+        actor.require_admin()?;
+        self.access(actor, room)?;
+        let count = self.store.count_messages_up_to(room, up_to.min(self.now())).await?;
+        Ok(Affected { count })
+    }
+
     /// Sends a frame to every connection joined to the room.
     fn announce(&self, room: RoomId, frame: &ServerFrame) {
         let bytes = crate::live::encode(frame);

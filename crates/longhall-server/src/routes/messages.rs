@@ -110,7 +110,7 @@ pub async fn remove_messages(
     Ok(Json(s.lh.remove_messages(&c.actor, id, req).await?))
 }
 
-/// Delete a room's messages up to and including a time.
+/// Delete a room's messages up to and including a time (or, with `dry_run`, count them).
 #[utoipa::path(post, path = "/api/v1/admin/rooms/{id}/clear", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ClearRoom, responses((status = 200, body = Affected), (status = "default", body = ErrorBody)))]
 pub async fn clear_room(
@@ -119,5 +119,8 @@ pub async fn clear_room(
     Path(id): Path<i64>,
     Json(req): Json<ClearRoom>,
 ) -> ApiResult<Json<Affected>> {
+    if req.dry_run {
+        return Ok(Json(s.lh.count_clearable(&c.actor, id, req.up_to).await?));
+    }
     Ok(Json(s.lh.clear_room(&c.actor, id, req.up_to).await?))
 }

@@ -136,6 +136,9 @@ pub struct RemovedMessages {
 pub struct ClearRoom {
     /// Delete messages up to and including this time (ms since 1970).
     pub up_to: i64,
+    /// Only count what would be deleted; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
