@@ -166,13 +166,16 @@ async fn the_content_size_migration_counts_existing_messages() {
     post_all(&s, w.room_a, w.alice, 1_000, &["four", "fivé"]).await;
     post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
     s.close();
-    // Back to schema version 2, as a store of the previous release left it.
+    // Back to the version before the content-size migration (chat/003_room_content_bytes.sql,
+    // the latest), as a store of the previous release left it.
     let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     c.execute_batch(
         "DROP TRIGGER messages_bytes_insert; DROP TRIGGER messages_bytes_delete; DROP TRIGGER messages_bytes_update; \
-         ALTER TABLE rooms DROP COLUMN content_bytes; PRAGMA user_version = 2;",
+         ALTER TABLE rooms DROP COLUMN content_bytes;",
     )
     .unwrap();
+    c.pragma_update(None, "user_version", version - 1).unwrap();
     drop(c);
     let s = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 4 + 5), (w.room_b, 1)]);
