@@ -32,6 +32,7 @@ pub mod policies;
 pub mod rooms;
 pub mod status;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use std::sync::Arc;

@@ -1,7 +1,9 @@
 //! History, posting over HTTP and content search (`/api/v1/rooms/{id}/messages`,
 //! `/api/v1/search/messages`).
 
-use longhall_types::api::{Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, SearchResults};
+use longhall_types::api::{
+    Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, RemovedMessages, SearchResults,
+};
 use reqwest::Method;
 
 use crate::{Client, ClientError, with_query};
@@ -76,13 +78,15 @@ impl Client {
 }
 
 impl Client {
-    /// Removes or replaces messages of a room; the compliance record keeps the originals.
-    pub async fn remove_messages(&self, room: i64, req: &RemoveMessages) -> Result<Affected, ClientError> {
+    /// Replaces or deletes the messages of a room a selection chooses (or lists them, for a
+    /// dry run); the compliance record keeps the originals.
+    pub async fn remove_messages(&self, room: i64, req: &RemoveMessages) -> Result<RemovedMessages, ClientError> {
         self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "remove-messages"]), req).await
     }
 
-    /// Deletes a room's messages up to and including `up_to` (ms since 1970).
-    pub async fn clear_room(&self, room: i64, up_to: i64) -> Result<Affected, ClientError> {
-        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "clear"]), &ClearRoom { up_to }).await
+    /// Deletes a room's messages up to and including `req.up_to` (ms since 1970), or only
+    /// counts them (`req.dry_run`).
+    pub async fn clear_room(&self, room: i64, req: &ClearRoom) -> Result<Affected, ClientError> {
+        self.send_json(Method::POST, self.admin(&["rooms", &room.to_string(), "clear"]), req).await
     }
 }

@@ -2,37 +2,14 @@
 //! invitations (`/api/v1/rooms`, `/followed`, `/invitations`, `/categories`, `/addins`).
 
 use longhall_types::api::{
-    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy, ReadPosition, RoomType,
-    RoomUpdate, RoomUpdated, RoomView,
+    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, ReadPosition, RoomUpdate, RoomUpdated,
+    RoomView,
 };
 use reqwest::Method;
 
 use crate::{Client, ClientError, with_query};
 
-/// A directory search (`GET /api/v1/rooms`); fields left `None` are not filtered on.
-#[derive(Debug, Clone, Default)]
-pub struct RoomSearch {
-    /// Text in the name or description.
-    pub q: Option<String>,
-    /// Category id or name.
-    pub category: Option<String>,
-    pub privacy: Option<Privacy>,
-    pub room_type: Option<RoomType>,
-    /// Add-in name.
-    pub addin: Option<String>,
-    /// Administrators: rooms whose member list names this principal.
-    pub member: Option<String>,
-    /// Administrators: rooms whose manager list names this principal.
-    pub manager: Option<String>,
-    /// Administrators: only disabled (true) or enabled (false) rooms.
-    pub disabled: Option<bool>,
-    /// Only rooms the caller manages.
-    pub managed: bool,
-    /// Cursor: the `next` of the previous page.
-    pub after: Option<i64>,
-    /// Page size, 1–500 (server default 100).
-    pub limit: Option<u32>,
-}
+pub use longhall_types::api::RoomSearch;
 
 /// Users eligible for a room's lists (`GET /api/v1/rooms/{id}/eligible`).
 #[derive(Debug, Clone, Default)]
@@ -61,9 +38,11 @@ impl Client {
                 ("privacy", q.privacy.as_ref().and_then(wire)),
                 ("type", q.room_type.as_ref().and_then(wire)),
                 ("addin", q.addin.clone()),
+                ("invitations", q.invitations.as_ref().and_then(wire)),
                 ("member", q.member.clone()),
                 ("manager", q.manager.clone()),
                 ("disabled", q.disabled.map(|b| b.to_string())),
+                ("content_larger_than_mb", q.content_larger_than_mb.map(|n| n.to_string())),
                 ("managed", q.managed.then(|| "true".to_owned())),
                 ("after", q.after.map(|a| a.to_string())),
                 ("limit", q.limit.map(|l| l.to_string())),

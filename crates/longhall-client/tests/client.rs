@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use longhall_client::api::{
-    ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser, PolicyPut,
-    PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
+    ClearRoom, ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser,
+    PolicyPut, PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
 };
 use longhall_client::messages::{HistoryFrom, MessageSearch};
 use longhall_client::rooms::RoomSearch;
@@ -323,14 +323,17 @@ async fn content_actions_and_the_compliance_record() {
         seqs.push(posted.expect("post").seq);
     }
     let removed = admin
-        .remove_messages(room.id, &RemoveMessages { seqs: vec![seqs[0]], replacement: Some("[removed]".into()) })
+        .remove_messages(
+            room.id,
+            &RemoveMessages { seqs: vec![seqs[0]], replacement: Some("[removed]".into()), ..Default::default() },
+        )
         .await
         .expect("remove");
     assert_eq!(removed.count, 1);
     let history = admin.history(room.id, HistoryFrom::Latest, None).await.expect("history");
     assert_eq!(history.messages[0].text, "[removed]");
     assert!(history.messages[0].replaced);
-    let cleared = admin.clear_room(room.id, i64::MAX / 2).await.expect("clear");
+    let cleared = admin.clear_room(room.id, &ClearRoom { up_to: i64::MAX / 2, dry_run: false }).await.expect("clear");
     assert_eq!(cleared.count, 3);
     assert!(admin.history(room.id, HistoryFrom::Latest, None).await.expect("history").messages.is_empty());
 
@@ -579,6 +582,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("delete", "/api/v1/admin/config/{scope}", "delete_config"),
         ("post", "/api/v1/admin/rooms/{id}/remove-messages", "remove_messages"),
         ("post", "/api/v1/admin/rooms/{id}/clear", "clear_room"),
+        ("get", "/api/v1/admin/usage", "usage_report"),
         ("get", "/api/v1/admin/compliance/events", "compliance_events"),
         ("get", "/api/v1/admin/compliance/config", "get_compliance_config"),
         ("put", "/api/v1/admin/compliance/config", "put_compliance_config"),

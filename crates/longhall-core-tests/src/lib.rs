@@ -8,13 +8,12 @@ use bytes::Bytes;
 use longhall_core::live::Connection;
 use longhall_core::model::User;
 use longhall_core::ports::SystemClock;
-use longhall_core::service::RoomQuery;
 use longhall_core::{Actor, CoreResult, Longhall, Settings};
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use longhall_types::ErrorCode;
 use longhall_types::api::{
     CategoryUpdate, CategoryView, ComplianceEventView, GroupUpdate, ListEdit, NewCategory, NewGroup, NewRoom, NewUser,
-    PolicyPut, PostRequest, Posted, Privacy, RoomUpdate, RoomUpdated, RoomView, UserView,
+    PolicyPut, PostRequest, Posted, Privacy, RoomSearch, RoomUpdate, RoomUpdated, RoomView, UserView,
 };
 use longhall_types::ws::JoinTarget;
 use serde_json::Value;
@@ -169,9 +168,9 @@ impl World {
     }
 
     /// Whether `who` finds the room in the directory, searching the room's category.
-    pub fn finds(&self, who: &Actor, category: &str, room: i64) -> bool {
-        let q = RoomQuery { category: Some(category.into()), limit: 500, ..Default::default() };
-        let page = self.lh.search_rooms(who, &q).expect("search rooms");
+    pub async fn finds(&self, who: &Actor, category: &str, room: i64) -> bool {
+        let q = RoomSearch { category: Some(category.into()), limit: Some(500), ..Default::default() };
+        let page = self.lh.search_rooms(who, &q).await.expect("search rooms");
         page.items.iter().any(|r| r.id == room)
     }
 

@@ -3,12 +3,13 @@
 //! a row is a scenario and the outcome a user would notice.
 
 use longhall_core::CoreError;
-use longhall_core::service::{HistoryQuery, MessageSearch};
+use longhall_core::service::{CONTENT_BATCH, DEFAULT_REPLACEMENT, HistoryQuery, MessageSearch};
 use longhall_core_tests::{Live, PASSWORD, World, add, new_room, outcome, remove, replace, strings, text};
 use longhall_types::ErrorCode as E;
 use longhall_types::api::{
-    AddinUpdate, CategoryUpdate, ConfigPut, NewAddin, NewCategory, NewRoom, NewUser, Privacy, RoomInvitations,
-    RoomType, RoomUpdate, RoomUpdated, RoomView, UserUpdate,
+    AddinUpdate, CategoryUpdate, ConfigPut, KeywordMatch, NewAddin, NewCategory, NewRoom, NewUser, PeriodCount,
+    Privacy, RemoveMessages, RemovedMessages, RoomActivity, RoomInvitations, RoomSearch, RoomType, RoomUpdate,
+    RoomUpdated, RoomView, UsageQuery, UsageTotals, UserActivity, UserUpdate,
 };
 use longhall_types::ws::JoinTarget;
 
@@ -62,7 +63,7 @@ async fn check_scope(w: &World, n: usize, case: &ScopeCase) {
         w.update_category(&cat.name, upd).await;
     }
     let who = w.actor_of(case.who);
-    let found = w.finds(&who, &cat.name, room.id);
+    let found = w.finds(&who, &cat.name, room.id).await;
     let view = w.lh.get_room(&who, room.id);
     let read = w.lh.history(&who, room.id, HistoryQuery::Latest, None).await;
     let post = w.lh.post(&who, room.id, text(&format!("{what}: hello")), None).await;
@@ -102,7 +103,7 @@ async fn check_scope(w: &World, n: usize, case: &ScopeCase) {
             assert_eq!(failure["message"], missing.message.as_str(), "{what}: join");
         }
     }
-    assert!(w.finds(&w.system, &cat.name, room.id), "{what}: administrators find every room");
+    assert!(w.finds(&w.system, &cat.name, room.id).await, "{what}: administrators find every room");
 }
 
 #[tokio::test]
@@ -1203,6 +1204,10 @@ async fn losing_access_removes_a_live_connection_from_the_room_at_once() {
 // ---------------------------------------------------------------------------------------------
 // Administrators' content actions.
 
+fn by_seq(seq: i64, replacement: Option<String>) -> RemoveMessages {
+    RemoveMessages { seqs: vec![seq], replacement, ..Default::default() }
+}
+
 #[tokio::test]
 async fn only_administrators_replace_remove_and_clear_messages() {
     let w = World::new().await;
@@ -1222,9 +1227,9 @@ async fn only_administrators_replace_remove_and_clear_messages() {
 
     #[rustfmt::skip]
     let refused = [
-        ("the author removes her message", outcome(&w.lh.remove_messages(&alice, room, &[1], None).await)),
-        ("the author replaces her message", outcome(&w.lh.remove_messages(&alice, room, &[1], Some("oops".into())).await)),
-        ("a manager removes a message", outcome(&w.lh.remove_messages(&mallory, room, &[2], None).await)),
+        ("the author removes her message", outcome(&w.lh.remove_messages(&alice, room, by_seq(1, None)).await)),
+        ("the author replaces her message", outcome(&w.lh.remove_messages(&alice, room, by_seq(1, Some("oops".into()))).await)),
+        ("a manager removes a message", outcome(&w.lh.remove_messages(&mallory, room, by_seq(2, None)).await)),
         ("the author clears the room", outcome(&w.lh.clear_room(&alice, room, w.lh.now()).await)),
         ("a manager clears the room", outcome(&w.lh.clear_room(&mallory, room, w.lh.now()).await)),
     ];
@@ -1237,12 +1242,12 @@ async fn only_administrators_replace_remove_and_clear_messages() {
     };
     assert_eq!(texts().await.len(), 5, "nothing changed");
 
-    w.lh.remove_messages(&ada, room, &[2], Some("[redacted]".into())).await.expect("replace");
-    w.lh.remove_messages(&ada, room, &[3], None).await.expect("remove");
-    let missing = w.lh.remove_messages(&ada, room, &[99], None).await;
+    w.lh.remove_messages(&ada, room, by_seq(2, Some("[redacted]".into()))).await.expect("replace");
+    w.lh.remove_messages(&ada, room, by_seq(3, None)).await.expect("remove");
+    let missing = w.lh.remove_messages(&ada, room, by_seq(99, None)).await;
     assert_eq!(outcome(&missing), Err(E::MessageNotFound));
     let removed = texts().await[2].1.clone();
-    assert!(removed != "message 3" && removed.contains("removed"), "a removal notice: {removed}");
+    assert_eq!(removed, DEFAULT_REPLACEMENT, "the default notice");
     let want = vec![
         (1, "message 1".to_owned(), false),
         (2, "[redacted]".to_owned(), true),
@@ -1321,7 +1326,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     let u = w.user("first@example.org").await;
     let lobby = w.lh.find_room(&u, "Lobby").expect("the Lobby");
     assert_eq!((lobby.category.as_str(), lobby.privacy), ("General", Privacy::Open));
-    assert!(w.finds(&u, "General", lobby.id));
+    assert!(w.finds(&u, "General", lobby.id).await);
     w.say(&u, lobby.id, "hello").await;
     // Later starts do nothing, even with another login.
     assert_eq!(w.lh.first_start("root@example.org", None).await.expect("second call"), None);
@@ -1329,7 +1334,7 @@ async fn first_start_sets_up_a_new_deployment_once() {
     assert_eq!(outcome(&w.lh.get_user(&w.system, "other@example.org")), Err(E::UserNotFound));
     let categories = w.lh.list_categories(&w.system).expect("categories");
     assert_eq!(categories.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["General"]);
-    let page = w.lh.search_rooms(&w.system, &longhall_core::service::RoomQuery { limit: 100, ..Default::default() });
+    let page = w.lh.search_rooms(&w.system, &Default::default()).await;
     assert_eq!(page.expect("rooms").items.len(), 1, "one Lobby");
     // Without a password, one is generated and works.
     let fresh = World::without_policy().await;
@@ -1391,4 +1396,311 @@ async fn live_connections_stop_at_the_configured_limit_and_free_up_on_disconnect
     assert_eq!(outcome(&lh.connect(&system)), Err(E::ServerFull), "the third is refused");
     lh.disconnect(&first, "left").await;
     assert!(lh.connect(&system).is_ok(), "a freed slot can be used again");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Choosing the messages to remove (Remove-CsPersistentChatMessage's selectors).
+
+#[tokio::test]
+async fn removal_selects_by_author_time_and_keywords_and_joined_clients_see_it() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    let bob = w.user("bob@corp.org").await;
+    let ada = w.admin_user("ada@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let room = w.room(new_room("Desk", "Floor", Privacy::Open, &[])).await.id;
+    let said = [
+        (&alice, "Merger plan for Q3"),
+        (&bob, "the MERGER is off"),
+        (&alice, "lunch plan"),
+        (&bob, "plan for the merger: done"),
+        (&alice, "nothing to see"),
+    ];
+    let mut ts = Vec::new();
+    for (who, words) in said {
+        ts.push(w.say(who, room, words).await.ts);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut reader = w.connect(&alice);
+    reader.join(&w.lh, &[room]).await;
+    let select = |keywords: &str, mode: KeywordMatch, case_sensitive: bool| RemoveMessages {
+        keywords: Some(keywords.into()),
+        match_mode: mode,
+        case_sensitive,
+        dry_run: true,
+        ..Default::default()
+    };
+    let seqs = |r: &RemovedMessages| r.messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    #[rustfmt::skip]
+    let cases: [(&str, RemoveMessages, Vec<i64>); 9] = [
+        ("all keywords, any case", select("merger plan", KeywordMatch::All, false), vec![1, 4]),
+        ("any keyword", select("merger lunch", KeywordMatch::Any, false), vec![1, 2, 3, 4]),
+        ("the exact phrase", select("plan  for", KeywordMatch::Phrase, false), vec![1, 4]),
+        ("the phrase in order only", select("merger plan", KeywordMatch::Phrase, false), vec![1]),
+        ("case-sensitive", select("MERGER", KeywordMatch::All, true), vec![2]),
+        ("by author", RemoveMessages { author: Some("bob@corp.org".into()), dry_run: true, ..Default::default() }, vec![2, 4]),
+        ("a time range, both ends inclusive",
+            RemoveMessages { from: Some(ts[1]), to: Some(ts[3]), dry_run: true, ..Default::default() }, vec![2, 3, 4]),
+        ("author and keywords together",
+            RemoveMessages { author: Some("alice@corp.org".into()), ..select("plan", KeywordMatch::All, false) }, vec![1, 3]),
+        ("sequence numbers and keywords",
+            RemoveMessages { seqs: vec![2, 3, 4], ..select("merger", KeywordMatch::All, false) }, vec![2, 4]),
+    ];
+    for (what, req, want) in cases {
+        let got = w.lh.remove_messages(&ada, room, req).await.expect(what);
+        assert!(got.dry_run, "{what}");
+        assert_eq!((seqs(&got), got.count), (want.clone(), want.len() as u64), "{what}");
+    }
+    assert!(reader.frames().is_empty(), "a dry run changes nothing and tells no one");
+
+    #[rustfmt::skip]
+    let refused = [
+        ("no selector", RemoveMessages::default(), E::InvalidValue),
+        ("blank keywords only", RemoveMessages { keywords: Some("  ".into()), ..Default::default() }, E::InvalidValue),
+        ("replace and delete", RemoveMessages { seqs: vec![1], replacement: Some("x".into()), delete: true, ..Default::default() }, E::InvalidValue),
+        ("a backwards range", RemoveMessages { from: Some(ts[3]), to: Some(ts[1]), ..Default::default() }, E::InvalidValue),
+        ("an unknown author", RemoveMessages { author: Some("nobody@corp.org".into()), ..Default::default() }, E::UserNotFound),
+        ("too many keywords", RemoveMessages { keywords: Some("x".repeat(1025)), ..Default::default() }, E::TooLong),
+    ];
+    for (what, req, code) in refused {
+        assert_eq!(outcome(&w.lh.remove_messages(&ada, room, req).await), Err(code), "{what}");
+    }
+
+    let replaced = w.lh.remove_messages(&ada, room, select("merger", KeywordMatch::All, false).with_run()).await;
+    let replaced = replaced.expect("replace");
+    assert_eq!((replaced.count, replaced.dry_run), (3, false));
+    assert_eq!(replaced.messages[0].text, "Merger plan for Q3", "the answer shows the messages as they were");
+    let live = reader.frames_of("messages_replaced");
+    assert_eq!(live.len(), 1, "one frame per batch");
+    assert_eq!(live[0]["room"], room);
+    let live_seqs: Vec<i64> =
+        live[0]["messages"].as_array().unwrap().iter().map(|m| m["seq"].as_i64().unwrap()).collect();
+    assert_eq!(live_seqs, vec![1, 2, 4]);
+    assert!(
+        live[0]["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["text"] == DEFAULT_REPLACEMENT && m["replaced"] == true)
+    );
+
+    let deleted = RemoveMessages {
+        author: Some("alice@corp.org".into()),
+        keywords: Some("lunch".into()),
+        delete: true,
+        ..Default::default()
+    };
+    assert_eq!(w.lh.remove_messages(&ada, room, deleted).await.expect("delete").count, 1);
+    assert_eq!(
+        reader.frames_of("messages_removed"),
+        vec![serde_json::json!({ "type": "messages_removed", "room": room, "seqs": [3] })]
+    );
+    let page = w.lh.history(&alice, room, HistoryQuery::Latest, None).await.expect("history");
+    let now: Vec<(i64, &str)> = page.messages.iter().map(|m| (m.seq, m.text.as_str())).collect();
+    assert_eq!(
+        now,
+        vec![(1, DEFAULT_REPLACEMENT), (2, DEFAULT_REPLACEMENT), (4, DEFAULT_REPLACEMENT), (5, "nothing to see")]
+    );
+
+    // The compliance record keeps every original.
+    let events = w.compliance().await;
+    let originals: Vec<(&str, Option<i64>, &str)> = events
+        .iter()
+        .filter(|e| e.kind == "MESSAGE_REPLACED" || e.kind == "MESSAGE_REMOVED")
+        .map(|e| (e.kind.as_str(), e.seq, e.detail["original"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(
+        originals,
+        vec![
+            ("MESSAGE_REPLACED", Some(1), "Merger plan for Q3"),
+            ("MESSAGE_REPLACED", Some(2), "the MERGER is off"),
+            ("MESSAGE_REPLACED", Some(4), "plan for the merger: done"),
+            ("MESSAGE_REMOVED", Some(3), "lunch plan"),
+        ]
+    );
+}
+
+trait Run {
+    fn with_run(self) -> Self;
+}
+
+impl Run for RemoveMessages {
+    /// The same selection, applied for real.
+    fn with_run(self) -> Self {
+        RemoveMessages { dry_run: false, ..self }
+    }
+}
+
+#[tokio::test]
+async fn large_rooms_are_changed_and_cleared_in_batches() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    let ada = w.admin_user("ada@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let room = w.room(new_room("Busy", "Floor", Privacy::Open, &[])).await.id;
+    let total = 2 * CONTENT_BATCH as i64 + 100;
+    for i in 1..=total {
+        let words = if i % 10 == 0 { format!("tick {i} flagged") } else { format!("tick {i}") };
+        w.say(&alice, room, &words).await;
+    }
+    let mut reader = w.connect(&alice);
+    reader.join(&w.lh, &[room]).await;
+
+    let req = RemoveMessages { keywords: Some("flagged".into()), ..Default::default() };
+    let changed = w.lh.remove_messages(&ada, room, req).await.expect("replace");
+    assert_eq!(changed.count, total as u64 / 10, "matches in every batch");
+    assert_eq!(changed.messages.len(), 100, "the answer lists at most 100");
+    let frames = reader.frames_of("messages_replaced");
+    assert_eq!(frames.len(), 3, "one live frame per batch of {CONTENT_BATCH}");
+
+    let cleared = w.lh.clear_room(&ada, room, w.lh.now()).await.expect("clear");
+    assert_eq!(cleared.count, total as u64);
+    assert_eq!(reader.frames_of("room_cleared").len(), 1, "one frame when the clear is done");
+    let batches: Vec<i64> = w
+        .compliance()
+        .await
+        .iter()
+        .filter(|e| e.kind == "ROOM_CLEARED")
+        .map(|e| e.detail["count"].as_i64().unwrap_or_default())
+        .collect();
+    assert_eq!(batches, vec![CONTENT_BATCH as i64, CONTENT_BATCH as i64, 100], "one record per batch");
+    let page = w.lh.history(&alice, room, HistoryQuery::Latest, None).await.expect("history");
+    assert!(page.messages.is_empty());
+}
+
+#[tokio::test]
+async fn clearing_up_to_a_time_keeps_later_messages() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    let ada = w.admin_user("ada@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let room = w.room(new_room("Desk", "Floor", Privacy::Open, &[])).await.id;
+    let mut ts = Vec::new();
+    for words in ["old", "older", "newer"] {
+        ts.push(w.say(&alice, room, words).await.ts);
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let mut reader = w.connect(&alice);
+    reader.join(&w.lh, &[room]).await;
+    assert_eq!(w.lh.count_clearable(&ada, room, ts[1]).await.expect("what if").count, 2);
+    assert_eq!(outcome(&w.lh.count_clearable(&alice, room, ts[1]).await), Err(E::AdminRequired));
+    assert!(reader.frames().is_empty(), "counting changes nothing");
+    let cleared = w.lh.clear_room(&ada, room, ts[1]).await.expect("clear");
+    assert_eq!(cleared.count, 2, "up to and including the time");
+    assert_eq!(
+        reader.frames_of("room_cleared"),
+        vec![serde_json::json!({ "type": "room_cleared", "room": room, "up_to": ts[1] })]
+    );
+    let page = w.lh.history(&alice, room, HistoryQuery::Latest, None).await.expect("history");
+    assert_eq!(page.messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(), vec!["newer"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The usage report (ChatUsageReport).
+
+#[tokio::test]
+async fn the_usage_report_ranks_rooms_and_users_of_a_known_history() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    let bob = w.user("bob@corp.org").await;
+    w.user("carol@corp.org").await;
+    w.user("dave@corp.org").await;
+    let disable = UserUpdate { disabled: Some(true), ..Default::default() };
+    w.lh.update_user(&w.system, "dave@corp.org", disable).await.expect("disable dave");
+    let ada = w.admin_user("ada@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let busy = w.room(new_room("Busy", "Floor", Privacy::Open, &[])).await.id;
+    let quiet = w.room(new_room("Quiet", "Floor", Privacy::Open, &[])).await.id;
+    w.room(new_room("Silent", "Floor", Privacy::Secret, &[])).await;
+    let start = w.lh.now();
+    for (who, room) in [(&alice, busy), (&bob, busy), (&alice, busy), (&bob, quiet)] {
+        w.say(who, room, "hello").await;
+    }
+    let q = |top: Option<u32>| UsageQuery { top, ..Default::default() };
+    let r = w.lh.usage_report(&ada, q(None)).await.expect("report");
+    assert_eq!(
+        r.totals,
+        UsageTotals { messages: 4, rooms: 3, rooms_enabled: 3, rooms_active: 2, users: 5, users_active: 2 },
+        "users: alice, bob, carol, dave and ada"
+    );
+    let rooms = |list: &[RoomActivity]| list.iter().map(|r| (r.name.clone(), r.messages)).collect::<Vec<_>>();
+    let users = |list: &[UserActivity]| list.iter().map(|u| (u.login.clone(), u.messages)).collect::<Vec<_>>();
+    let pair = |n: &str, c: u64| (n.to_owned(), c);
+    assert_eq!(rooms(&r.most_active_rooms), vec![pair("Busy", 3), pair("Quiet", 1)], "silent rooms are left out");
+    assert_eq!(rooms(&r.least_active_rooms), vec![pair("Silent", 0), pair("Quiet", 1), pair("Busy", 3)]);
+    assert_eq!(users(&r.most_active_users), vec![pair("alice@corp.org", 2), pair("bob@corp.org", 2)], "ties by login");
+    assert_eq!(
+        users(&r.least_active_users),
+        vec![pair("ada@corp.org", 0), pair("carol@corp.org", 0), pair("alice@corp.org", 2), pair("bob@corp.org", 2)],
+        "enabled users only"
+    );
+    assert_eq!(rooms(&r.inactive_rooms), vec![pair("Silent", 0)], "without a date: rooms never posted to");
+    let today = r.per_day.last().expect("a day").period.clone();
+    assert_eq!((r.per_day.len(), r.per_day[0].messages), (1, 4));
+    assert_eq!((r.per_week.len(), r.per_week[0].messages), (1, 4));
+    assert_eq!(r.per_month, vec![PeriodCount { period: today[..7].to_owned(), messages: 4 }]);
+    assert!(r.per_week[0].period <= today, "a week is named by its Monday");
+
+    let top1 = w.lh.usage_report(&ada, q(Some(1))).await.expect("report");
+    assert_eq!(
+        (rooms(&top1.most_active_rooms), users(&top1.most_active_users)),
+        (vec![pair("Busy", 3)], vec![pair("alice@corp.org", 2)])
+    );
+    // A period after the posts: nothing counted, every room inactive since its start.
+    let later = w.lh.now() + 1;
+    let after = UsageQuery { since: Some(later), until: Some(later + 1000), ..Default::default() };
+    let empty = w.lh.usage_report(&ada, after).await.expect("report");
+    assert_eq!((empty.totals.messages, empty.most_active_rooms.len(), empty.per_day.len()), (0, 0, 0));
+    assert_eq!(empty.inactive_rooms.len(), 3);
+    let window = UsageQuery { since: Some(start), inactive_since: Some(start), ..Default::default() };
+    assert_eq!(w.lh.usage_report(&ada, window).await.expect("report").inactive_rooms.len(), 1);
+
+    for (what, actor, query, code) in [
+        ("a user", &alice, q(None), E::AdminRequired),
+        ("top 0", &ada, q(Some(0)), E::InvalidValue),
+        ("top 501", &ada, q(Some(501)), E::InvalidValue),
+        (
+            "since after until",
+            &ada,
+            UsageQuery { since: Some(2), until: Some(1), ..Default::default() },
+            E::InvalidValue,
+        ),
+    ] {
+        assert_eq!(outcome(&w.lh.usage_report(actor, query).await), Err(code), "{what}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The directory's invitations and content-size filters (Get-CsPersistentChatRoom).
+
+#[tokio::test]
+async fn the_directory_filters_by_invitations_and_content_size() {
+    let w = World::new().await;
+    let alice = w.user("alice@corp.org").await;
+    w.category("Floor", &["everyone"], &[], &[]).await;
+    let mut quiet = new_room("Quiet", "Floor", Privacy::Open, &[]);
+    quiet.invitations = RoomInvitations::Off;
+    let quiet = w.room(quiet).await.id;
+    let big = w.room(new_room("Big", "Floor", Privacy::Open, &[])).await.id;
+    let chunk = "x".repeat(16 * 1024);
+    for _ in 0..65 {
+        w.say(&alice, big, &chunk).await;
+    }
+    w.say(&alice, quiet, "small").await;
+    let names = async |who: &longhall_core::Actor, q: RoomSearch| -> Result<Vec<String>, E> {
+        let page = w.lh.search_rooms(who, &q).await;
+        outcome(&page).map(|_| page.unwrap().items.into_iter().map(|r| r.name).collect())
+    };
+    let off = RoomSearch { invitations: Some(RoomInvitations::Off), ..Default::default() };
+    assert_eq!(names(&alice, off).await, Ok(vec!["Quiet".to_owned()]), "anyone may filter on invitations");
+    let inherit = RoomSearch { invitations: Some(RoomInvitations::Inherit), ..Default::default() };
+    assert_eq!(names(&alice, inherit).await, Ok(vec!["Big".to_owned()]));
+    let mb = |n| RoomSearch { content_larger_than_mb: Some(n), ..Default::default() };
+    assert_eq!(names(&w.system, mb(1)).await, Ok(vec!["Big".to_owned()]), "65 × 16 KiB is over 1 MB");
+    assert_eq!(names(&w.system, mb(2)).await, Ok(vec![]));
+    assert_eq!(names(&w.system, mb(0)).await, Ok(vec!["Quiet".to_owned(), "Big".to_owned()]), "0: any content");
+    assert_eq!(names(&alice, mb(0)).await, Err(E::AdminRequired), "content size is for administrators");
+    assert_eq!(names(&w.system, mb(u64::MAX)).await, Err(E::InvalidValue));
+    w.lh.clear_room(&w.system, big, w.lh.now()).await.expect("clear");
+    assert_eq!(names(&w.system, mb(0)).await, Ok(vec!["Quiet".to_owned()]), "a cleared room holds nothing");
 }

@@ -311,6 +311,42 @@ pub struct SearchQuery {
     pub limit: u32,
 }
 
+/// One page of a walk through a room's kept messages (`Store::scan_messages`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageScan {
+    pub room: RoomId,
+    /// Only messages after this sequence number (0: from the start).
+    pub after: Seq,
+    pub author: Option<UserId>,
+    /// Inclusive.
+    pub from_ts: Option<Millis>,
+    /// Inclusive.
+    pub to_ts: Option<Millis>,
+    pub limit: u32,
+}
+
+/// One room's figures in `Store::usage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomUsage {
+    pub room: RoomId,
+    /// Kept messages in the window.
+    pub messages: u64,
+    /// The room's latest kept message, at any time.
+    pub last_post: Option<Millis>,
+}
+
+/// What `Store::usage` counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageFigures {
+    /// Every room, by id.
+    pub rooms: Vec<RoomUsage>,
+    /// (author, messages) of every author with a message in the window, by id.
+    pub users: Vec<(UserId, u64)>,
+    /// (UTC day: days since 1970-01-01, messages) of every day with a message in the window,
+    /// ascending.
+    pub days: Vec<(i64, u64)>,
+}
+
 /// Everything the core keeps in memory, as loaded from the store at start.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogData {

@@ -97,14 +97,41 @@ pub trait Store: Send + Sync + 'static {
         text: &'a str,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
-    /// Deletes the room's messages with `ts <= up_to`, records `event` (a `RoomCleared`
-    /// compliance event) with the count, and returns the count. Sequence numbers are not reused.
+    /// Deletes at most `limit` of the room's oldest messages with `ts <= up_to` (so a large
+    /// room is cleared in several short writes), records `event` (a `RoomCleared` compliance
+    /// event) with the count in `detail.count` when it is not 0, and returns the count.
+    /// `NotFound` for a missing room. Sequence numbers are not reused.
     fn clear_room<'a>(
         &'a self,
         room: RoomId,
         up_to: Millis,
+        limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>>;
+    /// How many kept messages of the room have `ts <= up_to` (what `clear_room` would delete).
+    fn count_messages_up_to(&self, room: RoomId, up_to: Millis) -> BoxFuture<'_, StoreResult<u64>>;
+    /// Kept messages of `scan.room` with `seq > scan.after`, narrowed by author and the
+    /// inclusive time range, in sequence order, at most `scan.limit`: the pages a content
+    /// action walks through a room.
+    fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
+    /// Deletes the given messages outright and records one compliance event per message
+    /// (`event` with its `seq` set and `detail.original` holding the text). Sequence numbers
+    /// without a kept message are skipped. Returns the messages as they were.
+    fn delete_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>>;
+
+    /// Rooms whose kept messages take more than `bytes` (text and story titles, in UTF-8),
+    /// with their size, by id. The store keeps each room's size as messages are posted,
+    /// replaced, deleted and cleared, so this reads no message.
+    fn rooms_larger_than(&self, bytes: u64) -> BoxFuture<'_, StoreResult<Vec<(RoomId, u64)>>>;
+    /// Message counts for the usage report over the kept messages with
+    /// `from_ts <= ts <= to_ts`, read at one moment: every room (also those without a message),
+    /// the authors who posted, and the UTC days with posts.
+    fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>>;
 
     // ---- following, read positions, invitations
 

@@ -510,17 +510,66 @@ pub(crate) fn replace_messages(
     Ok(before)
 }
 
-pub(crate) fn clear_room(c: &Conns<'_>, room: RoomId, up_to: Millis, event: &ComplianceEvent) -> StoreResult<u64> {
+pub(crate) fn delete_messages(
+    c: &Conns<'_>,
+    room: RoomId,
+    seqs: &[Seq],
+    event: &ComplianceEvent,
+) -> StoreResult<Vec<StoredMessage>> {
+    let mut seqs = seqs.to_vec();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut before = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let old = c
+            .chat
+            .prepare_cached(concat!(message_select!(), "WHERE m.room_id = ?1 AND m.seq = ?2"))
+            .db()?
+            .query_row(params![room, seq], message_row)
+            .optional()
+            .db()?;
+        let Some(old) = old else { continue };
+        c.chat
+            .prepare_cached("DELETE FROM messages WHERE room_id = ?1 AND seq = ?2")
+            .db()?
+            .execute(params![room, seq])
+            .db()?;
+        let mut e = event.clone();
+        e.room = room;
+        e.seq = Some(seq);
+        e.detail = detail_with(&event.detail, json!({ "original": old.text }));
+        record_event(c, &e)?;
+        before.push(old);
+    }
+    Ok(before)
+}
+
+pub(crate) fn clear_room(
+    c: &Conns<'_>,
+    room: RoomId,
+    up_to: Millis,
+    limit: u32,
+    event: &ComplianceEvent,
+) -> StoreResult<u64> {
     let exists: Option<i64> =
         c.chat.query_row("SELECT id FROM rooms WHERE id = ?1", [room], |r| r.get(0)).optional().db()?;
     if exists.is_none() {
         return Err(not_found("room", room));
     }
-    let count =
-        c.chat.execute("DELETE FROM messages WHERE room_id = ?1 AND ts <= ?2", params![room, up_to]).db()? as u64;
-    let mut e = event.clone();
-    e.detail = detail_with(&event.detail, json!({ "count": count }));
-    record_event(c, &e)?;
+    // Oldest first by the (room, ts) index, so each batch is a short write.
+    let count = c
+        .chat
+        .execute(
+            "DELETE FROM messages WHERE id IN \
+             (SELECT id FROM messages WHERE room_id = ?1 AND ts <= ?2 ORDER BY ts LIMIT ?3)",
+            params![room, up_to, limit],
+        )
+        .db()? as u64;
+    if count > 0 {
+        let mut e = event.clone();
+        e.detail = detail_with(&event.detail, json!({ "count": count }));
+        record_event(c, &e)?;
+    }
     Ok(count)
 }
 

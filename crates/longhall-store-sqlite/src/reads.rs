@@ -246,6 +246,81 @@ pub(crate) fn messages_before(
     Ok(v)
 }
 
+pub(crate) fn rooms_larger_than(c: &Connection, bytes: u64) -> StoreResult<Vec<(RoomId, u64)>> {
+    c.prepare_cached("SELECT id, content_bytes FROM rooms WHERE content_bytes > ?1 ORDER BY id")
+        .db()?
+        .query_map([i64::try_from(bytes).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+        .db()?
+        .collect::<Result<Vec<_>, _>>()
+        .db()
+}
+
+/// Three aggregate queries in one read transaction, so the figures agree with each other.
+pub(crate) fn usage(c: &Connection, from_ts: Millis, to_ts: Millis) -> StoreResult<UsageFigures> {
+    c.execute_batch("BEGIN").db()?;
+    let result = (|| {
+        // Per room: two lookups in the (room, ts) index.
+        let rooms = c
+            .prepare_cached(
+                "SELECT r.id, \
+                   (SELECT COUNT(*) FROM messages m WHERE m.room_id = r.id AND m.ts BETWEEN ?1 AND ?2), \
+                   (SELECT MAX(m.ts) FROM messages m WHERE m.room_id = r.id) \
+                 FROM rooms r ORDER BY r.id",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| {
+                Ok(RoomUsage { room: r.get(0)?, messages: r.get::<_, i64>(1)? as u64, last_post: r.get(2)? })
+            })
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let users = c
+            .prepare_cached(
+                "SELECT author, COUNT(*) FROM messages WHERE ts BETWEEN ?1 AND ?2 GROUP BY author ORDER BY author",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        let days = c
+            .prepare_cached(
+                "SELECT (ts - ((ts % 86400000) + 86400000) % 86400000) / 86400000 AS day, COUNT(*) \
+                 FROM messages WHERE ts BETWEEN ?1 AND ?2 GROUP BY day ORDER BY day",
+            )
+            .db()?
+            .query_map(params![from_ts, to_ts], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .db()?
+            .collect::<Result<Vec<_>, _>>()
+            .db()?;
+        Ok(UsageFigures { rooms, users, days })
+    })();
+    c.execute_batch("COMMIT").db()?;
+    result
+}
+
+pub(crate) fn count_messages_up_to(c: &Connection, room: RoomId, up_to: Millis) -> StoreResult<u64> {
+    let n: i64 = c
+        .prepare_cached("SELECT COUNT(*) FROM messages WHERE room_id = ?1 AND ts <= ?2")
+        .db()?
+        .query_row(params![room, up_to], |r| r.get(0))
+        .db()?;
+    Ok(n as u64)
+}
+
+pub(crate) fn scan_messages(c: &Connection, q: &MessageScan) -> StoreResult<Vec<StoredMessage>> {
+    messages(
+        c,
+        concat!(
+            message_select!(),
+            "WHERE m.room_id = ?1 AND m.seq > ?2 \
+             AND (?3 IS NULL OR m.author = ?3) AND (?4 IS NULL OR m.ts >= ?4) AND (?5 IS NULL OR m.ts <= ?5) \
+             ORDER BY m.seq ASC LIMIT ?6"
+        ),
+        params![q.room, q.after, q.author, q.from_ts, q.to_ts, q.limit],
+    )
+}
+
 pub(crate) fn messages_after(c: &Connection, room: RoomId, after: Seq, limit: u32) -> StoreResult<Vec<StoredMessage>> {
     messages(
         c,

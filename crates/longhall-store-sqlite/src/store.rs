@@ -329,10 +329,38 @@ impl Store for SqliteStore {
         &'a self,
         room: RoomId,
         up_to: Millis,
+        limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>> {
         let event = event.clone();
-        self.write(move |c| ops::clear_room(c, room, up_to, &event))
+        self.write(move |c| ops::clear_room(c, room, up_to, limit, &event))
+    }
+
+    fn rooms_larger_than(&self, bytes: u64) -> BoxFuture<'_, StoreResult<Vec<(RoomId, u64)>>> {
+        self.read(move |c| reads::rooms_larger_than(c, bytes))
+    }
+
+    fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>> {
+        self.read(move |c| reads::usage(c, from_ts, to_ts))
+    }
+
+    fn count_messages_up_to(&self, room: RoomId, up_to: Millis) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read(move |c| reads::count_messages_up_to(c, room, up_to))
+    }
+
+    fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let scan = scan.clone();
+        self.read(move |c| reads::scan_messages(c, &scan))
+    }
+
+    fn delete_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        let (seqs, event) = (seqs.to_vec(), event.clone());
+        self.write(move |c| ops::delete_messages(c, room, &seqs, &event))
     }
 
     fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>> {

@@ -157,6 +157,33 @@ async fn a_newer_schema_is_refused() {
     }
 }
 
+/// A store made before rooms kept their content size gets it computed by the migration.
+#[tokio::test]
+async fn the_content_size_migration_counts_existing_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    post_all(&s, w.room_a, w.alice, 1_000, &["four", "fivé"]).await;
+    post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
+    s.close();
+    // Back to the version before the content-size migration (chat/003_room_content_bytes.sql,
+    // the latest), as a store of the previous release left it.
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    c.execute_batch(
+        "DROP TRIGGER messages_bytes_insert; DROP TRIGGER messages_bytes_delete; DROP TRIGGER messages_bytes_update; \
+         ALTER TABLE rooms DROP COLUMN content_bytes;",
+    )
+    .unwrap();
+    c.pragma_update(None, "user_version", version - 1).unwrap();
+    drop(c);
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 4 + 5), (w.room_b, 1)]);
+    post_all(&s, w.room_b, w.alice, 5_000, &["yz"]).await;
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[1], (w.room_b, 3), "and keeps it from then on");
+    s.close();
+}
+
 #[tokio::test]
 async fn files_use_wal_and_full_sync() {
     let dir = tempfile::tempdir().unwrap();

@@ -744,7 +744,10 @@ pub async fn clear_room_deletes_up_to_a_time_and_keeps_seqs<S: Store>(s: &S) {
     post_all(s, w.room_b, w.alice, 1_000, &["other one"]).await;
     let ev = event(ComplianceKind::RoomCleared, w.room_a, w.bob, 9_000);
 
-    assert_eq!(s.clear_room(w.room_a, 3_000, &ev).await.unwrap(), 3, "ts <= up_to, inclusive");
+    assert_eq!(s.count_messages_up_to(w.room_a, 3_000).await.unwrap(), 3, "what a clear would delete");
+    assert!(all_events(s).await.iter().all(|(_, e)| e.kind != ComplianceKind::RoomCleared), "counting records nothing");
+    assert_eq!(s.clear_room(w.room_a, 3_000, 100, &ev).await.unwrap(), 3, "ts <= up_to, inclusive");
+    assert_eq!(s.count_messages_up_to(w.room_a, 3_000).await.unwrap(), 0);
     assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["four", "five"]);
     assert_eq!(texts(&s.latest_messages(w.room_b, 10).await.unwrap()), vec!["other one"], "other rooms untouched");
     assert!(s.search(&query(&[w.room_a], Some("one"))).await.unwrap().is_empty(), "cleared text leaves search");
@@ -760,9 +763,131 @@ pub async fn clear_room_deletes_up_to_a_time_and_keeps_seqs<S: Store>(s: &S) {
     assert_eq!(e.detail["count"], json!(3));
     assert_eq!(e.detail["reason"], json!("test"));
 
-    assert_eq!(s.clear_room(w.room_a, 100_000, &ev).await.unwrap(), 3);
+    assert_eq!(s.clear_room(w.room_a, 100_000, 100, &ev).await.unwrap(), 3);
     assert!(s.latest_messages(w.room_a, 10).await.unwrap().is_empty());
     assert_eq!(post_all(s, w.room_a, w.alice, 20_000, &["seven"]).await, vec![7]);
+    assert_eq!(s.clear_room(w.room_a, 1_000, 100, &ev).await.unwrap(), 0);
+    let cleared = all_events(s).await.into_iter().filter(|(_, e)| e.kind == ComplianceKind::RoomCleared).count();
+    assert_eq!(cleared, 2, "clearing nothing records nothing");
+}
+
+pub async fn clear_room_in_batches_takes_the_oldest_first<S: Store>(s: &S) {
+    let w = world(s).await;
+    // ts 1000..5000
+    post_all(s, w.room_a, w.alice, 1_000, &["one", "two", "three", "four", "five"]).await;
+    let ev = event(ComplianceKind::RoomCleared, w.room_a, w.bob, 9_000);
+    assert_eq!(s.clear_room(w.room_a, 4_000, 2, &ev).await.unwrap(), 2, "at most the limit");
+    assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["three", "four", "five"]);
+    assert_eq!(s.clear_room(w.room_a, 4_000, 2, &ev).await.unwrap(), 2);
+    assert_eq!(s.clear_room(w.room_a, 4_000, 2, &ev).await.unwrap(), 0, "nothing older is left");
+    assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["five"]);
+    let counts: Vec<_> = all_events(s)
+        .await
+        .into_iter()
+        .filter(|(_, e)| e.kind == ComplianceKind::RoomCleared)
+        .map(|(_, e)| e.detail["count"].clone())
+        .collect();
+    assert_eq!(counts, vec![json!(2), json!(2)], "one event per batch that deleted something");
+}
+
+pub async fn scan_messages_walks_a_room_with_filters<S: Store>(s: &S) {
+    let w = world(s).await;
+    // ts 1000..6000, alternating authors
+    for (i, text) in ["a1", "b2", "a3", "b4", "a5", "b6"].iter().enumerate() {
+        let author = if i % 2 == 0 { w.alice } else { w.bob };
+        post_all(s, w.room_a, author, 1_000 * (i as i64 + 1), &[text]).await;
+    }
+    post_all(s, w.room_b, w.alice, 1_000, &["elsewhere"]).await;
+    let scan =
+        |after, author, from_ts, to_ts, limit| MessageScan { room: w.room_a, after, author, from_ts, to_ts, limit };
+    assert_eq!(texts(&s.scan_messages(&scan(0, None, None, None, 4)).await.unwrap()), vec!["a1", "b2", "a3", "b4"]);
+    assert_eq!(texts(&s.scan_messages(&scan(4, None, None, None, 4)).await.unwrap()), vec!["a5", "b6"], "next page");
+    assert_eq!(texts(&s.scan_messages(&scan(0, Some(w.bob), None, None, 10)).await.unwrap()), vec!["b2", "b4", "b6"]);
+    assert_eq!(
+        texts(&s.scan_messages(&scan(0, None, Some(2_000), Some(4_000), 10)).await.unwrap()),
+        vec!["b2", "a3", "b4"],
+        "both ends inclusive"
+    );
+    assert_eq!(
+        texts(&s.scan_messages(&scan(2, Some(w.alice), Some(1_000), Some(5_000), 10)).await.unwrap()),
+        vec!["a3", "a5"]
+    );
+}
+
+pub async fn delete_messages_removes_outright_and_records_originals<S: Store>(s: &S) {
+    let w = world(s).await;
+    post_all(s, w.room_a, w.alice, 1_000, &["secret one", "keep", "secret two"]).await;
+    let ev = event(ComplianceKind::MessageRemoved, w.room_a, w.bob, 9_000);
+    let before = s.delete_messages(w.room_a, &[3, 1, 99, 1], &ev).await.unwrap();
+    assert_eq!(seqs(&before), vec![1, 3], "the found messages as they were, once each");
+    assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["keep"]);
+    assert!(s.search(&query(&[w.room_a], Some("secret"))).await.unwrap().is_empty(), "gone from search");
+    let removed: Vec<_> =
+        all_events(s).await.into_iter().map(|(_, e)| e).filter(|e| e.kind == ComplianceKind::MessageRemoved).collect();
+    assert_eq!(removed.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![Some(1), Some(3)]);
+    assert_eq!(removed[0].detail["original"], json!("secret one"));
+    assert_eq!(removed[1].detail["original"], json!("secret two"));
+    assert_eq!(post_all(s, w.room_a, w.alice, 10_000, &["four"]).await, vec![4], "numbers are not reused");
+}
+
+// ---- room content size
+
+pub async fn room_content_size_follows_posts_replacements_and_deletions<S: Store>(s: &S) {
+    let w = world(s).await;
+    assert!(s.rooms_larger_than(0).await.unwrap().is_empty(), "new rooms hold nothing");
+    // "é" is two bytes of UTF-8; a story title counts too.
+    let mut story = post(w.room_a, w.alice, 1_000, "0123456789");
+    story.story_title = Some("titlé".into());
+    s.commit_posts(vec![story, post(w.room_a, w.alice, 2_000, "héllo")]).await.unwrap();
+    post_all(s, w.room_b, w.bob, 1_000, &["xyz"]).await;
+    let mut unkept = post(w.room_b, w.bob, 5_000, "not kept, not counted");
+    unkept.keep = false;
+    s.commit_posts(vec![unkept]).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 10 + 6 + 6), (w.room_b, 3)]);
+    assert_eq!(s.rooms_larger_than(3).await.unwrap(), vec![(w.room_a, 22)], "strictly larger");
+
+    let ev = event(ComplianceKind::MessageReplaced, w.room_a, w.bob, 9_000);
+    s.replace_messages(w.room_a, &[2], "hi", &ev).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[0], (w.room_a, 10 + 6 + 2));
+    s.delete_messages(w.room_a, &[1], &event(ComplianceKind::MessageRemoved, w.room_a, w.bob, 9_000)).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[0], (w.room_a, 2));
+    s.clear_room(w.room_b, 10_000, 100, &event(ComplianceKind::RoomCleared, w.room_b, w.bob, 9_000)).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 2)], "a cleared room holds nothing");
+}
+
+// ---- the usage report
+
+pub async fn usage_counts_rooms_authors_and_days<S: Store>(s: &S) {
+    const DAY: i64 = 86_400_000;
+    let w = world(s).await;
+    post_all(s, w.room_a, w.alice, 1_000, &["a", "b", "c"]).await; // day 0: ts 1000, 2000, 3000
+    post_all(s, w.room_a, w.bob, DAY + 5_000, &["d"]).await; // day 1
+    post_all(s, w.room_b, w.alice, 10 * DAY, &["e", "f"]).await; // day 10
+    let all = s.usage(0, 100 * DAY).await.unwrap();
+    let room = |room, messages, last_post| RoomUsage { room, messages, last_post };
+    assert_eq!(all.rooms, vec![room(w.room_a, 4, Some(DAY + 5_000)), room(w.room_b, 2, Some(10 * DAY + 1_000))]);
+    let mut users = all.users.clone();
+    users.sort();
+    let mut want = vec![(w.alice, 5), (w.bob, 1)];
+    want.sort();
+    assert_eq!(users, want);
+    assert_eq!(all.days, vec![(0, 3), (1, 1), (10, 2)]);
+
+    // Both ends inclusive; the latest post is of any time.
+    let window = s.usage(2_000, DAY + 5_000).await.unwrap();
+    assert_eq!(window.rooms, vec![room(w.room_a, 3, Some(DAY + 5_000)), room(w.room_b, 0, Some(10 * DAY + 1_000))]);
+    let mut users = window.users.clone();
+    users.sort();
+    let mut want = vec![(w.alice, 2), (w.bob, 1)];
+    want.sort();
+    assert_eq!(users, want);
+    assert_eq!(window.days, vec![(0, 2), (1, 1)]);
+
+    // Cleared messages no longer count.
+    s.clear_room(w.room_b, 100 * DAY, 100, &event(ComplianceKind::RoomCleared, w.room_b, w.bob, 1)).await.unwrap();
+    let after = s.usage(0, 100 * DAY).await.unwrap();
+    assert_eq!(after.rooms[1], room(w.room_b, 0, None));
+    assert_eq!(after.days, vec![(0, 3), (1, 1)]);
 }
 
 // ---- following, read positions, invitations
@@ -960,7 +1085,7 @@ pub async fn missing_references_are_errors<S: Store>(s: &S) {
     assert!(s.add_invitations(w.room_a, &[w.bob, nobody], 1).await.is_err());
     assert!(s.invitations_after(w.bob, 0, 10).await.unwrap().is_empty(), "a failed call invites no one");
     assert!(matches!(
-        s.clear_room(nowhere, 1, &event(ComplianceKind::RoomCleared, nowhere, w.alice, 1)).await,
+        s.clear_room(nowhere, 1, 100, &event(ComplianceKind::RoomCleared, nowhere, w.alice, 1)).await,
         Err(StoreError::NotFound(_))
     ));
     assert!(all_events(s).await.is_empty());

@@ -24,6 +24,8 @@ pub const MAX_LIST_ITEMS: usize = 1000;
 pub const MAX_HISTORY_PAGE: u32 = 500;
 /// Most results of one content search (the "cap").
 pub const MAX_SEARCH_RESULTS: u32 = 200;
+/// Longest text of a content search or of a message removal's keywords, in bytes of UTF-8.
+pub const MAX_SEARCH_TEXT_BYTES: usize = 1024;
 /// Most results of one directory or admin list page.
 pub const MAX_PAGE: u32 = 500;
 /// Messages a connection may have queued for sending before it is closed as a slow consumer.

@@ -122,6 +122,14 @@ pub enum ServerFrame {
     },
     /// A new message in a joined room, in sequence order.
     Message(MessageView),
+    /// An administrator replaced the text of these messages of a joined room (each as it
+    /// now reads, `replaced` set).
+    MessagesReplaced { room: i64, messages: Vec<MessageView> },
+    /// An administrator deleted these messages of a joined room outright.
+    MessagesRemoved { room: i64, seqs: Vec<i64> },
+    /// An administrator cleared a joined room: its messages posted at or before `up_to`
+    /// (ms since 1970) are gone.
+    RoomCleared { room: i64, up_to: i64 },
     /// Someone joined a (small) room.
     ParticipantJoined { room: i64, participant: Participant },
     /// Someone left a (small) room.

@@ -23,6 +23,9 @@ pub const USAGE: i32 = 2;
 pub const REFUSED: i32 = 3;
 /// The server could not be reached (refused connection, unknown host, time-out).
 pub const UNREACHABLE: i32 = 4;
+/// `longhall test-message` only: a step of the synthetic transaction failed (the server
+/// answered, but not as a working deployment should).
+pub const TEST_FAILED: i32 = 5;
 
 /// The old name of `LONGHALL_URL`, still read.
 pub const URL_ALIAS_VAR: &str = "LONGHALL_SERVER";
@@ -367,5 +370,128 @@ mod tests {
         assert_eq!(exit_code(&unreachable), UNREACHABLE);
         assert_eq!(exit_code(&Usage("no token".into()).into()), USAGE);
         assert_eq!(exit_code(&anyhow::anyhow!("disk full")), FAILED);
+    }
+}
+
+/// Which end of a day a bare date stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayEnd {
+    /// 00:00:00.000 UTC (a range's start).
+    Start,
+    /// 23:59:59.999 UTC (a range's end, "up to and including").
+    End,
+}
+
+/// A time given as `YYYY-MM-DD` (a whole UTC day; `end` says which end) or RFC 3339
+/// (`2026-03-01T09:30:00Z`, `2026-03-01T09:30:00.250+01:00`), in ms since 1970.
+pub fn parse_time(text: &str, end: DayEnd) -> Result<i64, Usage> {
+    let bad = || Usage(format!("\"{text}\" is not a date: write YYYY-MM-DD or RFC 3339 (2026-03-01T09:30:00Z)"));
+    let t = text.trim();
+    let num = |s: &str| -> Result<i64, Usage> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
+        s.parse().map_err(|_| bad())
+    };
+    let date = t.get(..10).ok_or_else(bad)?;
+    let parts: Vec<&str> = date.split('-').collect();
+    if parts.len() != 3 || parts[0].len() != 4 || parts[1].len() != 2 || parts[2].len() != 2 {
+        return Err(bad());
+    }
+    let (y, m, d) = (num(parts[0])?, num(parts[1])?, num(parts[2])?);
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
+        return Err(bad());
+    }
+    let day_ms = days_from_civil(y, m, d) * 86_400_000;
+    let rest = &t[10..];
+    if rest.is_empty() {
+        return Ok(match end {
+            DayEnd::Start => day_ms,
+            DayEnd::End => day_ms + 86_400_000 - 1,
+        });
+    }
+    let rest = rest.strip_prefix(['T', 't', ' ']).ok_or_else(bad)?;
+    // HH:MM:SS, optional fraction, then Z or ±HH:MM.
+    let (clock, zone) = match rest.find(['Z', 'z', '+', '-']) {
+        Some(i) => rest.split_at(i),
+        None => return Err(bad()),
+    };
+    let (hms, frac) = match clock.split_once('.') {
+        Some((hms, frac)) => (hms, Some(frac)),
+        None => (clock, None),
+    };
+    let hms: Vec<&str> = hms.split(':').collect();
+    if hms.len() != 3 || hms.iter().any(|p| p.len() != 2) {
+        return Err(bad());
+    }
+    let (h, mi, s) = (num(hms[0])?, num(hms[1])?, num(hms[2])?);
+    if h > 23 || mi > 59 || s > 60 {
+        return Err(bad());
+    }
+    let ms = match frac {
+        Some(f) => {
+            num(f)?;
+            let f3: String = f.chars().chain("000".chars()).take(3).collect();
+            num(&f3)?
+        }
+        None => 0,
+    };
+    let offset = match zone {
+        "Z" | "z" => 0,
+        z => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = z[1..].split_once(':').ok_or_else(bad)?;
+            if oh.len() != 2 || om.len() != 2 {
+                return Err(bad());
+            }
+            sign * (num(oh)? * 60 + num(om)?) * 60_000
+        }
+    };
+    Ok(day_ms + ((h * 60 + mi) * 60 + s) * 1000 + ms - offset)
+}
+
+/// ms since 1970 as `YYYY-MM-DD HH:MM:SS` UTC.
+pub fn format_time(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let secs = ms.rem_euclid(86_400_000) / 1000;
+    let (y, m, d) = longhall_core::service::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod date_tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_rfc3339_times() {
+        assert_eq!(parse_time("1970-01-01", DayEnd::Start).unwrap(), 0);
+        assert_eq!(parse_time("1970-01-01", DayEnd::End).unwrap(), 86_399_999);
+        assert_eq!(parse_time("2026-03-01T09:30:00Z", DayEnd::Start).unwrap(), 1_772_357_400_000);
+        assert_eq!(parse_time("2026-03-01T10:30:00.25+01:00", DayEnd::End).unwrap(), 1_772_357_400_250);
+        assert_eq!(format_time(1_772_357_400_250), "2026-03-01 09:30:00");
+        assert_eq!(parse_time("2024-02-29", DayEnd::Start).map(format_time).unwrap(), "2024-02-29 00:00:00");
+        for bad in ["2026-02-30", "2026-3-01", "yesterday", "2026-03-01T25:00:00Z", "2026-03-01T09:30:00", ""] {
+            assert!(parse_time(bad, DayEnd::Start).is_err(), "{bad}");
+        }
     }
 }

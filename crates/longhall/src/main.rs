@@ -12,10 +12,12 @@ mod cli;
 mod compliance;
 mod config;
 mod groups;
+mod messages;
 mod policies;
 mod rooms;
 mod status;
 mod tokens;
+mod usage;
 mod users;
 
 use std::path::PathBuf;
@@ -36,7 +38,8 @@ use crate::config::{Config, Overrides};
     about = "Longhall persistent chat server",
     after_help = "Administration commands find the server and token in --url/--token, then LONGHALL_URL/\
 LONGHALL_TOKEN, then the file `longhall login` writes. Exit status: 0 done; 1 failed; 2 usage error; \
-3 refused by the server (code: message on stderr); 4 server unreachable. See docs/cli.md."
+3 refused by the server (code: message on stderr); 4 server unreachable; 5 a test-message step failed. \
+See docs/cli.md."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -98,13 +101,45 @@ enum Command {
         #[command(subcommand)]
         command: categories::CategoriesCommand,
     },
-    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, disable, enable.
+    /// Rooms: list (directory filters), get, new, set (lists, category move), remove, clear, disable, enable.
     #[command(after_help = "Example:\n  longhall rooms list --category Legal")]
     Rooms {
         #[command(flatten)]
         client: cli::ClientArgs,
         #[command(subcommand)]
         command: rooms::RoomsCommand,
+    },
+    /// Administrators' content actions: replace or delete the messages a selection chooses.
+    #[command(
+        after_help = "Example:\n  longhall messages remove 42 --author bob@example.org --keywords merger --what-if"
+    )]
+    Messages {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: messages::MessagesCommand,
+    },
+    /// The synthetic transaction (Test-CsPersistentChatMessage): two test users sign in, join a
+    /// room, send a message each way and leave; prints each step's latency. Exit 0 success,
+    /// 5 a step failed, 4 the server is unreachable.
+    #[command(after_help = "Examples:\n  longhall test-message\n  longhall test-message --sender probe-a@example.org \
+--receiver probe-b@example.org --room 'Monitoring' --timeout 5\n\nNeeds an administrator's token (to create the \
+users, the room and a short-lived token for each user).")]
+    TestMessage {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(flatten)]
+        args: messages::TestMessageArgs,
+    },
+    /// The usage report (ChatUsageReport): totals, most and least active rooms and users,
+    /// inactive rooms, posts per day, week and month; as text, JSON or an HTML page.
+    #[command(after_help = "Examples:\n  longhall usage --since 2026-01-01 --until 2026-03-31 --top 20\n  \
+longhall usage --since 2026-01-01 --format html -o usage.html")]
+    Usage {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(flatten)]
+        args: usage::UsageArgs,
     },
     /// Persistent chat policies at global, site and user (tag) scope: list, set, remove, grant.
     #[command(after_help = "Example:\n  longhall policies list")]
@@ -178,6 +213,9 @@ fn main() -> anyhow::Result<()> {
         Command::Users { client, command } => cli::finish("users", users::run(client, command)),
         Command::Categories { client, command } => cli::finish("categories", categories::run(client, command)),
         Command::Rooms { client, command } => cli::finish("rooms", rooms::run(client, command)),
+        Command::Messages { client, command } => cli::finish("messages", messages::run(client, command)),
+        Command::Usage { client, args } => cli::finish("usage", usage::run(client, args)),
+        Command::TestMessage { client, args } => messages::test_message(client, args),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),

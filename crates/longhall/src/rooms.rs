@@ -3,19 +3,20 @@
 
 use clap::{Args, Subcommand};
 use longhall_client::Client;
-use longhall_client::api::{NewRoom, Privacy, RoomInvitations, RoomType, RoomUpdate, RoomView};
+use longhall_client::api::{ClearRoom, NewRoom, Privacy, RoomInvitations, RoomType, RoomUpdate, RoomView};
 use longhall_client::rooms::{EligibleQuery, RoomSearch};
 
 use crate::cli::{
-    CALL_TIMEOUT, ClientArgs, Refused, block_on, eligible_table, explain, fields, list, list_edit, print_json, table,
-    yes,
+    CALL_TIMEOUT, ClientArgs, DayEnd, Refused, block_on, eligible_table, explain, fields, format_time, list, list_edit,
+    parse_time, print_json, table, yes,
 };
 
 #[derive(Subcommand)]
 pub enum RoomsCommand {
     /// Search the directory; every filter given must match.
     #[command(after_help = "Examples:\n  longhall rooms list --category Legal --privacy secret\n  \
-longhall rooms list --member user:bob@example.org --disabled false\n  longhall rooms list --q budget --limit 20")]
+longhall rooms list --member user:bob@example.org --disabled false\n  longhall rooms list --q budget --limit 20\n  \
+longhall rooms list --content-larger-than-mb 100 --invitations off --result-size 0")]
     List(ListArgs),
     /// Show one room with its lists.
     #[command(after_help = "Example:\n  longhall rooms get 42\n  longhall rooms get 'Case 1234'")]
@@ -61,6 +62,20 @@ scope of the category (the ethical wall, out_of_scope).\n\nExample:\n  longhall 
         /// The room's id or exact name.
         room: String,
     },
+    /// Delete a room's messages from the oldest up to and including a time (administrators);
+    /// the compliance record keeps them. Sequence numbers go on where they were.
+    #[command(after_help = "Dates: YYYY-MM-DD (up to the end of that UTC day) or RFC 3339.\n\nExamples:\n  \
+longhall rooms clear 'Case 1234' --up-to 2025-12-31 --what-if\n  longhall rooms clear 42 --up-to 2026-03-01T12:00:00Z")]
+    Clear {
+        /// The room's id or exact name.
+        room: String,
+        /// The newest time to delete; a time in the future means now.
+        #[arg(long, value_name = "DATE")]
+        up_to: String,
+        /// Only count what would be deleted (the original's -WhatIf); change nothing.
+        #[arg(long, visible_alias = "dry-run")]
+        what_if: bool,
+    },
     /// Enable a disabled room again (administrators).
     #[command(after_help = "Example:\n  longhall rooms enable 42")]
     Enable {
@@ -95,12 +110,23 @@ pub struct ListArgs {
     /// Only disabled (true) or enabled (false) rooms (administrators).
     #[arg(long, value_name = "BOOL")]
     disabled: Option<bool>,
+    /// Only rooms with this invitations setting: inherit or off.
+    #[arg(long, value_parser = wire::<RoomInvitations>)]
+    invitations: Option<RoomInvitations>,
+    /// Only rooms whose messages take more than N MB (administrators; the original's
+    /// -ChatContentExceedsMB).
+    #[arg(long, value_name = "N")]
+    content_larger_than_mb: Option<u64>,
     /// Only rooms the caller manages.
     #[arg(long)]
     managed: bool,
-    /// How many (1–500).
+    /// Rooms per request (1–500).
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// Show at most N rooms in all, asking page after page (the original's -ResultSize);
+    /// 0 means every matching room.
+    #[arg(long, value_name = "N")]
+    result_size: Option<u64>,
     /// Continue after this id (the `next` a previous page printed).
     #[arg(long)]
     after: Option<i64>,
@@ -176,7 +202,7 @@ pub struct SetArgs {
 }
 
 /// An enum from its wire name (`open`, `auditorium`, `inherit`…).
-fn wire<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+pub(crate) fn wire<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|e| e.to_string())
 }
 
@@ -185,7 +211,7 @@ fn wire_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// A room id, or the id of the room with exactly this name among those the caller can see.
-async fn room_id(c: &Client, room: &str) -> anyhow::Result<i64> {
+pub(crate) async fn room_id(c: &Client, room: &str) -> anyhow::Result<i64> {
     if let Ok(id) = room.parse::<i64>() {
         return Ok(id);
     }
@@ -214,20 +240,38 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
         let c = args.client(Some(CALL_TIMEOUT))?;
         match command {
             RoomsCommand::List(a) => {
-                let search = RoomSearch {
+                let mut search = RoomSearch {
                     q: a.q,
                     category: a.category,
                     privacy: a.privacy,
                     room_type: a.room_type,
                     addin: a.addin,
+                    invitations: a.invitations,
                     member: a.member,
                     manager: a.manager,
                     disabled: a.disabled,
+                    content_larger_than_mb: a.content_larger_than_mb,
                     managed: a.managed,
                     after: a.after,
                     limit: Some(a.limit),
                 };
-                let page = c.search_rooms(&search).await.map_err(explain)?;
+                let mut page = c.search_rooms(&search).await.map_err(explain)?;
+                // --result-size: keep asking until that many (or all) are in.
+                if let Some(size) = a.result_size {
+                    let want = if size == 0 { u64::MAX } else { size };
+                    while (page.items.len() as u64) < want
+                        && let Some(next) = page.next
+                    {
+                        search.after = Some(next);
+                        let more = c.search_rooms(&search).await.map_err(explain)?;
+                        page.items.extend(more.items);
+                        page.next = more.next;
+                    }
+                    if page.items.len() as u64 > want {
+                        page.items.truncate(want as usize);
+                        page.next = page.items.last().map(|r| r.id);
+                    }
+                }
                 if args.json {
                     return print_json(&page);
                 }
@@ -241,12 +285,19 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                             r.category.clone(),
                             wire_name(&r.privacy),
                             wire_name(&r.room_type),
+                            wire_name(&r.invitations),
                             yes(r.disabled).into(),
                             r.participant_count.to_string(),
                         ]
                     })
                     .collect();
-                print!("{}", table(&["ID", "NAME", "CATEGORY", "PRIVACY", "TYPE", "DISABLED", "PARTICIPANTS"], &rows));
+                print!(
+                    "{}",
+                    table(
+                        &["ID", "NAME", "CATEGORY", "PRIVACY", "TYPE", "INVITATIONS", "DISABLED", "PARTICIPANTS"],
+                        &rows
+                    )
+                );
                 if let Some(next) = page.next {
                     eprintln!("More rooms: add --after {next}.");
                 }
@@ -306,6 +357,18 @@ pub fn run(args: ClientArgs, command: RoomsCommand) -> anyhow::Result<()> {
                 if !args.json {
                     println!("Removed room {id} and its content.");
                 }
+            }
+            RoomsCommand::Clear { room, up_to, what_if } => {
+                let up_to = parse_time(&up_to, DayEnd::End)?;
+                let id = room_id(&c, &room).await?;
+                // A large room is cleared in batches: no time limit on the call.
+                let req = ClearRoom { up_to, dry_run: what_if };
+                let cleared = args.client(None)?.clear_room(id, &req).await.map_err(explain)?;
+                if args.json {
+                    return print_json(&cleared);
+                }
+                let verb = if what_if { "Would delete" } else { "Deleted" };
+                println!("{verb} {} message(s) of room {room} up to {} UTC.", cleared.count, format_time(up_to));
             }
             RoomsCommand::Disable { room } => set_disabled(&args, &c, &room, true).await?,
             RoomsCommand::Enable { room } => set_disabled(&args, &c, &room, false).await?,

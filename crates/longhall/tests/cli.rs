@@ -587,3 +587,270 @@ async fn eligible_principals_of_a_category_and_of_a_room() {
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("forbidden: "), "not its manager: {}", text(&out));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_date() {
+    use longhall_types::ws::ServerFrame;
+
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    server.create_user(&admin, "bob@longhall.local", "bob-password-1").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
+    let room = server.create_room(&admin, "Trading Desk").await;
+    for (who, text) in [
+        (&bob, "Merger plan for Q3"),
+        (&admin, "the merger is off"),
+        (&bob, "lunch plan"),
+        (&bob, "plan for the MERGER: done"),
+    ] {
+        server.post_message(who, room.id, text).await;
+    }
+    let mut watcher = server.connect(&admin).await;
+    watcher.join(room.id).await;
+
+    // A preview changes nothing; the room is named, dates bound both ends.
+    let preview = [
+        "messages",
+        "remove",
+        "Trading Desk",
+        "--author",
+        "bob@longhall.local",
+        "--keywords",
+        "merger",
+        "plan",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2999-12-31",
+        "--what-if",
+    ];
+    let out = run(config.path(), &preview, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Would replace 2 message(s) in room Trading Desk."), "{}", text(&out));
+    assert!(stdout(&out).contains("Merger plan for Q3") && stdout(&out).contains("plan for the MERGER: done"));
+    let texts =
+        async || -> Vec<String> { server.all_messages(&admin, room.id).await.into_iter().map(|m| m.text).collect() };
+    assert_eq!(texts().await.len(), 4, "nothing changed");
+
+    let id = room.id.to_string();
+    let phrase =
+        ["messages", "remove", &id, "--keywords", "merger plan", "--match", "phrase", "--replace", "[withdrawn]"];
+    let out = run(config.path(), &phrase, &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Replaced 1 message(s)"), "{}", text(&out));
+    match watcher.next_frame().await {
+        Some(ServerFrame::MessagesReplaced { room: r, messages }) => {
+            assert_eq!(r, room.id);
+            assert_eq!(messages.iter().map(|m| (m.seq, m.text.as_str())).collect::<Vec<_>>(), vec![(1, "[withdrawn]")]);
+        }
+        other => panic!("expected messages_replaced, got {other:?}"),
+    }
+    let args = ["messages", "remove", &id, "--keywords", "MERGER", "--case-sensitive", "--delete", "--json"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let answer: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!((answer["count"].clone(), answer["messages"][0]["seq"].clone()), (1.into(), 4.into()));
+    match watcher.next_frame().await {
+        Some(ServerFrame::MessagesRemoved { seqs, .. }) => assert_eq!(seqs, vec![4]),
+        other => panic!("expected messages_removed, got {other:?}"),
+    }
+    assert_eq!(texts().await, ["[withdrawn]", "the merger is off", "lunch plan"]);
+
+    // Mistakes: no selector, a bad date, both actions (usage, 2); a non-administrator (3).
+    for args in [
+        &["messages", "remove", &id][..],
+        &["messages", "remove", &id, "--from", "March 1st"][..],
+        &["messages", "remove", &id, "--seq", "1", "--replace", "x", "--delete"][..],
+        &["rooms", "clear", &id, "--up-to", "2026-02-30"][..],
+    ] {
+        assert_exit(&run(config.path(), args, &env, ""), 2);
+    }
+    let out = run(config.path(), &["messages", "remove", &id, "--seq", "2"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+
+    // Clear: --what-if counts; a date before everything deletes nothing; a future date means now.
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2999-12-31", "--what-if"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Would delete 3 message(s)"), "{}", text(&out));
+    assert_eq!(texts().await.len(), 3, "a preview deletes nothing");
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2000-01-01"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Deleted 0 message(s)"), "{}", text(&out));
+    let out = run(config.path(), &["rooms", "clear", "Trading Desk", "--up-to", "2999-12-31T00:00:00Z"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).starts_with("Deleted 3 message(s)"), "{}", text(&out));
+    loop {
+        match watcher.next_frame().await {
+            Some(ServerFrame::RoomCleared { room: r, .. }) => break assert_eq!(r, room.id),
+            Some(_) => continue,
+            None => panic!("the connection ended before the room_cleared frame"),
+        }
+    }
+    assert!(texts().await.is_empty());
+    let originals: Vec<String> = server
+        .all_compliance_events(&admin)
+        .await
+        .into_iter()
+        .filter(|e| e.kind == "MESSAGE_REPLACED" || e.kind == "MESSAGE_REMOVED")
+        .map(|e| e.detail["original"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(originals, ["Merger plan for Q3", "plan for the MERGER: done"], "the compliance record keeps them");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_prints_text_json_and_a_self_contained_html_page() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let busy = server.create_room(&admin, "Busy <Room>").await;
+    let quiet = server.create_room(&admin, "Quiet").await;
+    for room in [busy.id, busy.id, busy.id, quiet.id] {
+        server.post_message(&admin, room, "hello").await;
+    }
+
+    let out = run(config.path(), &["usage", "--since", "2000-01-01", "--top", "1", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["totals"]["messages"], 4);
+    assert_eq!(report["most_active_rooms"][0]["name"], "Busy <Room>");
+    assert_eq!(report["most_active_rooms"].as_array().map(Vec::len), Some(1), "--top 1");
+    assert_eq!(report["most_active_users"][0]["messages"], 4);
+
+    let out = run(config.path(), &["usage"], &env, "");
+    assert_exit(&out, 0);
+    let tables = stdout(&out);
+    assert!(tables.contains("Messages posted      4"), "{tables}");
+    assert!(tables.contains("Most active rooms") && tables.contains("Posts per month"), "{tables}");
+
+    let page = config.path().join("usage.html");
+    let out = run(config.path(), &["usage", "--format", "html", "-o", page.to_str().unwrap()], &env, "");
+    assert_exit(&out, 0);
+    let html = std::fs::read_to_string(&page).expect("the page was written");
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("<svg"), "charts inline");
+    assert!(html.contains("Busy &lt;Room&gt;") && !html.contains("Busy <Room>"), "names are escaped");
+    for outside in ["<script", "src=", "href=", "url(", "@import"] {
+        assert!(!html.contains(outside), "nothing fetched, no script: found {outside}");
+    }
+
+    let out = run(config.path(), &["usage", "--since", "last week"], &env, "");
+    assert_exit(&out, 2);
+    let out = run(config.path(), &["usage", "--top", "0"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_message_succeeds_with_latencies_and_fails_with_its_own_exit_codes() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let api = server.as_user(&admin);
+
+    // First run: the users and the room are created; a second run reuses them.
+    for _ in 0..2 {
+        let out = run(config.path(), &["test-message"], &env, "");
+        assert_exit(&out, 0);
+        let report = stdout(&out);
+        assert!(report.contains("Result   Success"), "{}", text(&out));
+        for step in ["setup", "sign in", "join", "message 1 → 2", "message 2 → 1", "leave"] {
+            assert!(report.contains(&format!("  {step} ")), "{step} is timed: {report}");
+        }
+    }
+    let room = server.find_room(&admin, "Longhall test-message").await.expect("the test room exists");
+    // A closed room of the two test users: the administrator reads its compliance record.
+    let chats =
+        server.all_compliance_events(&admin).await.into_iter().filter(|e| e.kind == "CHAT" && e.room == room.id);
+    let authors: Vec<String> = chats.map(|e| e.user).collect();
+    let (one, two) = ("test-message-1@longhall.test".to_owned(), "test-message-2@longhall.test".to_owned());
+    assert_eq!(authors, [one.clone(), two.clone(), one, two], "a message each way, twice");
+    let tokens = api.list_tokens().await.expect("tokens");
+    assert!(tokens.iter().all(|t| t.label != "longhall test-message"), "the test's tokens are revoked: {tokens:?}");
+
+    let out = run(config.path(), &["test-message", "--json"], &env, "");
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(report["result"], "success");
+    assert_eq!(report["steps"].as_array().map(Vec::len), Some(6));
+
+    // A disabled test user: the step that fails is named, exit 5.
+    let disable = longhall_client::api::UserUpdate { disabled: Some(true), ..Default::default() };
+    api.update_user("test-message-2@longhall.test", &disable).await.expect("disable");
+    let out = run(config.path(), &["test-message"], &env, "");
+    assert_exit(&out, 5);
+    assert!(stdout(&out).contains("Result   Failure"), "{}", text(&out));
+    assert!(stderr(&out).contains("account_disabled"), "{}", text(&out));
+
+    // A user outside the room: joining fails.
+    let out = run(config.path(), &["test-message", "--receiver", "outsider@longhall.test"], &env, "");
+    assert_exit(&out, 5);
+    assert!(stderr(&out).contains("join: not_member"), "{}", text(&out));
+
+    // Nothing listens on the port: exit 4.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let out = run(config.path(), &["test-message", "--timeout", "3"], &env_for(&nowhere, &admin), "");
+    assert_exit(&out, 4);
+    assert!(stdout(&out).contains("Result   Failure"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rooms_list_filters_by_invitations_and_content_size_and_pages_to_a_result_size() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    for n in 1..=5 {
+        let args = ["rooms", "new", &format!("Desk {n}"), "--category", "General", "--privacy", "open"];
+        let mut args = args.to_vec();
+        if n % 2 == 0 {
+            args.extend(["--invitations", "off"]);
+        }
+        assert_exit(&run(config.path(), &args, &env, ""), 0);
+    }
+    let desk3 = server.find_room(&admin, "Desk 3").await.expect("room");
+    server.post_message(&admin, desk3.id, &"x".repeat(16_000)).await;
+
+    let names = |out: &Output| -> Vec<String> {
+        let page: serde_json::Value = serde_json::from_str(&stdout(out)).expect("JSON");
+        page["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|r| r["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let out = run(config.path(), &["rooms", "list", "--q", "Desk", "--invitations", "off", "--json"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(names(&out), ["Desk 2", "Desk 4"]);
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "0", "--json"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(names(&out), ["Desk 3"]);
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "1", "--json"], &env, "");
+    assert_eq!(names(&out), Vec::<String>::new());
+
+    // Two rooms a request, four in all: the command asks twice and says where to go on.
+    let args = ["rooms", "list", "--q", "Desk", "--limit", "2", "--result-size", "4"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let shown = stdout(&out);
+    assert_eq!(shown.lines().count(), 5, "a header and four rooms: {shown}");
+    assert!(shown.contains("Desk 4") && !shown.contains("Desk 5"), "{shown}");
+    assert!(stderr(&out).contains("More rooms: add --after"), "{}", text(&out));
+    let out = run(config.path(), &["rooms", "list", "--q", "Desk", "--limit", "2", "--result-size", "0"], &env, "");
+    assert_eq!(stdout(&out).lines().count(), 6, "0: every room");
+    assert!(!stderr(&out).contains("More rooms"), "{}", text(&out));
+
+    server.create_user(&admin, "bob@longhall.local", "bob-password-1").await;
+    let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
+    let out = run(config.path(), &["rooms", "list", "--content-larger-than-mb", "0"], &env_for(&url, &bob), "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("admin_required: "), "{}", text(&out));
+}

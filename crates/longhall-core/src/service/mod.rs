@@ -23,6 +23,7 @@ mod policies;
 mod rooms;
 mod status;
 mod throttle;
+mod usage;
 mod users;
 mod views;
 
@@ -43,8 +44,10 @@ use crate::principal::Principal;
 pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
-pub use rooms::RoomQuery;
+pub use messages::{CONTENT_BATCH, DEFAULT_REPLACEMENT, Keywords};
+pub use rooms::DEFAULT_ROOM_PAGE;
 pub use throttle::{Rate, RateLimits, SignInLimits};
+pub use usage::{DEFAULT_USAGE_TOP, civil_from_days};
 
 /// Tunables of one server that are not deployment configuration.
 #[derive(Debug, Clone)]

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use longhall_types::ErrorCode;
 use longhall_types::api::{
-    EligibleUser, NewRoom, Page, Participant, Participants, Privacy, RoomType, RoomUpdate, RoomUpdated, RoomView,
+    EligibleUser, NewRoom, Page, Participant, Participants, Privacy, RoomSearch, RoomType, RoomUpdate, RoomUpdated,
+    RoomView,
 };
 use longhall_types::ws::ServerFrame;
 
@@ -18,25 +19,8 @@ use crate::model::*;
 use crate::principal::Principal;
 use crate::rules::{self, Access};
 
-/// Filters of the room directory. Administrators may also filter by member, manager and
-/// disabled state (the original's Get-CsPersistentChatRoom).
-#[derive(Debug, Clone, Default)]
-pub struct RoomQuery {
-    /// Matches name or description, case-insensitive substring.
-    pub text: Option<String>,
-    /// Category id or name.
-    pub category: Option<String>,
-    pub privacy: Option<Privacy>,
-    pub room_type: Option<RoomType>,
-    pub addin: Option<String>,
-    pub member: Option<String>,
-    pub manager: Option<String>,
-    pub disabled: Option<bool>,
-    /// Only rooms the caller manages.
-    pub managed: bool,
-    pub after: i64,
-    pub limit: u32,
-}
+/// Rooms in one directory page when the search names no `limit`.
+pub const DEFAULT_ROOM_PAGE: u32 = 100;
 
 fn forbidden_manage() -> CoreError {
     CoreError::new(ErrorCode::Forbidden, "Only the room's managers (or an administrator) may change it.")
@@ -399,12 +383,25 @@ impl Longhall {
     }
 
     /// The room directory with visibility rules (administrators see everything).
-    pub fn search_rooms(&self, actor: &Actor, q: &RoomQuery) -> CoreResult<Page<RoomView>> {
-        let admin_only = q.member.is_some() || q.manager.is_some() || q.disabled.is_some();
+    pub async fn search_rooms(&self, actor: &Actor, q: &RoomSearch) -> CoreResult<Page<RoomView>> {
+        let admin_only =
+            q.member.is_some() || q.manager.is_some() || q.disabled.is_some() || q.content_larger_than_mb.is_some();
         if admin_only {
             actor.require_admin()?;
         }
-        rules::check_page_limit(q.limit)?;
+        let limit = q.limit.unwrap_or(DEFAULT_ROOM_PAGE);
+        rules::check_page_limit(limit)?;
+        let after = q.after.unwrap_or(0);
+        // The store keeps each room's content size; only this filter asks it.
+        let larger: Option<HashSet<RoomId>> = match q.content_larger_than_mb {
+            Some(mb) => {
+                let bytes = mb.checked_mul(1 << 20).ok_or_else(|| {
+                    CoreError::invalid("content_larger_than_mb is beyond any store; give a smaller number of MB.")
+                })?;
+                Some(self.store.rooms_larger_than(bytes).await?.into_iter().map(|(id, _)| id).collect())
+            }
+            None => None,
+        };
         let cat = self.cat();
         let aff = cat.affiliations(actor.id());
         let category = q.category.as_deref().map(|c| cat.find_category(c).map(|c| c.id)).transpose()?;
@@ -416,11 +413,13 @@ impl Longhall {
         };
         let member = q.member.as_deref().map(|p| cat.resolve(p)).transpose()?;
         let manager = q.manager.as_deref().map(|p| cat.resolve(p)).transpose()?;
-        let text = q.text.as_deref().map(str::to_lowercase);
+        let text = q.q.as_deref().map(str::to_lowercase);
         let mut rooms: Vec<&Room> = cat
             .rooms
             .values()
-            .filter(|r| r.id > q.after)
+            .filter(|r| r.id > after)
+            .filter(|r| larger.as_ref().is_none_or(|l| l.contains(&r.id)))
+            .filter(|r| q.invitations.is_none_or(|i| r.invitations == i))
             .filter(|r| category.is_none_or(|c| r.category == c))
             .filter(|r| q.privacy.is_none_or(|p| r.privacy == p))
             .filter(|r| q.room_type.is_none_or(|t| r.room_type == t))
@@ -435,7 +434,7 @@ impl Longhall {
             .collect();
         rooms.sort_by_key(|r| r.id);
         let mut views = Vec::new();
-        let limit = q.limit as usize;
+        let limit = limit as usize;
         for r in rooms {
             let Some(c) = cat.categories.get(&r.category) else {
                 continue;

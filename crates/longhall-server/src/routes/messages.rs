@@ -4,7 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use longhall_core::service::{HistoryQuery, MessageSearch};
-use longhall_types::api::{Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, SearchResults};
+use longhall_types::api::{
+    Affected, ClearRoom, HistoryPage, PostRequest, Posted, RemoveMessages, RemovedMessages, SearchResults,
+};
 use longhall_types::{ErrorBody, ErrorCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -95,19 +97,20 @@ pub async fn search(
     Ok(Json(s.lh.search_messages(&caller.actor, search).await?))
 }
 
-/// Remove or replace messages of a room; the compliance record keeps the originals.
+/// Replace or delete the messages of a room chosen by sequence numbers, author, time range
+/// and keywords (or only list them: `dry_run`); the compliance record keeps the originals.
 #[utoipa::path(post, path = "/api/v1/admin/rooms/{id}/remove-messages", tag = "admin", security(("bearer" = [])),
-    params(("id" = i64, Path)), request_body = RemoveMessages, responses((status = 200, body = Affected), (status = "default", body = ErrorBody)))]
+    params(("id" = i64, Path)), request_body = RemoveMessages, responses((status = 200, body = RemovedMessages), (status = "default", body = ErrorBody)))]
 pub async fn remove_messages(
     State(s): State<AppState>,
     c: Caller,
     Path(id): Path<i64>,
     Json(req): Json<RemoveMessages>,
-) -> ApiResult<Json<Affected>> {
-    Ok(Json(s.lh.remove_messages(&c.actor, id, &req.seqs, req.replacement).await?))
+) -> ApiResult<Json<RemovedMessages>> {
+    Ok(Json(s.lh.remove_messages(&c.actor, id, req).await?))
 }
 
-/// Delete a room's messages up to and including a time.
+/// Delete a room's messages up to and including a time (or, with `dry_run`, count them).
 #[utoipa::path(post, path = "/api/v1/admin/rooms/{id}/clear", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path)), request_body = ClearRoom, responses((status = 200, body = Affected), (status = "default", body = ErrorBody)))]
 pub async fn clear_room(
@@ -116,5 +119,8 @@ pub async fn clear_room(
     Path(id): Path<i64>,
     Json(req): Json<ClearRoom>,
 ) -> ApiResult<Json<Affected>> {
+    if req.dry_run {
+        return Ok(Json(s.lh.count_clearable(&c.actor, id, req.up_to).await?));
+    }
     Ok(Json(s.lh.clear_room(&c.actor, id, req.up_to).await?))
 }

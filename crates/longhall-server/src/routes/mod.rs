@@ -15,6 +15,7 @@ pub mod policies;
 pub mod rooms;
 pub mod status;
 pub mod tokens;
+pub mod usage;
 pub mod users;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -89,6 +90,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(chat_config::put_config, chat_config::delete_config))
         .routes(routes!(messages::remove_messages))
         .routes(routes!(messages::clear_room))
+        .routes(routes!(usage::usage_report))
         .routes(routes!(compliance::compliance_events))
         .routes(routes!(compliance::get_compliance_config, compliance::put_compliance_config))
         .routes(routes!(compliance::run_compliance))

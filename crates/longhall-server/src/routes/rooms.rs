@@ -2,11 +2,10 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use longhall_core::service::RoomQuery;
 use longhall_types::ErrorBody;
 use longhall_types::api::{
-    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, Privacy, ReadPosition, RoomType,
-    RoomUpdate, RoomUpdated, RoomView,
+    EligibleUser, FollowedRoom, InvitationView, NewRoom, Page, Participants, ReadPosition, RoomSearch, RoomUpdate,
+    RoomUpdated, RoomView,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -14,36 +13,6 @@ use utoipa::IntoParams;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Path, Query};
-
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RoomSearch {
-    /// Text in the name or description.
-    pub q: Option<String>,
-    /// Category id or name.
-    pub category: Option<String>,
-    pub privacy: Option<Privacy>,
-    #[serde(rename = "type")]
-    #[param(rename = "type")]
-    pub room_type: Option<RoomType>,
-    /// Add-in name.
-    pub addin: Option<String>,
-    /// Administrators: rooms whose member list names this principal.
-    pub member: Option<String>,
-    /// Administrators: rooms whose manager list names this principal.
-    pub manager: Option<String>,
-    /// Administrators: only disabled (true) or enabled (false) rooms.
-    pub disabled: Option<bool>,
-    /// Only rooms the caller manages.
-    #[serde(default)]
-    pub managed: bool,
-    /// Cursor: the `next` of the previous page.
-    #[serde(default)]
-    pub after: i64,
-    /// Page size, 1–500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-}
 
 /// Search the room directory (visibility rules apply; administrators see every room).
 #[utoipa::path(get, path = "/api/v1/rooms", tag = "rooms", security(("bearer" = [])), params(RoomSearch),
@@ -53,20 +22,7 @@ pub async fn search_rooms(
     caller: Caller,
     Query(q): Query<RoomSearch>,
 ) -> ApiResult<Json<Page<RoomView>>> {
-    let query = RoomQuery {
-        text: q.q,
-        category: q.category,
-        privacy: q.privacy,
-        room_type: q.room_type,
-        addin: q.addin,
-        member: q.member,
-        manager: q.manager,
-        disabled: q.disabled,
-        managed: q.managed,
-        after: q.after,
-        limit: q.limit.unwrap_or(100),
-    };
-    Ok(Json(s.lh.search_rooms(&caller.actor, &query)?))
+    Ok(Json(s.lh.search_rooms(&caller.actor, &q).await?))
 }
 
 /// Create a room in a category where the caller is a creator; the caller becomes a manager.

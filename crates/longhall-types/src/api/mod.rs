@@ -19,6 +19,7 @@ mod policies;
 mod rooms;
 mod status;
 mod tokens;
+mod usage;
 mod users;
 
 pub use account::*;
@@ -34,6 +35,7 @@ pub use policies::*;
 pub use rooms::*;
 pub use status::*;
 pub use tokens::*;
+pub use usage::*;
 pub use users::*;
 
 /// Edit of a principal list: `replace` (if given) first, then `remove`, then `add`.

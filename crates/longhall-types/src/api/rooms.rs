@@ -1,7 +1,7 @@
 //! Rooms, their participants, following and invitations.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::*;
 
@@ -230,4 +230,51 @@ pub struct InvitationView {
 #[serde(deny_unknown_fields)]
 pub struct ReadPosition {
     pub seq: i64,
+}
+
+/// A room directory search (`GET /api/v1/rooms`): every filter given must match; fields left
+/// out are not filtered on. One type for the route's parameters, the client and the core.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoomSearch {
+    /// Text in the name or description (case-insensitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    /// Category id or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<Privacy>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "type")]
+    pub room_type: Option<RoomType>,
+    /// Add-in name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub addin: Option<String>,
+    /// The room's own invitations setting (`inherit` or `off`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitations: Option<RoomInvitations>,
+    /// Administrators: rooms whose member list names this principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Administrators: rooms whose manager list names this principal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// Administrators: only disabled (true) or enabled (false) rooms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// Administrators: rooms whose kept messages (text and story titles, in UTF-8) take more
+    /// than this many MB (1 MB = 1048576 bytes); 0 means any content at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_larger_than_mb: Option<u64>,
+    /// Only rooms the caller manages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub managed: bool,
+    /// Cursor: the `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// Page size, 1–500 (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
 }
