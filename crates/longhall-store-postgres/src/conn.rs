@@ -49,7 +49,11 @@ impl Conn {
         self.client.query(&s, p).await
     }
 
-    pub(crate) async fn query_opt(&self, sql: &'static str, p: Params<'_>) -> Result<Option<Row>, tokio_postgres::Error> {
+    pub(crate) async fn query_opt(
+        &self,
+        sql: &'static str,
+        p: Params<'_>,
+    ) -> Result<Option<Row>, tokio_postgres::Error> {
         let s = self.statement(sql).await?;
         self.client.query_opt(&s, p).await
     }

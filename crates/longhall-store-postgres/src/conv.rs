@@ -116,9 +116,7 @@ pub(crate) use message_select;
 pub(crate) fn message_row(r: &Row) -> Result<StoredMessage, StoreError> {
     let file_id: Option<i64> = get(r, 8)?;
     let file = match file_id {
-        Some(id) => {
-            Some(FileRef { id, name: get(r, 9)?, size: get::<i64>(r, 10)? as u64, content_type: get(r, 11)? })
-        }
+        Some(id) => Some(FileRef { id, name: get(r, 9)?, size: get::<i64>(r, 10)? as u64, content_type: get(r, 11)? }),
         None => None,
     };
     Ok(StoredMessage {

@@ -88,7 +88,17 @@ pub(crate) async fn update_user(c: &Conn, u: &User) -> StoreResult<()> {
         .execute(
             "UPDATE chat.users SET login = $2, login_key = $3, display_name = $4, email = $5, site = $6, \
              disabled = $7, admin = $8, policy = $9 WHERE id = $1",
-            &[&u.id, &u.login, &name_key(&u.login), &u.display_name, &u.email, &u.site, &u.disabled, &u.admin, &u.policy],
+            &[
+                &u.id,
+                &u.login,
+                &name_key(&u.login),
+                &u.display_name,
+                &u.email,
+                &u.site,
+                &u.disabled,
+                &u.admin,
+                &u.policy,
+            ],
         )
         .await
         .unique(|| quoted("login", &u.login))?;
@@ -168,8 +178,7 @@ pub(crate) async fn update_category(c: &Conn, k: &Category) -> StoreResult<()> {
 }
 
 pub(crate) async fn delete_category(c: &Conn, id: &CategoryId) -> StoreResult<()> {
-    let rooms: i64 =
-        get(&c.query_one("SELECT count(*) FROM chat.rooms WHERE category_id = $1", &[id]).await.db()?, 0)?;
+    let rooms: i64 = get(&c.query_one("SELECT count(*) FROM chat.rooms WHERE category_id = $1", &[id]).await.db()?, 0)?;
     if rooms > 0 {
         // The core removes only empty categories; this guards the rows, it is not a user error.
         return Err(StoreError::Unavailable(format!(
@@ -215,8 +224,7 @@ fn room_reference_missing(r: &Room) -> StoreError {
 }
 
 async fn put_room_lists(c: &Conn, id: RoomId, r: &Room) -> StoreResult<()> {
-    put_lists(c, "room", id, &[("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)])
-        .await
+    put_lists(c, "room", id, &[("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)]).await
 }
 
 pub(crate) async fn update_room(c: &Conn, r: &Room) -> StoreResult<()> {

@@ -401,7 +401,10 @@ pub(crate) async fn invitations_after(
 
 pub(crate) async fn get_file(c: &Conn, id: &FileId) -> StoreResult<Option<FileMeta>> {
     let Some(r) = c
-        .query_opt("SELECT id, room_id, uploader, key, name, content_type, size, ts FROM chat.files WHERE id = $1", &[id])
+        .query_opt(
+            "SELECT id, room_id, uploader, key, name, content_type, size, ts FROM chat.files WHERE id = $1",
+            &[id],
+        )
         .await
         .db()?
     else {
@@ -419,7 +422,10 @@ pub(crate) async fn get_file(c: &Conn, id: &FileId) -> StoreResult<Option<FileMe
     }))
 }
 
-pub(crate) async fn compliance_events(c: &Conn, (after, limit): &(i64, u32)) -> StoreResult<Vec<(i64, ComplianceEvent)>> {
+pub(crate) async fn compliance_events(
+    c: &Conn,
+    (after, limit): &(i64, u32),
+) -> StoreResult<Vec<(i64, ComplianceEvent)>> {
     let rows = c
         .query(
             concat!("SELECT ", event_columns!(), " FROM compliance.events WHERE id > $1 ORDER BY id LIMIT $2"),

@@ -62,10 +62,7 @@ async fn migrate_schema(c: &Conn, schema: &str, what: &str, migrations: &[&str])
             .batch_execute(sql)
             .await
             .map_err(|e| StoreError::Unavailable(format!("{what} migration {} failed: {}", i + 1, describe(&e))))?;
-        c.client
-            .execute(&format!("UPDATE {schema}.schema_version SET version = $1"), &[&(i as i32 + 1)])
-            .await
-            .db()?;
+        c.client.execute(&format!("UPDATE {schema}.schema_version SET version = $1"), &[&(i as i32 + 1)]).await.db()?;
         tracing::info!(store = what, version = i + 1, "applied schema migration");
     }
     Ok(())

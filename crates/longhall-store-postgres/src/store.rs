@@ -408,9 +408,7 @@ impl Store for PgStore {
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0);
         let write = self.write(now, |c, d| Box::pin(ops::probe(c, d)));
-        let read = self.read((), |c, _| {
-            Box::pin(async move { c.query_one("SELECT 1", &[]).await.db().map(|_| ()) })
-        });
+        let read = self.read((), |c, _| Box::pin(async move { c.query_one("SELECT 1", &[]).await.db().map(|_| ()) }));
         Box::pin(async move {
             write.await?;
             read.await

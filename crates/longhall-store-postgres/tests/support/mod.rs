@@ -64,7 +64,9 @@ impl Drop for ScratchDb {
         let name = self.name.clone();
         let dropped = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(async move { admin().await.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await })
+            rt.block_on(async move {
+                admin().await.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await
+            })
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
