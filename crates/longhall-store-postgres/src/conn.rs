@@ -31,6 +31,26 @@ impl Conn {
         Ok(Conn { client, statements: Mutex::new(HashMap::new()) })
     }
 
+    /// Connects the writer: its commits must be durable when they return, whatever the
+    /// database's default says (`synchronous_commit = off` would acknowledge a post that a
+    /// crash can still lose).
+    pub(crate) async fn connect_writer(url: &str) -> Result<Conn, StoreError> {
+        let c = Conn::connect(url).await?;
+        let row = c
+            .client
+            .query_one("SELECT current_setting('synchronous_commit'), current_setting('fsync')", &[])
+            .await
+            .db()?;
+        let (sync, fsync): (String, String) = (row.get(0), row.get(1));
+        if sync == "off" {
+            c.batch("SET synchronous_commit = on").await?;
+        }
+        if fsync == "off" {
+            tracing::warn!("PostgreSQL runs with fsync = off: a crash of its machine can lose acknowledged posts");
+        }
+        Ok(c)
+    }
+
     pub(crate) fn is_closed(&self) -> bool {
         self.client.is_closed()
     }

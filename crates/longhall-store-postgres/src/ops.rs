@@ -1,6 +1,8 @@
 //! Write operations. Each runs inside the writer's transaction (and its own savepoint), so
 //! an early `?` return leaves nothing behind.
 
+use std::collections::HashMap;
+
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -437,47 +439,73 @@ fn detail_with(base: &Value, extra: Value) -> Value {
 
 // ---- messages
 
+/// Three statements for the whole batch, whatever its size: the rooms' counters move by
+/// their number of posts (sequence numbers are handed out from there in batch order), then
+/// the kept messages and every CHAT record are inserted from arrays.
 pub(crate) async fn commit_posts(c: &Conn, posts: &Vec<NewPost>) -> StoreResult<Vec<Seq>> {
+    if posts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rooms: Vec<RoomId> = posts.iter().map(|p| p.room).collect();
+    let mut next: HashMap<RoomId, Seq> = HashMap::new();
+    for r in c
+        .query(
+            "UPDATE chat.rooms r SET last_seq = r.last_seq + n.count \
+             FROM (SELECT room_id, count(*) AS count FROM unnest($1::bigint[]) AS room_id GROUP BY room_id) n \
+             WHERE r.id = n.room_id RETURNING r.id, r.last_seq - n.count",
+            &[&rooms],
+        )
+        .await
+        .db()?
+    {
+        next.insert(get(&r, 0)?, get(&r, 1)?);
+    }
     let mut seqs = Vec::with_capacity(posts.len());
     for p in posts {
-        let seq: Seq = match c
-            .query_opt("UPDATE chat.rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq", &[&p.room])
-            .await
-            .db()?
-        {
-            Some(row) => get(&row, 0)?,
-            None => return Err(not_found("room", p.room)),
-        };
-        if p.keep {
-            c.execute(
-                "INSERT INTO chat.messages (room_id, seq, ts, author, text, alert, story_title, file_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                &[&p.room, &seq, &p.ts, &p.author, &p.text, &p.alert, &p.story_title, &p.file],
-            )
-            .await
-            .db()?;
-        }
-        record_event(
-            c,
-            &ComplianceEvent {
-                kind: ComplianceKind::Chat,
-                ts: p.ts,
-                room: p.room,
-                room_name: p.room_name.clone(),
-                user: p.author,
-                user_login: p.author_login.clone(),
-                seq: Some(seq),
-                detail: json!({
-                    "text": p.text,
-                    "alert": p.alert,
-                    "story_title": p.story_title,
-                    "file": p.file,
-                }),
-            },
-        )
-        .await?;
-        seqs.push(seq);
+        let last = next.get_mut(&p.room).ok_or_else(|| not_found("room", p.room))?;
+        *last += 1;
+        seqs.push(*last);
     }
+
+    let kept: Vec<(&NewPost, Seq)> = posts.iter().zip(&seqs).filter(|(p, _)| p.keep).map(|(p, s)| (p, *s)).collect();
+    if !kept.is_empty() {
+        let col = |f: fn(&NewPost) -> i64| kept.iter().map(|(p, _)| f(p)).collect::<Vec<i64>>();
+        let kept_seqs: Vec<Seq> = kept.iter().map(|(_, s)| *s).collect();
+        let texts: Vec<&str> = kept.iter().map(|(p, _)| p.text.as_str()).collect();
+        let alerts: Vec<bool> = kept.iter().map(|(p, _)| p.alert).collect();
+        let titles: Vec<Option<&str>> = kept.iter().map(|(p, _)| p.story_title.as_deref()).collect();
+        let files: Vec<Option<FileId>> = kept.iter().map(|(p, _)| p.file).collect();
+        c.execute(
+            "INSERT INTO chat.messages (room_id, seq, ts, author, text, alert, story_title, file_id) \
+             SELECT room_id, seq, ts, author, text, alert, story_title, file_id \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], \
+             $7::text[], $8::bigint[]) WITH ORDINALITY \
+             AS p(room_id, seq, ts, author, text, alert, story_title, file_id) ORDER BY ordinality",
+            &[&col(|p| p.room), &kept_seqs, &col(|p| p.ts), &col(|p| p.author), &texts, &alerts, &titles, &files],
+        )
+        .await
+        .db()?;
+    }
+
+    let ts: Vec<Millis> = posts.iter().map(|p| p.ts).collect();
+    let room_names: Vec<&str> = posts.iter().map(|p| p.room_name.as_str()).collect();
+    let authors: Vec<UserId> = posts.iter().map(|p| p.author).collect();
+    let logins: Vec<&str> = posts.iter().map(|p| p.author_login.as_str()).collect();
+    let details: Vec<Value> = posts
+        .iter()
+        .map(|p| json!({ "text": p.text, "alert": p.alert, "story_title": p.story_title, "file": p.file }))
+        .collect();
+    // Ids are drawn in batch order (ORDER BY ordinality), so the records of a room's posts
+    // ascend with their sequence numbers.
+    c.execute(
+        "INSERT INTO compliance.events (kind, ts, room_id, room_name, user_id, user_login, seq, detail) \
+         SELECT $1, ts, room_id, room_name, user_id, user_login, seq, detail \
+         FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[], $7::bigint[], $8::jsonb[]) \
+         WITH ORDINALITY AS p(ts, room_id, room_name, user_id, user_login, seq, detail) ORDER BY ordinality",
+        &[&ComplianceKind::Chat.as_str(), &ts, &rooms, &room_names, &authors, &logins, &seqs, &details],
+    )
+    .await
+    .db()?;
     Ok(seqs)
 }
 

@@ -60,7 +60,7 @@ impl PgStore {
     /// database must exist; its owner needs no superuser rights (`pg_trgm` is a trusted
     /// extension). Call it at start-up, inside a Tokio runtime.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let conn = Conn::connect(url).await?;
+        let conn = Conn::connect_writer(url).await?;
         schema::migrate(&conn).await?;
         let writer = Writer::start(url.to_owned(), conn);
         let readers = Arc::new(ReadPool {

@@ -111,7 +111,7 @@ async fn run(url: String, mut conn: Option<Conn>, mut rx: mpsc::UnboundedReceive
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // A connection the server closed (restart, failover) is replaced before the next batch.
         if conn.as_ref().is_none_or(Conn::is_closed) {
-            conn = match Conn::connect(&url).await {
+            conn = match Conn::connect_writer(&url).await {
                 Ok(c) => Some(c),
                 Err(e) => {
                     for job in batch.drain(..) {
@@ -190,31 +190,28 @@ async fn run_batch(c: &Conn, batch: &mut [Box<dyn Job>]) -> BatchOutcome {
     let mut outcomes = Vec::with_capacity(batch.len());
     // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
     let alone = batch.len() == 1;
-    for job in batch.iter_mut() {
-        let step = async {
-            if !alone {
-                c.batch("SAVEPOINT job").await?;
-            }
-            let outcome = run_job(c, job.as_mut()).await;
-            if c.is_closed() {
-                return Err(outcome.err().unwrap_or_else(|| StoreError::Unavailable("the connection closed".into())));
-            }
-            if !alone {
-                if outcome.is_err() {
-                    c.batch("ROLLBACK TO SAVEPOINT job").await?;
-                }
-                c.batch("RELEASE SAVEPOINT job").await?;
-            }
-            Ok(outcome)
+    let last = batch.len() - 1;
+    if !alone && let Err(e) = c.batch("SAVEPOINT job").await {
+        rollback(c).await;
+        return BatchOutcome::Retry(e);
+    }
+    for (i, job) in batch.iter_mut().enumerate() {
+        let outcome = run_job(c, job.as_mut()).await;
+        if c.is_closed() {
+            let e = outcome.err().unwrap_or_else(|| StoreError::Unavailable("the connection closed".into()));
+            return BatchOutcome::Retry(e);
         }
-        .await;
-        match step {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
+        if !alone {
+            // One round trip between two jobs: undo the failed one, end its savepoint, open
+            // the next one's.
+            let undo = if outcome.is_err() { "ROLLBACK TO SAVEPOINT job; " } else { "" };
+            let next = if i < last { "; SAVEPOINT job" } else { "" };
+            if let Err(e) = c.batch(&format!("{undo}RELEASE SAVEPOINT job{next}")).await {
                 rollback(c).await;
                 return BatchOutcome::Retry(e);
             }
         }
+        outcomes.push(outcome);
     }
     if alone && outcomes[0].is_err() {
         rollback(c).await;
