@@ -147,8 +147,12 @@ fn database_url(name: &str) -> String {
 
 /// Runs statements on the maintenance database; returns whether they succeeded.
 async fn admin(sql: &str) -> bool {
+    run_on(&admin_url(), sql).await
+}
+
+async fn run_on(url: &str, sql: &str) -> bool {
     let (client, connection) =
-        tokio_postgres::connect(&admin_url(), tokio_postgres::NoTls).await.expect("PostgreSQL is reachable");
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("PostgreSQL is reachable");
     tokio::spawn(connection);
     client.batch_execute(sql).await.is_ok()
 }
@@ -272,6 +276,8 @@ fn big() -> &'static Big {
                 eprintln!("store bench: {i} messages loaded in {:.0} s", started.elapsed().as_secs_f64());
             }
         }
+        // The statistics autovacuum would gather later: search plans depend on them.
+        assert!(rt.block_on(run_on(&database_url(&name), "ANALYZE")), "analyze");
         rt.block_on(store.put_meta("bench_loaded", &total.to_string())).expect("marker");
         eprintln!(
             "store bench: {total} messages loaded in {:.0} s into database {name}",

@@ -130,8 +130,16 @@ async fn run(url: String, mut conn: Option<Conn>, mut rx: mpsc::UnboundedReceive
             }
             BatchOutcome::Retry(why) => {
                 tracing::warn!(error = %why, jobs = batch.len(), "write batch failed; retrying each job alone");
+                // Nothing was committed: a connection lost before the commit is replaced and
+                // every job runs again.
+                if c.is_closed() {
+                    conn = Conn::connect_writer(&url).await.ok();
+                }
                 for mut job in batch.drain(..) {
-                    let outcome = run_alone(c, job.as_mut()).await;
+                    let outcome = match conn.as_ref() {
+                        Some(c) => run_alone(c, job.as_mut()).await,
+                        None => Err(why.clone()),
+                    };
                     job.finish(outcome);
                 }
             }
