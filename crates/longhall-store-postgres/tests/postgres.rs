@@ -146,6 +146,55 @@ async fn calls_reconnect_after_the_server_ends_the_connections() {
     s.ping().await.unwrap();
 }
 
+/// Connections ended again and again while posts are being committed: every acknowledged post
+/// is kept, sequence numbers stay dense, and the store keeps taking posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_posts_survive_lost_connections() {
+    let (s, db) = fresh_store().await;
+    let s = std::sync::Arc::new(s);
+    let w = world(&*s).await;
+    let poster = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let mut failed = 0;
+            for i in 0..400i64 {
+                let posts = (0..4).map(|k| post(w.room_a, w.alice, i * 10 + k, &format!("p{i}.{k}"))).collect();
+                match s.commit_posts(posts).await {
+                    Ok(seqs) => acked.extend(seqs.into_iter().zip((0..4).map(move |k| format!("p{i}.{k}")))),
+                    Err(StoreError::Unavailable(_)) => failed += 1,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            (acked, failed)
+        })
+    };
+    let admin = connect(&support::admin_url()).await;
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        admin
+            .query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                &[&db.name],
+            )
+            .await
+            .unwrap();
+    }
+    let (acked, failed) = poster.await.unwrap();
+    eprintln!("{} posts acknowledged, {failed} calls failed with their connection", acked.len());
+    assert!(acked.len() > 1000, "most calls succeed ({failed} failed)");
+    let stored = s.messages_after(w.room_a, 0, 10_000).await.unwrap();
+    let by_seq: std::collections::BTreeMap<Seq, &str> = stored.iter().map(|m| (m.seq, m.text.as_str())).collect();
+    for (seq, text) in &acked {
+        assert_eq!(by_seq.get(seq).copied(), Some(text.as_str()), "acknowledged post {seq} is kept as sent");
+    }
+    let n = stored.len() as i64;
+    assert_eq!(seqs(&stored), (1..=n).collect::<Vec<_>>(), "dense: no number lost or repeated");
+    assert_eq!(room_of(&*s, w.room_a).await.unwrap().1, n);
+    let chat = all_events(&*s).await.into_iter().filter(|(_, e)| e.kind == ComplianceKind::Chat).count();
+    assert_eq!(chat as i64, n, "one record per stored post, none for an undone one");
+}
+
 /// A snapshot's parts load with psql into a database Longhall has opened once, giving back
 /// the same deployment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
