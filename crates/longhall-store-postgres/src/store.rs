@@ -102,8 +102,14 @@ impl PgStore {
                 .acquire_owned()
                 .await
                 .map_err(|_| StoreError::Unavailable("the store is closed".into()))?;
-            let c = pool.get().await?;
-            let result = f(&c, &data).await;
+            let mut c = pool.get().await?;
+            let mut result = f(&c, &data).await;
+            // A pooled connection the database ended (a restart, a failover) and the client had
+            // not noticed yet: reads change nothing, so the read runs again on a new connection.
+            if result.is_err() && c.is_closed() {
+                c = Conn::connect(&pool.url).await?;
+                result = f(&c, &data).await;
+            }
             // A failed read may have left a transaction open: its connection is not reused.
             if result.is_ok() {
                 pool.put(c);
