@@ -378,36 +378,44 @@ pub(crate) async fn delete_token(c: &Conn, id: &TokenId) -> StoreResult<bool> {
 
 // ---- compliance
 
+/// Records one event; a JOIN or PART with a `detail.connection` opens or closes its open
+/// participation in the same statement (one round trip: a join storm writes one per join).
 pub(crate) async fn record_event(c: &Conn, e: &ComplianceEvent) -> StoreResult<i64> {
-    let row = c
-        .query_one(
-            "INSERT INTO compliance.events (kind, ts, room_id, room_name, user_id, user_login, seq, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-            &[&e.kind.as_str(), &e.ts, &e.room, &e.room_name, &e.user, &e.user_login, &e.seq, &e.detail],
-        )
-        .await
-        .db()?;
-    let id: i64 = get(&row, 0)?;
-    // Keep the open participations with the events that open and close them.
     let connection = e.detail.get("connection").and_then(Value::as_i64);
-    match (e.kind, connection) {
-        (ComplianceKind::Join, Some(conn)) => {
-            c.execute(
-                "INSERT INTO compliance.open_joins (connection, room_id, user_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT (connection, room_id) DO UPDATE SET user_id = excluded.user_id",
-                &[&conn, &e.room, &e.user],
+    let p: [&(dyn tokio_postgres::types::ToSql + Sync); 9] =
+        [&e.kind.as_str(), &e.ts, &e.room, &e.room_name, &e.user, &e.user_login, &e.seq, &e.detail, &connection];
+    let row = match (e.kind, connection) {
+        (ComplianceKind::Join, Some(_)) => {
+            c.query_one(
+                "WITH e AS (INSERT INTO compliance.events (kind, ts, room_id, room_name, user_id, user_login, seq, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
+                 j AS (INSERT INTO compliance.open_joins (connection, room_id, user_id) VALUES ($9, $3, $5) \
+                 ON CONFLICT (connection, room_id) DO UPDATE SET user_id = excluded.user_id) \
+                 SELECT id FROM e",
+                &p,
             )
             .await
-            .db()?;
         }
-        (ComplianceKind::Part, Some(conn)) => {
-            c.execute("DELETE FROM compliance.open_joins WHERE connection = $1 AND room_id = $2", &[&conn, &e.room])
-                .await
-                .db()?;
+        (ComplianceKind::Part, Some(_)) => {
+            c.query_one(
+                "WITH e AS (INSERT INTO compliance.events (kind, ts, room_id, room_name, user_id, user_login, seq, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
+                 p AS (DELETE FROM compliance.open_joins WHERE connection = $9 AND room_id = $3) \
+                 SELECT id FROM e",
+                &p,
+            )
+            .await
         }
-        _ => {}
-    }
-    Ok(id)
+        _ => {
+            c.query_one(
+                "INSERT INTO compliance.events (kind, ts, room_id, room_name, user_id, user_login, seq, detail) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                &p[..8],
+            )
+            .await
+        }
+    };
+    get(&row.db()?, 0)
 }
 
 pub(crate) async fn record_events(c: &Conn, events: &Vec<ComplianceEvent>) -> StoreResult<()> {

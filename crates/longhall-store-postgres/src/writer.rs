@@ -178,10 +178,12 @@ async fn run_job(c: &Conn, job: &mut dyn Job) -> StoreResult<()> {
         .unwrap_or_else(|_| Err(StoreError::Unavailable("a write job panicked".into())))
 }
 
-async fn commit(c: &Conn) -> Result<(), BatchOutcome> {
-    match c.client.batch_execute("COMMIT").await {
+/// Commits, after `before` (statements that end the last savepoint).
+async fn commit(c: &Conn, before: &str) -> Result<(), BatchOutcome> {
+    match c.client.batch_execute(&format!("{before}COMMIT")).await {
         Ok(()) => Ok(()),
-        // The server refused the commit: it rolled back, nothing was written.
+        // The server refused the commit (or what came before it): it rolled back, nothing
+        // was written.
         Err(e) if is_db_error(&e) => {
             rollback(c).await;
             Err(BatchOutcome::Retry(StoreError::Unavailable(format!("postgresql: {}", describe(&e)))))
@@ -191,41 +193,51 @@ async fn commit(c: &Conn) -> Result<(), BatchOutcome> {
 }
 
 async fn run_batch(c: &Conn, batch: &mut [Box<dyn Job>]) -> BatchOutcome {
-    if let Err(e) = begin(c).await {
-        rollback(c).await;
-        return BatchOutcome::Retry(e);
-    }
-    let mut outcomes = Vec::with_capacity(batch.len());
     // A lone job needs no savepoint: if it fails, the whole transaction is rolled back.
     let alone = batch.len() == 1;
-    let last = batch.len() - 1;
-    if !alone && let Err(e) = c.batch("SAVEPOINT job").await {
-        rollback(c).await;
-        return BatchOutcome::Retry(e);
-    }
-    for (i, job) in batch.iter_mut().enumerate() {
-        let outcome = run_job(c, job.as_mut()).await;
+    let mut outcomes: Vec<StoreResult<()>> = Vec::with_capacity(batch.len());
+    for job in batch.iter_mut() {
+        // What must run before this job: BEGIN and the write lock for the first, then ending
+        // the previous job's savepoint (undoing it if it failed), and this job's savepoint.
+        // It is sent together with the job's first statement (the client pipelines them and
+        // the server runs them in order), so the boundary costs no round trip of its own.
+        let mut boundary = String::new();
+        match outcomes.last() {
+            None => boundary.push_str(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK});")),
+            Some(Err(_)) => boundary.push_str("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job;"),
+            Some(Ok(())) => boundary.push_str("RELEASE SAVEPOINT job;"),
+        }
+        if !alone {
+            boundary.push_str(" SAVEPOINT job;");
+        }
+        let (ready, outcome) = futures_util::join!(c.batch(&boundary), run_job(c, job.as_mut()));
+        if let Err(e) = ready {
+            // The job ran in an aborted transaction: nothing of the batch counts.
+            rollback(c).await;
+            return BatchOutcome::Retry(e);
+        }
         if c.is_closed() {
             let e = outcome.err().unwrap_or_else(|| StoreError::Unavailable("the connection closed".into()));
             return BatchOutcome::Retry(e);
         }
-        if !alone {
-            // One round trip between two jobs: undo the failed one, end its savepoint, open
-            // the next one's.
-            let undo = if outcome.is_err() { "ROLLBACK TO SAVEPOINT job; " } else { "" };
-            let next = if i < last { "; SAVEPOINT job" } else { "" };
-            if let Err(e) = c.batch(&format!("{undo}RELEASE SAVEPOINT job{next}")).await {
-                rollback(c).await;
-                return BatchOutcome::Retry(e);
-            }
-        }
         outcomes.push(outcome);
     }
-    if alone && outcomes[0].is_err() {
-        rollback(c).await;
-        return BatchOutcome::Committed(outcomes);
+    if alone {
+        if outcomes[0].is_err() {
+            rollback(c).await;
+            return BatchOutcome::Committed(outcomes);
+        }
+        return match commit(c, "").await {
+            Ok(()) => BatchOutcome::Committed(outcomes),
+            Err(o) => o,
+        };
     }
-    match commit(c).await {
+    let end = if outcomes.last().is_some_and(Result::is_err) {
+        "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; "
+    } else {
+        "RELEASE SAVEPOINT job; "
+    };
+    match commit(c, end).await {
         Ok(()) => BatchOutcome::Committed(outcomes),
         Err(o) => o,
     }
@@ -243,7 +255,7 @@ async fn run_alone(c: &Conn, job: &mut dyn Job) -> StoreResult<()> {
         rollback(c).await;
         return Err(e);
     }
-    match commit(c).await {
+    match commit(c, "").await {
         Ok(()) => Ok(()),
         Err(BatchOutcome::Retry(e) | BatchOutcome::Unknown(e)) => Err(e),
         Err(BatchOutcome::Committed(_)) => Ok(()),

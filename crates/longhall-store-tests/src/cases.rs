@@ -1256,4 +1256,22 @@ pub async fn a_failing_write_among_concurrent_ones_fails_alone<S: Store>(s: &S) 
     assert!(won.values().all(|&n| n == 1));
     assert_eq!(s.load_catalog().await.unwrap().rooms.len(), 20);
     assert_eq!(all_events(s).await.len(), 1);
+
+    // A post call that fails after its first post got a number (the second names a missing
+    // room), between calls that succeed: its number is given back, the others stay dense.
+    let target = s.load_catalog().await.unwrap().rooms[0].0.id;
+    let calls = vec![
+        vec![post(target, 1, 1, "one")],
+        vec![post(target, 1, 2, "lost"), post(target + 1_000, 1, 3, "nowhere")],
+        vec![post(target, 1, 4, "two")],
+    ];
+    let results = futures_util::future::join_all(calls.into_iter().map(|c| s.commit_posts(c))).await;
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    let mut kept = [results[0].as_ref().unwrap()[0], results[2].as_ref().unwrap()[0]];
+    kept.sort_unstable();
+    assert_eq!(kept, [1, 2]);
+    let mut stored: Vec<String> = s.latest_messages(target, 10).await.unwrap().into_iter().map(|m| m.text).collect();
+    stored.sort();
+    assert_eq!(stored, ["one", "two"]);
+    assert_eq!(all_events(s).await.len(), 3, "no record of the failed call");
 }
