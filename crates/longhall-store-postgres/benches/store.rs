@@ -1,5 +1,6 @@
 //! The PostgreSQL store's hot paths (divan), the same benches as the SQLite store's: group
-//! commit (`commit_posts`, batches of 1/16/256, each one transaction and one WAL flush), a
+//! commit (`commit_posts`, batches of 1/16/256, each one transaction and one WAL flush), a join
+//! storm's compliance records (`record_joins`, one call each, committed together), a
 //! 50-message history page from deep inside a room with many messages (`messages_before`), and
 //! content search.
 //!
@@ -221,6 +222,40 @@ fn commit_posts(b: Bencher<'_, '_>, batch: usize) {
                 .collect::<Vec<_>>()
         })
         .bench_local_values(|posts| s.rt.block_on(s.store.commit_posts(posts)).expect("committed"));
+}
+
+/// A join storm as the store sees it: `n` JOIN records (each with its open participation),
+/// each its own call, all queued at once; the writer commits them in batches.
+#[divan::bench(args = [1000], sample_count = 20, sample_size = 1)]
+fn record_joins(b: Bencher<'_, '_>, n: usize) {
+    let s = small();
+    let mut next = 0i64;
+    b.counter(ItemsCount::new(n))
+        .with_inputs(|| {
+            (0..n)
+                .map(|_| {
+                    next += 1;
+                    ComplianceEvent {
+                        kind: ComplianceKind::Join,
+                        ts: 1_700_000_000_000 + next,
+                        room: s.rooms[next as usize % s.rooms.len()],
+                        room_name: "bench room".into(),
+                        user: 1,
+                        user_login: "bench@example.org".into(),
+                        seq: None,
+                        detail: serde_json::json!({ "connection": next }),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .bench_local_values(|events| {
+            s.rt.block_on(async {
+                let calls: Vec<_> = events.into_iter().map(|e| s.store.record_compliance(vec![e])).collect();
+                for c in calls {
+                    c.await.expect("recorded");
+                }
+            })
+        });
 }
 
 // ---- the big database

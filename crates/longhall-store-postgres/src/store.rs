@@ -7,7 +7,7 @@ use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
 
 use crate::conn::{Conn, DbResult};
-use crate::writer::{WriteFn, Writer};
+use crate::writer::{ConnFn, Writer};
 use crate::{ops, processing, reads, schema};
 
 /// Read connections: at most this many reads run at once; the rest wait their turn.
@@ -81,7 +81,7 @@ impl PgStore {
         readers.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
-    fn write<D, T>(&self, data: D, f: WriteFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
+    fn write<D, T>(&self, data: D, f: ConnFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
@@ -89,7 +89,7 @@ impl PgStore {
         self.writer.submit(data, f)
     }
 
-    fn read<D, T>(&self, data: D, f: WriteFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
+    fn read<D, T>(&self, data: D, f: ConnFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,

@@ -25,8 +25,9 @@ use crate::schema::WRITE_LOCK;
 /// write lock for long.
 const MAX_BATCH: usize = 1024;
 
-/// What a job runs: a function of the write connection and the job's own data.
-pub(crate) type WriteFn<D, T> = for<'c> fn(&'c Conn, &'c D) -> BoxFuture<'c, StoreResult<T>>;
+/// What a store call runs: a function of a connection (the write connection for a write, a
+/// pooled one for a read) and the call's own data.
+pub(crate) type ConnFn<D, T> = for<'c> fn(&'c Conn, &'c D) -> BoxFuture<'c, StoreResult<T>>;
 
 trait Job: Send {
     /// Runs the job's statements; may run again (alone) if its batch had to be retried.
@@ -37,7 +38,7 @@ trait Job: Send {
 
 struct TypedJob<D, T> {
     data: D,
-    f: WriteFn<D, T>,
+    f: ConnFn<D, T>,
     out: Option<T>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -77,7 +78,7 @@ impl Writer {
     /// Queues the job at once (so writes issued one after another commit in that order, even
     /// if their futures are awaited together) and resolves when its batch is committed or it
     /// failed and was undone.
-    pub(crate) fn submit<D, T>(&self, data: D, f: WriteFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
+    pub(crate) fn submit<D, T>(&self, data: D, f: ConnFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,
