@@ -703,6 +703,23 @@ pub async fn search_ignores_query_syntax<S: Store>(s: &S) {
     assert_eq!(texts(&s.search(&query(&[w.room_a], Some("\""))).await.unwrap()), vec!["say \"hi\" now"]);
 }
 
+/// LIKE-style wildcards and escapes (`%`, `_`, `\`) are ordinary characters, in short and
+/// long queries alike.
+pub async fn search_treats_wildcard_characters_literally<S: Store>(s: &S) {
+    let w = world(s).await;
+    post_all(s, w.room_a, w.alice, 1_000, &["100% done", "file_name.txt", "back\\slash", "filexname", "plain text"])
+        .await;
+    let found = |t: &'static str| async move { s.search(&query(&[w.room_a], Some(t))).await.unwrap() };
+    assert_eq!(texts(&found("%").await), vec!["100% done"]);
+    assert_eq!(texts(&found("0% d").await), vec!["100% done"]);
+    assert_eq!(texts(&found("_").await), vec!["file_name.txt"]);
+    assert_eq!(texts(&found("e_n").await), vec!["file_name.txt"], "`_` is not any character");
+    assert_eq!(texts(&found("\\").await), vec!["back\\slash"]);
+    assert_eq!(texts(&found("k\\s").await), vec!["back\\slash"]);
+    assert!(found("%%%").await.is_empty());
+    assert!(found("t%t").await.is_empty(), "`%` is not any run of characters");
+}
+
 // ---- admin changes to messages
 
 pub async fn replace_messages_changes_history_search_and_archive<S: Store>(s: &S) {
@@ -1300,4 +1317,86 @@ pub async fn prune_deletes_only_processed_events<S: Store>(s: &S) {
     assert!(more[0] > ids[4], "ids are not reused after a prune");
     let next = s.next_compliance_batch(10).await.unwrap().unwrap();
     assert_eq!((next.after, next.first, next.last, next.events), (ids[2], ids[3], more[0], 3));
+}
+
+// ---- concurrency
+
+/// Many calls in flight at once (the writer may commit them together): every post gets a
+/// dense, unique sequence number of its room, and the compliance records of a room's posts
+/// have ascending ids in sequence order.
+pub async fn concurrent_posts_get_dense_seqs_and_ordered_records<S: Store>(s: &S) {
+    let w = world(s).await;
+    let rooms = [w.room_a, w.room_b];
+    let calls: Vec<Vec<NewPost>> = (0..60i64)
+        .map(|t| {
+            // Calls of one to three posts, interleaving both rooms.
+            (0..1 + t % 3)
+                .map(|k| post(rooms[((t + k) % 2) as usize], w.alice, 1_000 + t, &format!("t{t} k{k}")))
+                .collect()
+        })
+        .collect();
+    let sent: Vec<Vec<RoomId>> = calls.iter().map(|c| c.iter().map(|p| p.room).collect()).collect();
+    let results = futures_util::future::join_all(calls.into_iter().map(|c| s.commit_posts(c))).await;
+    let mut by_room: std::collections::BTreeMap<RoomId, Vec<Seq>> = Default::default();
+    for (rooms, seqs) in sent.into_iter().zip(results) {
+        let seqs = seqs.expect("post committed");
+        assert_eq!(seqs.len(), rooms.len());
+        for (room, seq) in rooms.into_iter().zip(seqs) {
+            by_room.entry(room).or_default().push(seq);
+        }
+    }
+    let mut total = 0;
+    for (room, mut seqs) in by_room {
+        seqs.sort_unstable();
+        let n = seqs.len() as i64;
+        assert_eq!(seqs, (1..=n).collect::<Vec<_>>(), "room {room}: dense, no duplicates, none missing");
+        assert_eq!(room_of(s, room).await.unwrap().1, n);
+        assert_eq!(crate::support::seqs(&s.messages_after(room, 0, 10_000).await.unwrap()), seqs);
+        let records: Vec<Seq> =
+            all_events(s).await.into_iter().filter(|(_, e)| e.room == room).filter_map(|(_, e)| e.seq).collect();
+        assert_eq!(records, seqs, "room {room}: records in id order follow the sequence numbers");
+        total += n;
+    }
+    assert_eq!(all_events(s).await.len() as i64, total, "one CHAT record per post");
+}
+
+/// Writes in flight together: a conflicting one fails alone, with `Conflict`, and the others
+/// (including a compliance record queued between them) are kept.
+pub async fn a_failing_write_among_concurrent_ones_fails_alone<S: Store>(s: &S) {
+    let k = s.insert_category(&category("General")).await.unwrap();
+    let rooms: Vec<Room> = (0..40).map(|i| room(&format!("Room {}", i / 2), k)).collect();
+    let inserts = futures_util::future::join_all(rooms.iter().map(|r| s.insert_room(r)));
+    let events = vec![event(ComplianceKind::Join, 1, 1, 5)];
+    let (results, recorded) = futures_util::future::join(inserts, s.record_compliance(events)).await;
+    recorded.expect("the compliance record is kept");
+    let mut won = std::collections::BTreeMap::<String, usize>::new();
+    for (r, result) in rooms.iter().zip(results) {
+        match result {
+            Ok(_) => *won.entry(r.name.clone()).or_default() += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won.len(), 20, "every name was taken once");
+    assert!(won.values().all(|&n| n == 1));
+    assert_eq!(s.load_catalog().await.unwrap().rooms.len(), 20);
+    assert_eq!(all_events(s).await.len(), 1);
+
+    // A post call that fails after its first post got a number (the second names a missing
+    // room), between calls that succeed: its number is given back, the others stay dense.
+    let target = s.load_catalog().await.unwrap().rooms[0].0.id;
+    let calls = vec![
+        vec![post(target, 1, 1, "one")],
+        vec![post(target, 1, 2, "lost"), post(target + 1_000, 1, 3, "nowhere")],
+        vec![post(target, 1, 4, "two")],
+    ];
+    let results = futures_util::future::join_all(calls.into_iter().map(|c| s.commit_posts(c))).await;
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    let mut kept = [results[0].as_ref().unwrap()[0], results[2].as_ref().unwrap()[0]];
+    kept.sort_unstable();
+    assert_eq!(kept, [1, 2]);
+    let mut stored: Vec<String> = s.latest_messages(target, 10).await.unwrap().into_iter().map(|m| m.text).collect();
+    stored.sort();
+    assert_eq!(stored, ["one", "two"]);
+    assert_eq!(all_events(s).await.len(), 3, "no record of the failed call");
 }

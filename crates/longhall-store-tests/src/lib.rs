@@ -63,6 +63,7 @@ macro_rules! conformance_suite {
             search_short_queries,
             search_filters_rooms_author_dates_and_limit,
             search_ignores_query_syntax,
+            search_treats_wildcard_characters_literally,
             replace_messages_changes_history_search_and_archive,
             clear_room_deletes_up_to_a_time_and_keeps_seqs,
             clear_room_in_batches_takes_the_oldest_first,
@@ -83,6 +84,8 @@ macro_rules! conformance_suite {
             compliance_publish_intent_fences_the_commit,
             compliance_runs_are_listed_newest_first,
             prune_deletes_only_processed_events,
+            concurrent_posts_get_dense_seqs_and_ordered_records,
+            a_failing_write_among_concurrent_ones_fails_alone,
         }
     };
 }
