@@ -10,12 +10,16 @@ use crate::conv::DbResult;
 
 /// Migrations of `chat.db`, in order; the schema version is the number applied
 /// (`PRAGMA user_version`). Never edit a released one: add the next.
-const CHAT_MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/chat/001_init.sql"), include_str!("../migrations/chat/002_compliance_config.sql")];
+const CHAT_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/chat/001_init.sql"),
+    include_str!("../migrations/chat/002_compliance_config.sql"),
+    include_str!("../migrations/chat/003_removed_users.sql"),
+];
 const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/001_init.sql"),
     include_str!("../migrations/compliance/002_processing.sql"),
     include_str!("../migrations/compliance/003_probe_and_open_joins.sql"),
+    include_str!("../migrations/compliance/004_audit.sql"),
 ];
 
 pub(crate) const CHAT_FILE: &str = "chat.db";
