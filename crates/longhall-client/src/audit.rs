@@ -9,7 +9,7 @@ use crate::{Client, ClientError, with_query};
 pub struct AuditQuery {
     /// Login of who made the changes.
     pub actor: Option<String>,
-    /// The object: a login, a name, a scope or an id.
+    /// The object: a login, a name, a scope, or `<noun>:<id>` (`room:12`).
     pub object: Option<String>,
     /// From this time on (milliseconds since 1970-01-01 UTC), inclusive.
     pub since: Option<i64>,

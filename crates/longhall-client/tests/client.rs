@@ -244,13 +244,25 @@ async fn directory_and_configuration_administration() {
     assert!(err.is(ErrorCode::UserNotFound), "{err:?}");
     let domains = admin.list_domains().await.expect("domains");
     assert!(domains.iter().any(|d| d.domain == "example.org" && d.users >= 4), "{domains:?}");
+    let effective = admin.effective_user("user0@example.org").await.expect("effective");
+    assert!(effective.can_chat, "{effective:?}");
+    assert_eq!(effective.settings[0].source, "global", "first start turned the global policy on");
+    let removed = admin.remove_user("user2@example.org").await.expect("remove user");
+    assert_eq!(removed.login, "user2@example.org");
+    assert!(admin.remove_user("user2@example.org").await.unwrap_err().is(ErrorCode::UserNotFound));
+    let audit = admin
+        .audit(&longhall_client::audit::AuditQuery { object: Some("user0@example.org".into()), ..Default::default() })
+        .await
+        .expect("audit");
+    let ops: Vec<&str> = audit.items.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(ops, ["create", "update"], "the user's creation and its change");
 
     // Groups: a name with a space and a slash stays one path segment.
     let group = admin
         .create_group(&NewGroup { name: "desk a/b".into(), members: vec!["user:user1@example.org".into()] })
         .await
         .expect("create group");
-    let edit = ListEdit { add: vec!["user:user2@example.org".into()], ..Default::default() };
+    let edit = ListEdit { add: vec!["user:user0@example.org".into()], ..Default::default() };
     let group2 = admin
         .update_group(&group.name, &GroupUpdate { members: Some(edit), ..Default::default() })
         .await
@@ -557,7 +569,10 @@ async fn the_client_covers_every_route_of_the_server() {
         ("post", "/api/v1/admin/users", "create_user"),
         ("get", "/api/v1/admin/users/{login}", "get_user"),
         ("patch", "/api/v1/admin/users/{login}", "update_user"),
+        ("delete", "/api/v1/admin/users/{login}", "remove_user"),
+        ("get", "/api/v1/admin/users/{login}/effective", "effective_user"),
         ("get", "/api/v1/admin/domains", "list_domains"),
+        ("get", "/api/v1/admin/audit", "audit"),
         ("get", "/api/v1/admin/groups", "list_groups"),
         ("post", "/api/v1/admin/groups", "create_group"),
         ("get", "/api/v1/admin/groups/{name}", "get_group"),

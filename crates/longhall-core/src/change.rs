@@ -130,7 +130,7 @@ pub struct AuditRecord {
 pub struct AuditQuery {
     /// Actor login, exactly (case-insensitive).
     pub actor: Option<String>,
-    /// Object name, login, scope or id, exactly (case-insensitive).
+    /// Object name, login or scope, or `<noun>:<id>` (`room:12`), exactly (case-insensitive).
     pub object: Option<String>,
     /// `ts >= since`.
     pub since: Option<Millis>,

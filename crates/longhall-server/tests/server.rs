@@ -5,6 +5,7 @@
 mod server {
     pub mod harness;
 
+    mod audit;
     mod auditorium;
     mod bad_input;
     mod compliance;
@@ -27,6 +28,7 @@ mod server {
     mod status;
     mod strict;
     mod throttle;
+    mod users;
     mod wall;
     mod wire;
 }

@@ -420,7 +420,7 @@ pub(crate) fn audit_records(c: &Connection, q: &AuditQuery) -> StoreResult<Vec<A
         "SELECT id, ts, actor, token_id, source, noun, object, object_id, operation, before, after, note \
          FROM compliance.audit_log \
          WHERE id > ?1 AND (?2 IS NULL OR actor = ?2 COLLATE NOCASE) \
-           AND (?3 IS NULL OR object = ?3 COLLATE NOCASE OR CAST(object_id AS TEXT) = ?3) \
+           AND (?3 IS NULL OR object = ?3 COLLATE NOCASE OR noun || ':' || object_id = ?3 COLLATE NOCASE) \
            AND (?4 IS NULL OR ts >= ?4) AND (?5 IS NULL OR ts <= ?5) \
          ORDER BY id LIMIT ?6",
     )

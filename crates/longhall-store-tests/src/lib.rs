@@ -51,6 +51,8 @@ macro_rules! conformance_suite {
             policies_and_configs_put_and_delete,
             meta_get_and_put,
             tokens_insert_find_delete_list,
+            audit_records_are_written_with_their_change,
+            remove_user_keeps_the_row_for_attribution,
             commit_posts_assigns_dense_seqs_in_batch_order,
             failed_post_batch_changes_nothing,
             message_fields_round_trip,

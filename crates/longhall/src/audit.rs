@@ -9,14 +9,14 @@ use crate::compliance::utc_text;
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  longhall audit --actor admin@example.org --since 2026-01-01\n  \
-longhall audit --object Bonds --json")]
+longhall audit --object room:12 --json")]
 pub struct AuditArgs {
     #[command(flatten)]
     pub client: ClientArgs,
     /// Changes made by this login.
     #[arg(long)]
     actor: Option<String>,
-    /// Changes to this object: a login, a name, a scope (site:emea) or an id.
+    /// Changes to this object: a login, a name, a scope (site:emea), or NOUN:ID (room:12).
     #[arg(long)]
     object: Option<String>,
     /// From this time on: YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or milliseconds since 1970.

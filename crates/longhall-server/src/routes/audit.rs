@@ -16,7 +16,7 @@ use crate::error::{ApiResult, Json, Query};
 pub struct AuditParams {
     /// Login of who made the changes.
     pub actor: Option<String>,
-    /// The object: a login, a name, a scope (`site:emea`) or an id.
+    /// The object: a login, a name, a scope (`site:emea`), or `<noun>:<id>` (`room:12`).
     pub object: Option<String>,
     /// From this time on (milliseconds since 1970-01-01 UTC), inclusive.
     pub since: Option<i64>,
