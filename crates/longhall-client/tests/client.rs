@@ -271,6 +271,8 @@ async fn directory_and_configuration_administration() {
     assert_eq!(admin.get_group("desk a/b").await.expect("get group").id, group.id);
     let groups = admin.list_groups(&ListQuery::default()).await.expect("groups");
     assert!(groups.items.iter().any(|g| g.name == "desk a/b"));
+    let check = admin.check_groups().await.expect("group check");
+    assert!(check.consistent && check.cycles.is_empty(), "{check:?}");
     admin.delete_group("desk a/b").await.expect("delete group");
     assert!(admin.get_group("desk a/b").await.unwrap_err().is(ErrorCode::GroupNotFound));
 
@@ -578,6 +580,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("get", "/api/v1/admin/groups/{name}", "get_group"),
         ("patch", "/api/v1/admin/groups/{name}", "update_group"),
         ("delete", "/api/v1/admin/groups/{name}", "delete_group"),
+        ("get", "/api/v1/admin/group-check", "check_groups"),
         ("post", "/api/v1/admin/categories", "create_category"),
         ("get", "/api/v1/admin/categories/{category}", "get_category"),
         ("patch", "/api/v1/admin/categories/{category}", "update_category"),

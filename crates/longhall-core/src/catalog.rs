@@ -156,6 +156,100 @@ impl Catalog {
 
     // ---- lookups by name
 
+    /// A written principal for a report, naming a missing id as such.
+    fn written_or_missing(&self, p: &Principal) -> String {
+        match p {
+            Principal::User(id) if !self.users.contains_key(id) => format!("user #{id} (missing)"),
+            Principal::Group(id) if !self.groups.contains_key(id) => format!("group #{id} (missing)"),
+            p => self.written(p),
+        }
+    }
+
+    fn missing(&self, p: &Principal) -> bool {
+        match p {
+            Principal::User(id) => !self.users.contains_key(id),
+            Principal::Group(id) => !self.groups.contains_key(id),
+            Principal::Domain(_) | Principal::Everyone => false,
+        }
+    }
+
+    /// Group cycles (names, one sorted list per cycle), dangling group members and dangling
+    /// category and room list entries (AffCheck, without the comparison with the store).
+    pub fn check_groups(&self) -> (Vec<Vec<String>>, Vec<String>, Vec<String>) {
+        // The groups each group reaches through its group members.
+        let reach = |start: GroupId| -> HashSet<GroupId> {
+            let mut seen = HashSet::new();
+            let mut queue: VecDeque<GroupId> = VecDeque::from([start]);
+            while let Some(g) = queue.pop_front() {
+                for m in self.groups.get(&g).map(|g| g.members.as_slice()).unwrap_or_default() {
+                    if let Principal::Group(id) = m
+                        && seen.insert(*id)
+                    {
+                        queue.push_back(*id);
+                    }
+                }
+            }
+            seen
+        };
+        let mut ids: Vec<GroupId> = self.groups.keys().copied().collect();
+        ids.sort_unstable();
+        let reaches: HashMap<GroupId, HashSet<GroupId>> = ids.iter().map(|&g| (g, reach(g))).collect();
+        let mut cycles: Vec<Vec<String>> = Vec::new();
+        let mut placed = HashSet::new();
+        for &g in &ids {
+            if placed.contains(&g) || !reaches[&g].contains(&g) {
+                continue;
+            }
+            // Its cycle: the groups it reaches that reach it back.
+            let mut members: Vec<GroupId> =
+                ids.iter().copied().filter(|h| reaches[&g].contains(h) && reaches[h].contains(&g)).collect();
+            members.sort_unstable();
+            placed.extend(members.iter().copied());
+            let mut names: Vec<String> =
+                members.iter().filter_map(|id| self.groups.get(id)).map(|g| g.name.clone()).collect();
+            names.sort();
+            cycles.push(names);
+        }
+        let mut dangling_members = Vec::new();
+        for group in ids.iter().filter_map(|g| self.groups.get(g)) {
+            for m in group.members.iter().filter(|m| self.missing(m)) {
+                dangling_members.push(format!("group {}: {}", group.name, self.written_or_missing(m)));
+            }
+        }
+        let mut dangling_entries = Vec::new();
+        let mut cats: Vec<&Category> = self.categories.values().collect();
+        cats.sort_by_key(|c| c.id);
+        for c in cats {
+            for (list, l) in [("allowed_members", &c.allowed), ("denied_members", &c.denied), ("creators", &c.creators)]
+            {
+                for p in l.iter().filter(|p| self.missing(p)) {
+                    dangling_entries.push(format!("category {}: {list}: {}", c.name, self.written_or_missing(p)));
+                }
+            }
+        }
+        let mut rooms: Vec<&Room> = self.rooms.values().collect();
+        rooms.sort_by_key(|r| r.id);
+        for r in rooms {
+            for (list, l) in [("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)] {
+                for p in l.iter().filter(|p| self.missing(p)) {
+                    dangling_entries.push(format!("room {}: {list}: {}", r.name, self.written_or_missing(p)));
+                }
+            }
+        }
+        (cycles, dangling_members, dangling_entries)
+    }
+
+    /// The names of the groups a user belongs to (directly or through nested groups), sorted.
+    pub fn group_names_of(&self, user: UserId) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .ancestors(&Principal::User(user))
+            .into_iter()
+            .filter_map(|g| self.groups.get(&g).map(|g| g.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
     /// The author of a message: a user, or a removed one (what it posted stays attributed).
     pub fn author(&self, id: UserId) -> Option<&User> {
         self.users.get(&id).or_else(|| self.removed_users.get(&id))

@@ -13,6 +13,7 @@ mod server {
     mod exhaustion;
     mod files;
     mod following;
+    mod groups;
     mod headers;
     mod history;
     mod kick;

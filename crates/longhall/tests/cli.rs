@@ -541,6 +541,27 @@ async fn groups_are_created_edited_and_removed() {
     let out = run(config.path(), &["groups", "get", "legal-team"], &env, "");
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("group_not_found: "), "{}", text(&out));
+
+    // AffCheck: a cycle is reported and tolerated.
+    let out = run(config.path(), &["groups", "check"], &env, "");
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("cycles (tolerated): none") && stdout(&out).ends_with("Consistent.\n"),
+        "{}",
+        text(&out)
+    );
+    assert_exit(&run(config.path(), &["groups", "new", "alpha"], &env, ""), 0);
+    assert_exit(&run(config.path(), &["groups", "new", "beta", "--members", "group:alpha"], &env, ""), 0);
+    assert_exit(&run(config.path(), &["groups", "set", "alpha", "--add", "group:beta"], &env, ""), 0);
+    let out = run(config.path(), &["groups", "check"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("cycles (tolerated):\n  alpha → beta\n"), "{}", text(&out));
+    let out = run(config.path(), &["groups", "check", "--json"], &env, "");
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(
+        (check["consistent"].clone(), check["cycles"].clone()),
+        (serde_json::json!(true), serde_json::json!([["alpha", "beta"]]))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

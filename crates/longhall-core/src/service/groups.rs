@@ -1,7 +1,7 @@
 //! Groups: nested membership of users and groups.
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{GroupUpdate, GroupView, NewGroup, Page};
+use longhall_types::api::{GroupCheck, GroupUpdate, GroupView, NewGroup, Page};
 
 use super::users::page;
 use super::{Actor, Longhall, apply_edit, not_found};
@@ -90,6 +90,35 @@ impl Longhall {
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(())
+    }
+
+    /// AffCheck: group cycles, dangling members and list entries, and users whose group
+    /// membership in memory differs from what the store holds now.
+    pub async fn check_groups(&self, actor: &Actor) -> CoreResult<GroupCheck> {
+        actor.require_admin()?;
+        let stored = crate::catalog::Catalog::from_data(self.store.load_catalog().await?).0;
+        let cat = self.cat();
+        let (cycles, dangling_members, dangling_list_entries) = cat.check_groups();
+        let mut ids: Vec<UserId> = cat.users.keys().chain(stored.users.keys()).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut membership_differences = Vec::new();
+        for id in ids {
+            let (memory, store) = (cat.group_names_of(id), stored.group_names_of(id));
+            if memory != store {
+                let login = cat.author(id).or_else(|| stored.author(id)).map(|u| u.login.clone()).unwrap_or_default();
+                membership_differences.push(format!("{login}: memory {memory:?}, store {store:?}"));
+            }
+        }
+        Ok(GroupCheck {
+            consistent: dangling_members.is_empty()
+                && dangling_list_entries.is_empty()
+                && membership_differences.is_empty(),
+            cycles,
+            dangling_members,
+            dangling_list_entries,
+            membership_differences,
+        })
     }
 
     pub fn get_group(&self, actor: &Actor, name: &str) -> CoreResult<GroupView> {

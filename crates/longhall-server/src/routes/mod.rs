@@ -81,6 +81,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(audit::audit))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::get_group, groups::update_group, groups::delete_group))
+        .routes(routes!(groups::check_groups))
         .routes(routes!(categories::create_category))
         .routes(routes!(categories::get_category, categories::update_category, categories::delete_category))
         .routes(routes!(categories::category_eligible))
