@@ -101,7 +101,11 @@ pub fn run(args: ClientArgs, command: GroupsCommand) -> anyhow::Result<()> {
                     print_json(&check)?;
                 } else {
                     let section = |title: &str, items: &[String]| {
-                        println!("{title}: {}", if items.is_empty() { "none" } else { "" }.trim_end());
+                        if items.is_empty() {
+                            println!("{title}: none");
+                        } else {
+                            println!("{title}:");
+                        }
                         for i in items {
                             println!("  {i}");
                         }
