@@ -26,4 +26,9 @@ impl Client {
     pub async fn delete_group(&self, name: &str) -> Result<(), ClientError> {
         self.delete(self.admin(&["groups", name])).await
     }
+
+    /// AffCheck: group cycles, dangling entries, memberships that differ from the store's.
+    pub async fn check_groups(&self) -> Result<GroupCheck, ClientError> {
+        self.get(self.admin(&["group-check"])).await
+    }
 }

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod addins;
+pub mod audit;
 pub mod backup;
 pub mod categories;
 pub mod chat_config;

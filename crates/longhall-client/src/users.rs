@@ -44,6 +44,16 @@ impl Client {
         self.send_json(Method::PATCH, self.admin(&["users", login]), req).await
     }
 
+    /// Removes a user (its tokens and the list entries naming it; what it posted stays).
+    pub async fn remove_user(&self, login: &str) -> Result<UserRemoved, ClientError> {
+        self.call(self.request(Method::DELETE, self.admin(&["users", login]))).await
+    }
+
+    /// A user's effective policy and configuration, each value with the scope that gave it.
+    pub async fn effective_user(&self, login: &str) -> Result<UserEffective, ClientError> {
+        self.get(self.admin(&["users", login, "effective"])).await
+    }
+
     /// The directory's domains, with user counts.
     pub async fn list_domains(&self) -> Result<Vec<DomainView>, ClientError> {
         self.get(self.admin(&["domains"])).await

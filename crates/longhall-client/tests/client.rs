@@ -244,13 +244,25 @@ async fn directory_and_configuration_administration() {
     assert!(err.is(ErrorCode::UserNotFound), "{err:?}");
     let domains = admin.list_domains().await.expect("domains");
     assert!(domains.iter().any(|d| d.domain == "example.org" && d.users >= 4), "{domains:?}");
+    let effective = admin.effective_user("user0@example.org").await.expect("effective");
+    assert!(effective.can_chat, "{effective:?}");
+    assert_eq!(effective.settings[0].source, "global", "first start turned the global policy on");
+    let removed = admin.remove_user("user2@example.org").await.expect("remove user");
+    assert_eq!(removed.login, "user2@example.org");
+    assert!(admin.remove_user("user2@example.org").await.unwrap_err().is(ErrorCode::UserNotFound));
+    let audit = admin
+        .audit(&longhall_client::audit::AuditQuery { object: Some("user0@example.org".into()), ..Default::default() })
+        .await
+        .expect("audit");
+    let ops: Vec<&str> = audit.items.iter().map(|r| r.operation.as_str()).collect();
+    assert_eq!(ops, ["create", "update"], "the user's creation and its change");
 
     // Groups: a name with a space and a slash stays one path segment.
     let group = admin
         .create_group(&NewGroup { name: "desk a/b".into(), members: vec!["user:user1@example.org".into()] })
         .await
         .expect("create group");
-    let edit = ListEdit { add: vec!["user:user2@example.org".into()], ..Default::default() };
+    let edit = ListEdit { add: vec!["user:user0@example.org".into()], ..Default::default() };
     let group2 = admin
         .update_group(&group.name, &GroupUpdate { members: Some(edit), ..Default::default() })
         .await
@@ -259,6 +271,8 @@ async fn directory_and_configuration_administration() {
     assert_eq!(admin.get_group("desk a/b").await.expect("get group").id, group.id);
     let groups = admin.list_groups(&ListQuery::default()).await.expect("groups");
     assert!(groups.items.iter().any(|g| g.name == "desk a/b"));
+    let check = admin.check_groups().await.expect("group check");
+    assert!(check.consistent && check.cycles.is_empty(), "{check:?}");
     admin.delete_group("desk a/b").await.expect("delete group");
     assert!(admin.get_group("desk a/b").await.unwrap_err().is(ErrorCode::GroupNotFound));
 
@@ -273,7 +287,7 @@ async fn directory_and_configuration_administration() {
         .expect("create category");
     assert_eq!(admin.get_category(&cat.id.to_string()).await.expect("by id").name, "Research");
     let eligible = admin.category_eligible("Research", Some("user"), None).await.expect("eligible");
-    assert_eq!(eligible.len(), 3);
+    assert_eq!(eligible.len(), 2, "user0 and user1 (user2 was removed)");
     let err = admin.create_category(&NewCategory { name: "Research".into(), ..Default::default() }).await;
     assert!(err.unwrap_err().is(ErrorCode::NameTaken));
     let addin = admin
@@ -560,12 +574,16 @@ async fn the_client_covers_every_route_of_the_server() {
         ("post", "/api/v1/admin/users", "create_user"),
         ("get", "/api/v1/admin/users/{login}", "get_user"),
         ("patch", "/api/v1/admin/users/{login}", "update_user"),
+        ("delete", "/api/v1/admin/users/{login}", "remove_user"),
+        ("get", "/api/v1/admin/users/{login}/effective", "effective_user"),
         ("get", "/api/v1/admin/domains", "list_domains"),
+        ("get", "/api/v1/admin/audit", "audit"),
         ("get", "/api/v1/admin/groups", "list_groups"),
         ("post", "/api/v1/admin/groups", "create_group"),
         ("get", "/api/v1/admin/groups/{name}", "get_group"),
         ("patch", "/api/v1/admin/groups/{name}", "update_group"),
         ("delete", "/api/v1/admin/groups/{name}", "delete_group"),
+        ("get", "/api/v1/admin/group-check", "check_groups"),
         ("post", "/api/v1/admin/categories", "create_category"),
         ("get", "/api/v1/admin/categories/{category}", "get_category"),
         ("patch", "/api/v1/admin/categories/{category}", "update_category"),

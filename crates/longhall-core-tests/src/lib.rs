@@ -107,7 +107,7 @@ impl World {
             admin: v.admin,
             policy: v.policy,
         };
-        Actor { user }
+        Actor::of(user)
     }
 
     pub async fn group(&self, name: &str, members: &[&str]) {

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use longhall_types::ErrorCode;
 use longhall_types::api::{EffectiveConfig, EffectivePolicy};
 
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::principal::{Affiliations, Principal, PrincipalRef};
@@ -92,6 +93,8 @@ impl<T: Named> NamedMap<T> {
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
     pub users: HashMap<UserId, User>,
+    /// Removed accounts: only for attributing what they posted.
+    pub removed_users: HashMap<UserId, User>,
     pub logins: HashMap<String, UserId>,
     pub groups: NamedMap<Group>,
     pub categories: NamedMap<Category>,
@@ -113,6 +116,9 @@ impl Catalog {
         for u in data.users {
             c.logins.insert(u.login.clone(), u.id);
             c.users.insert(u.id, u);
+        }
+        for u in data.removed_users {
+            c.removed_users.insert(u.id, u);
         }
         for g in data.groups {
             c.groups.insert(g.id, g);
@@ -149,6 +155,239 @@ impl Catalog {
     }
 
     // ---- lookups by name
+
+    /// A written principal for a report, naming a missing id as such.
+    fn written_or_missing(&self, p: &Principal) -> String {
+        match p {
+            Principal::User(id) if !self.users.contains_key(id) => format!("user #{id} (missing)"),
+            Principal::Group(id) if !self.groups.contains_key(id) => format!("group #{id} (missing)"),
+            p => self.written(p),
+        }
+    }
+
+    fn missing(&self, p: &Principal) -> bool {
+        match p {
+            Principal::User(id) => !self.users.contains_key(id),
+            Principal::Group(id) => !self.groups.contains_key(id),
+            Principal::Domain(_) | Principal::Everyone => false,
+        }
+    }
+
+    /// Group cycles (names, one sorted list per cycle), dangling group members and dangling
+    /// category and room list entries (AffCheck, without the comparison with the store).
+    pub fn check_groups(&self) -> (Vec<Vec<String>>, Vec<String>, Vec<String>) {
+        // The groups each group reaches through its group members.
+        let reach = |start: GroupId| -> HashSet<GroupId> {
+            let mut seen = HashSet::new();
+            let mut queue: VecDeque<GroupId> = VecDeque::from([start]);
+            while let Some(g) = queue.pop_front() {
+                for m in self.groups.get(&g).map(|g| g.members.as_slice()).unwrap_or_default() {
+                    if let Principal::Group(id) = m
+                        && seen.insert(*id)
+                    {
+                        queue.push_back(*id);
+                    }
+                }
+            }
+            seen
+        };
+        let mut ids: Vec<GroupId> = self.groups.keys().copied().collect();
+        ids.sort_unstable();
+        let reaches: HashMap<GroupId, HashSet<GroupId>> = ids.iter().map(|&g| (g, reach(g))).collect();
+        let mut cycles: Vec<Vec<String>> = Vec::new();
+        let mut placed = HashSet::new();
+        for &g in &ids {
+            if placed.contains(&g) || !reaches[&g].contains(&g) {
+                continue;
+            }
+            // Its cycle: the groups it reaches that reach it back.
+            let mut members: Vec<GroupId> =
+                ids.iter().copied().filter(|h| reaches[&g].contains(h) && reaches[h].contains(&g)).collect();
+            members.sort_unstable();
+            placed.extend(members.iter().copied());
+            let mut names: Vec<String> =
+                members.iter().filter_map(|id| self.groups.get(id)).map(|g| g.name.clone()).collect();
+            names.sort();
+            cycles.push(names);
+        }
+        let mut dangling_members = Vec::new();
+        for group in ids.iter().filter_map(|g| self.groups.get(g)) {
+            for m in group.members.iter().filter(|m| self.missing(m)) {
+                dangling_members.push(format!("group {}: {}", group.name, self.written_or_missing(m)));
+            }
+        }
+        let mut dangling_entries = Vec::new();
+        let mut cats: Vec<&Category> = self.categories.values().collect();
+        cats.sort_by_key(|c| c.id);
+        for c in cats {
+            for (list, l) in [("allowed_members", &c.allowed), ("denied_members", &c.denied), ("creators", &c.creators)]
+            {
+                for p in l.iter().filter(|p| self.missing(p)) {
+                    dangling_entries.push(format!("category {}: {list}: {}", c.name, self.written_or_missing(p)));
+                }
+            }
+        }
+        let mut rooms: Vec<&Room> = self.rooms.values().collect();
+        rooms.sort_by_key(|r| r.id);
+        for r in rooms {
+            for (list, l) in [("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)] {
+                for p in l.iter().filter(|p| self.missing(p)) {
+                    dangling_entries.push(format!("room {}: {list}: {}", r.name, self.written_or_missing(p)));
+                }
+            }
+        }
+        (cycles, dangling_members, dangling_entries)
+    }
+
+    /// The names of the groups a user belongs to (directly or through nested groups), sorted.
+    pub fn group_names_of(&self, user: UserId) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .ancestors(&Principal::User(user))
+            .into_iter()
+            .filter_map(|g| self.groups.get(&g).map(|g| g.name.clone()))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The author of a message: a user, or a removed one (what it posted stays attributed).
+    pub fn author(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id).or_else(|| self.removed_users.get(&id))
+    }
+
+    /// Applies a committed change (`new_id`: the id the store gave an insert). The one place
+    /// the in-memory catalog changes after start.
+    pub fn apply(&mut self, change: &CatalogChange, new_id: i64) {
+        use CatalogChange as C;
+        let with_id = |id: i64| if id == 0 { new_id } else { id };
+        match change {
+            C::InsertUser { user, .. } | C::UpdateUser { user, .. } => {
+                let mut user = user.clone();
+                user.id = with_id(user.id);
+                if let Some(old) = self.users.get(&user.id)
+                    && old.login != user.login
+                {
+                    self.logins.remove(&old.login);
+                }
+                self.logins.insert(user.login.clone(), user.id);
+                self.users.insert(user.id, user);
+            }
+            C::RemoveUser { id } => {
+                if let Some(user) = self.users.remove(id) {
+                    self.logins.remove(&user.login);
+                    self.removed_users.insert(user.id, user);
+                }
+                self.purge_principal(&Principal::User(*id));
+            }
+            C::InsertGroup { group } | C::UpdateGroup { group } => {
+                let mut group = group.clone();
+                group.id = with_id(group.id);
+                self.groups.insert(group.id, group);
+                self.reindex_groups();
+            }
+            C::DeleteGroup { id } => {
+                self.groups.remove(id);
+                self.purge_principal(&Principal::Group(*id));
+            }
+            C::InsertCategory { category } | C::UpdateCategory { category } => {
+                let mut category = category.clone();
+                category.id = with_id(category.id);
+                self.categories.insert(category.id, category);
+            }
+            C::DeleteCategory { id } => {
+                self.categories.remove(id);
+            }
+            C::InsertRoom { room } | C::UpdateRoom { room } => {
+                let mut room = room.clone();
+                room.id = with_id(room.id);
+                self.rooms.insert(room.id, room);
+            }
+            C::DeleteRoom { id } => {
+                self.rooms.remove(id);
+            }
+            C::InsertAddin { addin } | C::UpdateAddin { addin } => {
+                let mut addin = addin.clone();
+                addin.id = with_id(addin.id);
+                self.addins.insert(addin.id, addin);
+            }
+            C::DeleteAddin { id } => {
+                self.addins.remove(id);
+                for r in self.rooms.values_mut() {
+                    if r.addin == Some(*id) {
+                        r.addin = None;
+                    }
+                }
+            }
+            C::PutPolicy { policy } => {
+                self.policies.insert(policy.scope.clone(), policy.clone());
+            }
+            C::DeletePolicy { scope } => {
+                self.policies.remove(scope);
+                if let Scope::Tag(t) = scope {
+                    // Users granted a removed tag policy fall back to their site or global policy.
+                    for u in self.users.values_mut() {
+                        if u.policy.as_deref() == Some(t.as_str()) {
+                            u.policy = None;
+                        }
+                    }
+                }
+            }
+            C::PutConfig { config } => {
+                self.configs.insert(config.scope.clone(), config.clone());
+            }
+            C::DeleteConfig { scope } => {
+                self.configs.remove(scope);
+            }
+            // Not held in memory: read from the store when needed.
+            C::PutComplianceConfig { .. } | C::InsertToken { .. } | C::DeleteToken { .. } => {}
+        }
+    }
+
+    /// Removes every list entry naming `gone` (group members, category and room lists).
+    fn purge_principal(&mut self, gone: &Principal) {
+        for g in self.groups.values_mut() {
+            g.members.retain(|p| p != gone);
+        }
+        for c in self.categories.values_mut() {
+            for l in [&mut c.allowed, &mut c.denied, &mut c.creators] {
+                l.retain(|p| p != gone);
+            }
+        }
+        for r in self.rooms.values_mut() {
+            for l in [&mut r.members, &mut r.managers, &mut r.presenters] {
+                l.retain(|p| p != gone);
+            }
+        }
+        self.reindex_groups();
+    }
+
+    /// The lists naming `p`, as `<noun> <name>: <list>`.
+    pub fn lists_naming(&self, p: &Principal) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut groups: Vec<&Group> = self.groups.values().filter(|g| g.members.contains(p)).collect();
+        groups.sort_by_key(|g| g.id);
+        out.extend(groups.into_iter().map(|g| format!("group {}: members", g.name)));
+        let mut cats: Vec<&Category> = self.categories.values().collect();
+        cats.sort_by_key(|c| c.id);
+        for c in cats {
+            for (name, l) in [("allowed_members", &c.allowed), ("denied_members", &c.denied), ("creators", &c.creators)]
+            {
+                if l.contains(p) {
+                    out.push(format!("category {}: {name}", c.name));
+                }
+            }
+        }
+        let mut rooms: Vec<&Room> = self.rooms.values().collect();
+        rooms.sort_by_key(|r| r.id);
+        for r in rooms {
+            for (name, l) in [("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)] {
+                if l.contains(p) {
+                    out.push(format!("room {}: {name}", r.name));
+                }
+            }
+        }
+        out
+    }
 
     pub fn user_by_login(&self, login: &str) -> Option<&User> {
         self.logins.get(&login.to_lowercase()).and_then(|id| self.users.get(id))

@@ -5,6 +5,7 @@
 //! else, so every rule holds the same for every client.
 
 pub mod backup;
+pub mod change;
 pub mod error;
 pub mod model;
 pub mod ports;

@@ -16,7 +16,7 @@ pub type Seq = i64;
 /// Milliseconds since 1970-01-01 UTC.
 pub type Millis = i64;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     pub id: UserId,
     /// Lower-case `name@domain`.
@@ -36,7 +36,7 @@ impl User {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     pub id: GroupId,
     pub name: String,
@@ -44,7 +44,7 @@ pub struct Group {
     pub members: Vec<Principal>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Category {
     pub id: CategoryId,
     pub name: String,
@@ -57,7 +57,7 @@ pub struct Category {
     pub creators: Vec<Principal>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Room {
     pub id: RoomId,
     pub name: String,
@@ -73,7 +73,7 @@ pub struct Room {
     pub presenters: Vec<Principal>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Addin {
     pub id: AddinId,
     pub name: String,
@@ -81,7 +81,7 @@ pub struct Addin {
 }
 
 /// Where a policy or configuration applies. Tag scopes exist for policies only.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     Global,
     Site(String),
@@ -109,14 +109,14 @@ impl std::fmt::Display for Scope {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     pub scope: Scope,
     pub enable_persistent_chat: bool,
     pub description: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Config {
     pub scope: Scope,
     pub default_chat_history: u32,
@@ -186,7 +186,7 @@ pub struct FileMeta {
     pub ts: Millis,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TokenKind {
     /// Issued by sign-in; expires.
     Session,
@@ -203,7 +203,7 @@ impl TokenKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TokenRecord {
     pub id: TokenId,
     pub user: UserId,
@@ -351,6 +351,8 @@ pub struct UsageFigures {
 #[derive(Debug, Clone, Default)]
 pub struct CatalogData {
     pub users: Vec<User>,
+    /// Removed accounts, kept so what they posted stays attributed to their login.
+    pub removed_users: Vec<User>,
     pub groups: Vec<Group>,
     pub categories: Vec<Category>,
     /// Each room with its last assigned sequence number.
@@ -366,7 +368,7 @@ pub struct CatalogData {
 pub const COMPLIANCE_ADAPTERS: [&str; 4] = ["xml", "jsonl", "eml", "command"];
 
 /// How compliance events are processed (global scope). Kept in the chat store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ComplianceConfig {
     /// Off by default: events are recorded either way, but only processed when on.
     pub enabled: bool,

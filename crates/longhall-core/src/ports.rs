@@ -8,6 +8,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_core::Stream;
 
+use crate::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome};
 use crate::error::{CoreResult, StoreResult};
 use crate::model::*;
 
@@ -30,43 +31,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Everything the core keeps in memory.
     fn load_catalog(&self) -> BoxFuture<'_, StoreResult<CatalogData>>;
-    /// Inserts a user (its `id` is ignored) and returns the new id.
-    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>>;
-    fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>>;
-    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>>;
+    /// Commits one catalog change and, in the same durable step, its audit record (in the
+    /// compliance store; `None` for changes that are not audited, a sign-in session's token).
+    /// For an insert, the store assigns the id (returned in the outcome) and writes it into
+    /// the record's `object_id` and its `after.id`. A failed change records nothing.
+    /// Per change (the conformance suite checks each): names clash as `Conflict`; an update or
+    /// delete of a missing object is `NotFound` (a `DeleteToken` of a missing token is
+    /// `found: false`); a room in a missing category is `NotFound`; a category with rooms
+    /// can't be deleted; deleting a group or removing a user removes every list entry naming it.
+    fn commit_change<'a>(
+        &'a self,
+        change: &'a CatalogChange,
+        audit: Option<&'a AuditRecord>,
+    ) -> BoxFuture<'a, StoreResult<ChangeOutcome>>;
+    /// Audit records matching the query, oldest first, at most `limit`.
+    fn audit_records<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>>;
     fn password_hash(&self, user: UserId) -> BoxFuture<'_, StoreResult<Option<String>>>;
-    fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>>;
-    fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>>;
-    /// Removes the group and every list entry that names it (group members, category and room lists).
-    fn delete_group(&self, id: GroupId) -> BoxFuture<'_, StoreResult<()>>;
-    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>>;
-    fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>>;
-    fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>>;
-    fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>>;
-    fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>>;
-    /// Removes the room with its messages, follows, invitations and file records; returns the
-    /// file-store keys of the removed files so their bytes can be removed too.
-    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<Vec<String>>>;
-    fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>>;
-    fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>>;
-    fn delete_addin(&self, id: AddinId) -> BoxFuture<'_, StoreResult<()>>;
-    /// Inserts or replaces the policy of `policy.scope`.
-    fn put_policy<'a>(&'a self, policy: &'a Policy) -> BoxFuture<'a, StoreResult<()>>;
-    fn delete_policy<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>>;
-    /// Inserts or replaces the configuration of `config.scope`.
-    fn put_config<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, StoreResult<()>>;
-    fn delete_config<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>>;
     /// Small named values kept by the deployment (e.g. whether first start is done).
     fn get_meta<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<String>>>;
     fn put_meta<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, StoreResult<()>>;
 
     // ---- tokens
 
-    /// Inserts a token record (its `id` is ignored) and returns the new id.
-    fn insert_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, StoreResult<TokenId>>;
     fn find_token<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<Option<TokenRecord>>>;
-    /// Returns whether a token was deleted.
-    fn delete_token(&self, id: TokenId) -> BoxFuture<'_, StoreResult<bool>>;
     /// Tokens of one user, or of everyone when `None`, oldest first.
     fn list_tokens(&self, user: Option<UserId>) -> BoxFuture<'_, StoreResult<Vec<TokenRecord>>>;
 
@@ -191,8 +178,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// The global compliance configuration, or `None` when it was never set (the defaults apply).
     fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>>;
-    /// Inserts or replaces the global compliance configuration.
-    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>>;
     /// Watermark, lease and publishing intent, read together.
     fn compliance_state(&self) -> BoxFuture<'_, StoreResult<ComplianceState>>;
     /// Takes the lease for `holder` until `now + ttl_ms` when nobody holds it, its holder's

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use crate::model::{GroupId, UserId};
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Principal {
     User(UserId),
     Group(GroupId),

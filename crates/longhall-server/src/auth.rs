@@ -39,6 +39,11 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::new(ErrorCode::Unauthenticated, "Send Authorization: Bearer <token>; sign in to get a token.")
         })?;
         let (actor, token_ref) = state.lh.authenticate_token(&token).await?;
+        // Where the call came from, for the audit log (the listener resolved X-Forwarded-For).
+        let actor = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(a)) => actor.from_source(a.ip()),
+            None => actor,
+        };
         Ok(Caller { actor, token, token_ref })
     }
 }

@@ -354,7 +354,8 @@ async fn handle(s: &AppState, actor: &Actor, conn: &Arc<Connection>, raw: &str) 
     };
     // Re-read the caller per request: a disabled account or a lost role applies at once.
     let actor = match s.lh.current_actor(actor.id()) {
-        Ok(a) => a,
+        // Same token and address as at the upgrade (for the audit log).
+        Ok(a) => longhall_core::Actor { token: actor.token, source: actor.source, ..a },
         Err(e) => {
             conn.close(e);
             return;

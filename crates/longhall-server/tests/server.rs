@@ -5,6 +5,7 @@
 mod server {
     pub mod harness;
 
+    mod audit;
     mod auditorium;
     mod bad_input;
     mod compliance;
@@ -12,6 +13,7 @@ mod server {
     mod exhaustion;
     mod files;
     mod following;
+    mod groups;
     mod headers;
     mod history;
     mod kick;
@@ -27,6 +29,7 @@ mod server {
     mod status;
     mod strict;
     mod throttle;
+    mod users;
     mod wall;
     mod wire;
 }

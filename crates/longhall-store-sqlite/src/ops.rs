@@ -1,6 +1,7 @@
 //! Write operations. Each runs inside the writer's transaction (and its own savepoint), so
 //! an early `?` return leaves nothing behind.
 
+use longhall_core::change::{AuditRecord, CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -92,7 +93,7 @@ pub(crate) fn update_user(c: &Conns<'_>, u: &User) -> StoreResult<()> {
         .chat
         .prepare_cached(
             "UPDATE users SET login = ?2, login_key = ?3, display_name = ?4, email = ?5, site = ?6, \
-             disabled = ?7, admin = ?8, policy = ?9 WHERE id = ?1",
+             disabled = ?7, admin = ?8, policy = ?9 WHERE id = ?1 AND removed = 0",
         )
         .db()?
         .execute(params![
@@ -113,11 +114,31 @@ pub(crate) fn update_user(c: &Conns<'_>, u: &User) -> StoreResult<()> {
 pub(crate) fn set_password(c: &Conns<'_>, user: UserId, hash: &str) -> StoreResult<()> {
     let n = c
         .chat
-        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")
+        .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1 AND removed = 0")
         .db()?
         .execute(params![user, hash])
         .db()?;
     expect_row(n, "user", user)
+}
+
+/// Removes an account but keeps its row (what it posted stays attributed to its login): frees
+/// the login, forgets the password, deletes its tokens, follows, read positions and invitations
+/// and every list entry naming it. Returns how many tokens were deleted.
+pub(crate) fn remove_user(c: &Conns<'_>, id: UserId) -> StoreResult<u32> {
+    let n = c
+        .chat
+        .execute(
+            "UPDATE users SET removed = 1, login_key = '#removed:' || id, password_hash = NULL, disabled = 1, \
+             admin = 0 WHERE id = ?1 AND removed = 0",
+            [id],
+        )
+        .db()?;
+    expect_row(n, "user", id)?;
+    let tokens = c.chat.execute("DELETE FROM tokens WHERE user_id = ?1", [id]).db()?;
+    c.chat.execute("DELETE FROM follows WHERE user_id = ?1", [id]).db()?;
+    c.chat.execute("DELETE FROM invitations WHERE user_id = ?1", [id]).db()?;
+    c.chat.execute("DELETE FROM principal_lists WHERE principal = ?1", [principal_text(&Principal::User(id))]).db()?;
+    Ok(tokens as u32)
 }
 
 pub(crate) fn insert_group(c: &Conns<'_>, g: &Group) -> StoreResult<GroupId> {
@@ -376,6 +397,84 @@ pub(crate) fn insert_token(c: &Conns<'_>, t: &TokenRecord) -> StoreResult<TokenI
 
 pub(crate) fn delete_token(c: &Conns<'_>, id: TokenId) -> StoreResult<bool> {
     Ok(c.chat.execute("DELETE FROM tokens WHERE id = ?1", [id]).db()? > 0)
+}
+
+// ---- the one catalog-write path
+
+/// Writes one catalog change and its audit record (in the same transaction pair).
+pub(crate) fn commit_change(
+    c: &Conns<'_>,
+    change: &CatalogChange,
+    audit: Option<&AuditRecord>,
+) -> StoreResult<ChangeOutcome> {
+    use CatalogChange as C;
+    let mut out = ChangeOutcome { found: true, ..ChangeOutcome::default() };
+    match change {
+        C::InsertUser { user, password_hash } => out.id = insert_user(c, user, password_hash)?,
+        C::UpdateUser { user, password_hash } => {
+            update_user(c, user)?;
+            if let Some(h) = password_hash {
+                set_password(c, user.id, h)?;
+            }
+        }
+        C::RemoveUser { id } => out.tokens_removed = remove_user(c, *id)?,
+        C::InsertGroup { group } => out.id = insert_group(c, group)?,
+        C::UpdateGroup { group } => update_group(c, group)?,
+        C::DeleteGroup { id } => delete_group(c, *id)?,
+        C::InsertCategory { category } => out.id = insert_category(c, category)?,
+        C::UpdateCategory { category } => update_category(c, category)?,
+        C::DeleteCategory { id } => delete_category(c, *id)?,
+        C::InsertRoom { room } => out.id = insert_room(c, room)?,
+        C::UpdateRoom { room } => update_room(c, room)?,
+        C::DeleteRoom { id } => out.removed_files = delete_room(c, *id)?,
+        C::InsertAddin { addin } => out.id = insert_addin(c, addin)?,
+        C::UpdateAddin { addin } => update_addin(c, addin)?,
+        C::DeleteAddin { id } => delete_addin(c, *id)?,
+        C::PutPolicy { policy } => put_policy(c, policy)?,
+        C::DeletePolicy { scope } => delete_policy(c, scope)?,
+        C::PutConfig { config } => put_config(c, config)?,
+        C::DeleteConfig { scope } => delete_config(c, scope)?,
+        C::PutComplianceConfig { config } => crate::processing::put_config_w(c, config)?,
+        C::InsertToken { token } => out.id = insert_token(c, token)?,
+        C::DeleteToken { id } => out.found = delete_token(c, *id)?,
+    }
+    if let Some(a) = audit {
+        let mut a = a.clone();
+        if a.object_id == Some(0) && out.id != 0 {
+            a.object_id = Some(out.id);
+            if let Some(Value::Object(after)) = &mut a.after
+                && after.contains_key("id")
+            {
+                after.insert("id".into(), json!(out.id));
+            }
+        }
+        write_audit(c, &a)?;
+    }
+    Ok(out)
+}
+
+fn write_audit(c: &Conns<'_>, a: &AuditRecord) -> StoreResult<()> {
+    c.comp
+        .prepare_cached(
+            "INSERT INTO audit_log (ts, actor, token_id, source, noun, object, object_id, operation, before, after, note) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .db()?
+        .execute(params![
+            a.ts,
+            a.actor,
+            a.token_id,
+            a.source,
+            a.noun,
+            a.object,
+            a.object_id,
+            a.operation,
+            a.before.as_ref().map(Value::to_string),
+            a.after.as_ref().map(Value::to_string),
+            a.note
+        ])
+        .db()?;
+    Ok(())
 }
 
 // ---- compliance

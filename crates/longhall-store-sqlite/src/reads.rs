@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use longhall_core::change::{AuditQuery, AuditRecord};
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -37,24 +38,29 @@ fn load_catalog_in(c: &Connection) -> StoreResult<CatalogData> {
         lists.remove(&(kind.to_owned(), id, list.to_owned())).unwrap_or_default()
     };
 
-    let users = c
-        .prepare("SELECT id, login, display_name, email, site, disabled, admin, policy FROM users ORDER BY id")
-        .db()?
-        .query_map([], |r| {
-            Ok(User {
-                id: r.get(0)?,
-                login: r.get(1)?,
-                display_name: r.get(2)?,
-                email: r.get(3)?,
-                site: r.get(4)?,
-                disabled: r.get(5)?,
-                admin: r.get(6)?,
-                policy: r.get(7)?,
-            })
-        })
-        .db()?
-        .collect::<rusqlite::Result<Vec<_>>>()
-        .db()?;
+    let mut users = Vec::new();
+    let mut removed_users = Vec::new();
+    {
+        let mut st = c
+            .prepare(
+                "SELECT id, login, display_name, email, site, disabled, admin, policy, removed FROM users ORDER BY id",
+            )
+            .db()?;
+        let mut rows = st.query([]).db()?;
+        while let Some(r) = rows.next().db()? {
+            let user = User {
+                id: r.get(0).db()?,
+                login: r.get(1).db()?,
+                display_name: r.get(2).db()?,
+                email: r.get(3).db()?,
+                site: r.get(4).db()?,
+                disabled: r.get(5).db()?,
+                admin: r.get(6).db()?,
+                policy: r.get(7).db()?,
+            };
+            if r.get::<_, bool>(8).db()? { removed_users.push(user) } else { users.push(user) }
+        }
+    }
 
     let groups = c
         .prepare("SELECT id, name FROM groups ORDER BY id")
@@ -166,7 +172,7 @@ fn load_catalog_in(c: &Connection) -> StoreResult<CatalogData> {
         }
     }
 
-    Ok(CatalogData { users, groups, categories, rooms, addins, policies, configs })
+    Ok(CatalogData { users, removed_users, groups, categories, rooms, addins, policies, configs })
 }
 
 pub(crate) fn password_hash(c: &Connection, user: UserId) -> StoreResult<Option<String>> {
@@ -480,4 +486,37 @@ pub(crate) fn open_participations(c: &Connection) -> StoreResult<Vec<OpenPartici
         .query_map([], |r| Ok(OpenParticipation { connection: r.get(0)?, room: r.get(1)?, user: r.get(2)? }))
         .db()?;
     rows.collect::<Result<Vec<_>, _>>().db()
+}
+
+/// Audit records matching `q`, oldest first.
+pub(crate) fn audit_records(c: &Connection, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+    let json = |v: Option<String>| v.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    c.prepare_cached(
+        "SELECT id, ts, actor, token_id, source, noun, object, object_id, operation, before, after, note \
+         FROM compliance.audit_log \
+         WHERE id > ?1 AND (?2 IS NULL OR actor = ?2 COLLATE NOCASE) \
+           AND (?3 IS NULL OR object = ?3 COLLATE NOCASE OR noun || ':' || object_id = ?3 COLLATE NOCASE) \
+           AND (?4 IS NULL OR ts >= ?4) AND (?5 IS NULL OR ts <= ?5) \
+         ORDER BY id LIMIT ?6",
+    )
+    .db()?
+    .query_map(params![q.after, q.actor, q.object, q.since, q.until, q.limit], |r| {
+        Ok(AuditRecord {
+            id: r.get(0)?,
+            ts: r.get(1)?,
+            actor: r.get(2)?,
+            token_id: r.get(3)?,
+            source: r.get(4)?,
+            noun: r.get(5)?,
+            object: r.get(6)?,
+            object_id: r.get(7)?,
+            operation: r.get(8)?,
+            before: json(r.get(9)?),
+            after: json(r.get(10)?),
+            note: r.get(11)?,
+        })
+    })
+    .db()?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .db()
 }

@@ -13,12 +13,14 @@ use crate::conv::DbResult;
 const CHAT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/chat/001_init.sql"),
     include_str!("../migrations/chat/002_compliance_config.sql"),
-    include_str!("../migrations/chat/003_room_content_bytes.sql"),
+    include_str!("../migrations/chat/003_removed_users.sql"),
+    include_str!("../migrations/chat/004_room_content_bytes.sql"),
 ];
 const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/001_init.sql"),
     include_str!("../migrations/compliance/002_processing.sql"),
     include_str!("../migrations/compliance/003_probe_and_open_joins.sql"),
+    include_str!("../migrations/compliance/004_audit.sql"),
 ];
 
 pub(crate) const CHAT_FILE: &str = "chat.db";

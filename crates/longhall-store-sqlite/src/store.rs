@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
 use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
@@ -166,99 +167,22 @@ impl Store for SqliteStore {
         self.read(reads::load_catalog)
     }
 
-    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>> {
-        let (user, hash) = (user.clone(), password_hash.to_owned());
-        self.write(move |c| ops::insert_user(c, &user, &hash))
+    fn commit_change<'a>(
+        &'a self,
+        change: &'a CatalogChange,
+        audit: Option<&'a AuditRecord>,
+    ) -> BoxFuture<'a, StoreResult<ChangeOutcome>> {
+        let (change, audit) = (change.clone(), audit.cloned());
+        self.write(move |c| ops::commit_change(c, &change, audit.as_ref()))
     }
 
-    fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        let user = user.clone();
-        self.write(move |c| ops::update_user(c, &user))
-    }
-
-    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        let hash = password_hash.to_owned();
-        self.write(move |c| ops::set_password(c, user, &hash))
+    fn audit_records<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>> {
+        let query = query.clone();
+        self.read(move |c| reads::audit_records(c, &query))
     }
 
     fn password_hash(&self, user: UserId) -> BoxFuture<'_, StoreResult<Option<String>>> {
         self.read(move |c| reads::password_hash(c, user))
-    }
-
-    fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>> {
-        let group = group.clone();
-        self.write(move |c| ops::insert_group(c, &group))
-    }
-
-    fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>> {
-        let group = group.clone();
-        self.write(move |c| ops::update_group(c, &group))
-    }
-
-    fn delete_group(&self, id: GroupId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(move |c| ops::delete_group(c, id))
-    }
-
-    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>> {
-        let category = category.clone();
-        self.write(move |c| ops::insert_category(c, &category))
-    }
-
-    fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>> {
-        let category = category.clone();
-        self.write(move |c| ops::update_category(c, &category))
-    }
-
-    fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(move |c| ops::delete_category(c, id))
-    }
-
-    fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>> {
-        let room = room.clone();
-        self.write(move |c| ops::insert_room(c, &room))
-    }
-
-    fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>> {
-        let room = room.clone();
-        self.write(move |c| ops::update_room(c, &room))
-    }
-
-    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<Vec<String>>> {
-        self.write(move |c| ops::delete_room(c, id))
-    }
-
-    fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>> {
-        let addin = addin.clone();
-        self.write(move |c| ops::insert_addin(c, &addin))
-    }
-
-    fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>> {
-        let addin = addin.clone();
-        self.write(move |c| ops::update_addin(c, &addin))
-    }
-
-    fn delete_addin(&self, id: AddinId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(move |c| ops::delete_addin(c, id))
-    }
-
-    fn put_policy<'a>(&'a self, policy: &'a Policy) -> BoxFuture<'a, StoreResult<()>> {
-        let policy = policy.clone();
-        self.write(move |c| ops::put_policy(c, &policy))
-    }
-
-    fn delete_policy<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
-        let scope = scope.clone();
-        self.write(move |c| ops::delete_policy(c, &scope))
-    }
-
-    fn put_config<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, StoreResult<()>> {
-        let config = config.clone();
-        self.write(move |c| ops::put_config(c, &config))
-    }
-
-    fn delete_config<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
-        let scope = scope.clone();
-        self.write(move |c| ops::delete_config(c, &scope))
     }
 
     fn get_meta<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<String>>> {
@@ -271,18 +195,9 @@ impl Store for SqliteStore {
         self.write(move |c| ops::put_meta(c, &key, &value))
     }
 
-    fn insert_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, StoreResult<TokenId>> {
-        let token = token.clone();
-        self.write(move |c| ops::insert_token(c, &token))
-    }
-
     fn find_token<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<Option<TokenRecord>>> {
         let hash = hash.to_owned();
         self.read(move |c| reads::find_token(c, &hash))
-    }
-
-    fn delete_token(&self, id: TokenId) -> BoxFuture<'_, StoreResult<bool>> {
-        self.write(move |c| ops::delete_token(c, id))
     }
 
     fn list_tokens(&self, user: Option<UserId>) -> BoxFuture<'_, StoreResult<Vec<TokenRecord>>> {
@@ -421,11 +336,6 @@ impl Store for SqliteStore {
 
     fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>> {
         self.read(processing::config)
-    }
-
-    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>> {
-        let config = config.clone();
-        self.write(move |c| processing::put_config_w(c, &config))
     }
 
     fn compliance_state(&self) -> BoxFuture<'_, StoreResult<ComplianceState>> {

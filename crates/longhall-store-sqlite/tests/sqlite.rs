@@ -166,7 +166,7 @@ async fn the_content_size_migration_counts_existing_messages() {
     post_all(&s, w.room_a, w.alice, 1_000, &["four", "fivé"]).await;
     post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
     s.close();
-    // Back to the version before the content-size migration (chat/003_room_content_bytes.sql,
+    // Back to the version before the content-size migration (chat/004_room_content_bytes.sql,
     // the latest), as a store of the previous release left it.
     let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
     let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();

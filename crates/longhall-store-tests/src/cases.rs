@@ -1,6 +1,7 @@
 //! The cases. Each takes a fresh, empty store and panics on the first broken rule.
 
 use longhall_core::StoreError;
+use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange};
 use longhall_core::model::*;
 use longhall_core::ports::Store;
 use longhall_core::principal::Principal;
@@ -404,6 +405,157 @@ pub async fn tokens_insert_find_delete_list<S: Store>(s: &S) {
     assert!(!s.delete_token(t1.id).await.unwrap(), "second delete finds nothing");
     assert_eq!(s.find_token("h1").await.unwrap(), None);
     assert_eq!(s.list_tokens(Some(a)).await.unwrap(), vec![t3]);
+}
+
+// ---- the one catalog-write path and its audit log
+
+fn audit(actor: &str, ts: Millis, noun: &str, object: &str, id: Option<i64>, after: serde_json::Value) -> AuditRecord {
+    AuditRecord {
+        id: 0,
+        ts,
+        actor: actor.to_owned(),
+        token_id: Some(7),
+        source: Some("192.0.2.1".into()),
+        noun: noun.to_owned(),
+        object: object.to_owned(),
+        object_id: id,
+        operation: "create".into(),
+        before: None,
+        after: Some(after),
+        note: Some("password set".into()),
+    }
+}
+
+fn all_audit() -> AuditQuery {
+    AuditQuery { limit: 1000, ..AuditQuery::default() }
+}
+
+pub async fn audit_records_are_written_with_their_change<S: Store>(s: &S) {
+    assert!(s.audit_records(&all_audit()).await.unwrap().is_empty());
+    // An insert: the store gives the record the new id, in object_id and after.id.
+    let rec = audit(
+        "admin@example.org",
+        1_000,
+        "user",
+        "alice@example.org",
+        Some(0),
+        json!({"id": 0, "login": "alice@example.org"}),
+    );
+    let change = CatalogChange::InsertUser { user: user("alice@example.org"), password_hash: "h".into() };
+    let alice = s.commit_change(&change, Some(&rec)).await.unwrap().id;
+    let got = s.audit_records(&all_audit()).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].id > 0);
+    let mut want = rec.clone();
+    want.id = got[0].id;
+    want.object_id = Some(alice);
+    want.after = Some(json!({"id": alice, "login": "alice@example.org"}));
+    assert_eq!(got[0], want, "every field as written, with the new id");
+
+    // A refused change records nothing.
+    let clash = audit("admin@example.org", 1_500, "user", "ALICE@example.org", Some(0), json!({"id": 0}));
+    let change = CatalogChange::InsertUser { user: user("ALICE@example.org"), password_hash: String::new() };
+    assert_conflict(s.commit_change(&change, Some(&clash)).await, "same login");
+    assert_eq!(s.audit_records(&all_audit()).await.unwrap().len(), 1, "a failed change leaves no record");
+
+    // An update, by someone else, later; without a token or source.
+    let mut renamed = user("alice@example.org");
+    renamed.id = alice;
+    renamed.display_name = "Alice L.".into();
+    let mut upd = audit(
+        "other@example.org",
+        2_000,
+        "user",
+        "alice@example.org",
+        Some(alice),
+        json!({"display_name": "Alice L."}),
+    );
+    upd.operation = "update".into();
+    upd.before = Some(json!({"display_name": "Display alice@example.org"}));
+    upd.token_id = None;
+    upd.source = None;
+    upd.note = None;
+    s.commit_change(&CatalogChange::UpdateUser { user: renamed, password_hash: None }, Some(&upd)).await.unwrap();
+    // A policy: an object without an id.
+    let policy = Policy { scope: Scope::Site("emea".into()), enable_persistent_chat: true, description: String::new() };
+    let pol = audit("admin@example.org", 3_000, "policy", "site:emea", None, json!({"scope": "site:emea"}));
+    s.commit_change(&CatalogChange::PutPolicy { policy }, Some(&pol)).await.unwrap();
+    // Unaudited: nothing recorded.
+    s.commit_change(&CatalogChange::InsertUser { user: user("bob@example.org"), password_hash: String::new() }, None)
+        .await
+        .unwrap();
+
+    let all = s.audit_records(&all_audit()).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert_eq!(all[1].before, upd.before);
+    assert_eq!(all[1].token_id, None);
+    let objects = |r: Vec<AuditRecord>| r.into_iter().map(|r| (r.noun, r.ts)).collect::<Vec<_>>();
+    let by_actor = select(s, AuditQuery { actor: Some("ADMIN@example.org".into()), ..all_audit() }).await;
+    assert_eq!(objects(by_actor), vec![("user".into(), 1_000), ("policy".into(), 3_000)], "actor, any case");
+    let by_object = select(s, AuditQuery { object: Some("Alice@Example.org".into()), ..all_audit() }).await;
+    assert_eq!(objects(by_object), vec![("user".into(), 1_000), ("user".into(), 2_000)], "object, any case");
+    let by_id = select(s, AuditQuery { object: Some(format!("USER:{alice}")), ..all_audit() }).await;
+    assert_eq!(by_id.len(), 2, "object by noun and id");
+    let bare = select(s, AuditQuery { object: Some(alice.to_string()), ..all_audit() }).await;
+    assert!(bare.is_empty(), "an id alone names no object: ids repeat across nouns");
+    let by_time = select(s, AuditQuery { since: Some(2_000), until: Some(3_000), ..all_audit() }).await;
+    assert_eq!(objects(by_time), vec![("user".into(), 2_000), ("policy".into(), 3_000)], "bounds inclusive");
+    let first = select(s, AuditQuery { limit: 1, ..all_audit() }).await;
+    assert_eq!(first.len(), 1);
+    let rest = select(s, AuditQuery { after: first[0].id, ..all_audit() }).await;
+    assert_eq!(rest.len(), 2, "paging after an id");
+}
+
+async fn select<S: Store>(s: &S, q: AuditQuery) -> Vec<AuditRecord> {
+    s.audit_records(&q).await.unwrap()
+}
+
+pub async fn remove_user_keeps_the_row_for_attribution<S: Store>(s: &S) {
+    let w = world(s).await;
+    let me = Principal::User(w.alice);
+    let g = s.insert_group(&group("Traders", vec![me.clone(), Principal::User(w.bob)])).await.unwrap();
+    let mut k = category("Desk");
+    k.allowed = vec![me.clone(), Principal::Everyone];
+    k.creators = vec![me.clone()];
+    k.id = s.insert_category(&k).await.unwrap();
+    let mut r = room("Bonds", k.id);
+    r.members = vec![me.clone(), Principal::User(w.bob)];
+    r.managers = vec![me.clone()];
+    r.id = s.insert_room(&r).await.unwrap();
+    for (kind, hash) in [(TokenKind::Session, "s1"), (TokenKind::Api, "a1")] {
+        let t =
+            TokenRecord { id: 0, user: w.alice, kind, label: "t".into(), hash: hash.into(), created: 1, expires: None };
+        s.insert_token(&t).await.unwrap();
+    }
+    s.set_followed(w.alice, w.room_a, true).await.unwrap();
+    s.add_invitations(w.room_b, &[w.alice], 5).await.unwrap();
+    let seqs = post_all(s, w.room_a, w.alice, 1_000, &["kept"]).await;
+
+    let out = s.commit_change(&CatalogChange::RemoveUser { id: w.alice }, None).await.unwrap();
+    assert_eq!(out.tokens_removed, 2);
+    let c = s.load_catalog().await.unwrap();
+    assert!(c.users.iter().all(|u| u.id != w.alice), "no longer a user");
+    assert_eq!(c.removed_users.iter().map(|u| u.login.as_str()).collect::<Vec<_>>(), vec!["alice@example.org"]);
+    assert_eq!(c.groups.iter().find(|x| x.id == g).unwrap().members, vec![Principal::User(w.bob)]);
+    let kk = c.categories.iter().find(|x| x.id == k.id).unwrap();
+    assert_eq!((kk.allowed.clone(), kk.creators.clone()), (vec![Principal::Everyone], vec![]));
+    let (rr, _) = c.rooms.iter().find(|(x, _)| x.id == r.id).unwrap();
+    assert_eq!((rr.members.clone(), rr.managers.clone()), (vec![Principal::User(w.bob)], vec![]));
+    assert_eq!(s.find_token("s1").await.unwrap(), None);
+    assert_eq!(s.find_token("a1").await.unwrap(), None);
+    assert!(s.followed(w.alice).await.unwrap().is_empty());
+    assert!(s.invitations_after(w.alice, 0, 10).await.unwrap().is_empty());
+    assert_eq!(s.password_hash(w.alice).await.unwrap(), None, "no password to sign in with");
+    let kept = s.latest_messages(w.room_a, 10).await.unwrap();
+    assert_eq!((kept[0].seq, kept[0].author), (seqs[0], w.alice), "what it posted stays, by its id");
+
+    assert_not_found(s.commit_change(&CatalogChange::RemoveUser { id: w.alice }, None).await, "removed twice");
+    let mut again = user("alice@example.org");
+    again.id = w.alice;
+    assert_not_found(s.update_user(&again).await, "update of a removed user");
+    let fresh = s.insert_user(&user("alice@example.org"), "h").await.unwrap();
+    assert!(fresh != w.alice, "the login is free again, under a new id");
 }
 
 // ---- messages

@@ -25,7 +25,12 @@
 //! - `replace_messages` skips sequence numbers that have no kept message;
 //! - a user holds at most one invitation per room: inviting again renumbers it;
 //! - principal lists keep their order;
-//! - the compliance run history returns every field of a run as written, newest first.
+//! - the compliance run history returns every field of a run as written, newest first;
+//! - an audit record is written only with a change that succeeds, every field as given (the new
+//!   id of an insert in `object_id` and `after.id`); `object` selects by name or `<noun>:<id>`;
+//! - a removed user leaves the catalog's users for its removed users (what it posted keeps its
+//!   author), loses its tokens, follows, invitations, password and list entries, and its login
+//!   can be taken by a new account.
 
 pub mod cases;
 pub mod file_cases;
@@ -51,6 +56,8 @@ macro_rules! conformance_suite {
             policies_and_configs_put_and_delete,
             meta_get_and_put,
             tokens_insert_find_delete_list,
+            audit_records_are_written_with_their_change,
+            remove_user_keeps_the_row_for_attribution,
             commit_posts_assigns_dense_seqs_in_batch_order,
             failed_post_batch_changes_nothing,
             message_fields_round_trip,

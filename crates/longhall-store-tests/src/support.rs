@@ -1,7 +1,8 @@
 //! Builders and small helpers shared by the cases.
 
+use longhall_core::change::{CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
-use longhall_core::ports::Store;
+use longhall_core::ports::{BoxFuture, Store};
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
 use longhall_types::api::{Privacy, RoomInvitations, RoomType};
@@ -157,4 +158,127 @@ pub async fn all_events<S: Store>(s: &S) -> Vec<(i64, ComplianceEvent)> {
 
 pub async fn room_of<S: Store>(s: &S, id: RoomId) -> Option<(Room, Seq)> {
     s.load_catalog().await.unwrap().rooms.into_iter().find(|(r, _)| r.id == id)
+}
+
+/// The per-object writes of earlier versions, each one `Store::commit_change` without an audit
+/// record: the cases read as before, and every write goes through the one path.
+pub trait CatalogWrites: Store {
+    fn change(&self, change: CatalogChange) -> BoxFuture<'_, StoreResult<ChangeOutcome>>;
+
+    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>> {
+        Box::pin(async move {
+            self.change(CatalogChange::InsertUser { user: user.clone(), password_hash: password_hash.to_owned() })
+                .await
+                .map(|o| o.id)
+        })
+    }
+
+    fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            self.change(CatalogChange::UpdateUser { user: user.clone(), password_hash: None }).await.map(|_| ())
+        })
+    }
+
+    /// Sets the password of a user as it is stored now.
+    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move {
+            let data = self.load_catalog().await?;
+            let u = data
+                .users
+                .into_iter()
+                .find(|u| u.id == user)
+                .ok_or_else(|| StoreError::NotFound(format!("user {user}")))?;
+            self.change(CatalogChange::UpdateUser { user: u, password_hash: Some(password_hash.to_owned()) })
+                .await
+                .map(|_| ())
+        })
+    }
+
+    fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>> {
+        Box::pin(async move { self.change(CatalogChange::InsertGroup { group: group.clone() }).await.map(|o| o.id) })
+    }
+
+    fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::UpdateGroup { group: group.clone() }).await.map(|_| ()) })
+    }
+
+    fn delete_group<'a>(&'a self, id: GroupId) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteGroup { id }).await.map(|_| ()) })
+    }
+
+    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>> {
+        Box::pin(async move {
+            self.change(CatalogChange::InsertCategory { category: category.clone() }).await.map(|o| o.id)
+        })
+    }
+
+    fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(
+            async move { self.change(CatalogChange::UpdateCategory { category: category.clone() }).await.map(|_| ()) },
+        )
+    }
+
+    fn delete_category<'a>(&'a self, id: CategoryId) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteCategory { id }).await.map(|_| ()) })
+    }
+
+    fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>> {
+        Box::pin(async move { self.change(CatalogChange::InsertRoom { room: room.clone() }).await.map(|o| o.id) })
+    }
+
+    fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::UpdateRoom { room: room.clone() }).await.map(|_| ()) })
+    }
+
+    fn delete_room<'a>(&'a self, id: RoomId) -> BoxFuture<'a, StoreResult<Vec<String>>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteRoom { id }).await.map(|o| o.removed_files) })
+    }
+
+    fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>> {
+        Box::pin(async move { self.change(CatalogChange::InsertAddin { addin: addin.clone() }).await.map(|o| o.id) })
+    }
+
+    fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::UpdateAddin { addin: addin.clone() }).await.map(|_| ()) })
+    }
+
+    fn delete_addin<'a>(&'a self, id: AddinId) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteAddin { id }).await.map(|_| ()) })
+    }
+
+    fn put_policy<'a>(&'a self, policy: &'a Policy) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::PutPolicy { policy: policy.clone() }).await.map(|_| ()) })
+    }
+
+    fn delete_policy<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::DeletePolicy { scope: scope.clone() }).await.map(|_| ()) })
+    }
+
+    fn put_config<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::PutConfig { config: config.clone() }).await.map(|_| ()) })
+    }
+
+    fn delete_config<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteConfig { scope: scope.clone() }).await.map(|_| ()) })
+    }
+
+    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(
+            async move { self.change(CatalogChange::PutComplianceConfig { config: config.clone() }).await.map(|_| ()) },
+        )
+    }
+
+    fn insert_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, StoreResult<TokenId>> {
+        Box::pin(async move { self.change(CatalogChange::InsertToken { token: token.clone() }).await.map(|o| o.id) })
+    }
+
+    fn delete_token<'a>(&'a self, id: TokenId) -> BoxFuture<'a, StoreResult<bool>> {
+        Box::pin(async move { self.change(CatalogChange::DeleteToken { id }).await.map(|o| o.found) })
+    }
+}
+
+impl<S: Store + ?Sized> CatalogWrites for S {
+    fn change(&self, change: CatalogChange) -> BoxFuture<'_, StoreResult<ChangeOutcome>> {
+        Box::pin(async move { self.commit_change(&change, None).await })
+    }
 }

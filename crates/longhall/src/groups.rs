@@ -41,6 +41,11 @@ user:eve@example.org\n  longhall groups set legal --replace group:paralegals\n  
     /// Remove a group and every list entry naming it (groups, categories, rooms).
     #[command(after_help = "Example:\n  longhall groups remove legal")]
     Remove { name: String },
+    /// Check group expansion (the resource kit's AffCheck): cycles, entries naming missing users
+    /// or groups, and users whose membership in memory differs from the store's. Exits 1 when
+    /// something is inconsistent (cycles alone are tolerated).
+    #[command(after_help = "Example:\n  longhall groups check")]
+    Check,
 }
 
 #[derive(Args)]
@@ -88,6 +93,36 @@ pub fn run(args: ClientArgs, command: GroupsCommand) -> anyhow::Result<()> {
                 c.delete_group(&name).await.map_err(explain)?;
                 if !args.json {
                     println!("Removed group {name}.");
+                }
+            }
+            GroupsCommand::Check => {
+                let check = c.check_groups().await.map_err(explain)?;
+                if args.json {
+                    print_json(&check)?;
+                } else {
+                    let section = |title: &str, items: &[String]| {
+                        if items.is_empty() {
+                            println!("{title}: none");
+                        } else {
+                            println!("{title}:");
+                        }
+                        for i in items {
+                            println!("  {i}");
+                        }
+                    };
+                    let cycles: Vec<String> = check.cycles.iter().map(|c| c.join(" → ")).collect();
+                    section("cycles (tolerated)", &cycles);
+                    section("dangling group members", &check.dangling_members);
+                    section("dangling list entries", &check.dangling_list_entries);
+                    section("memberships differing from the store", &check.membership_differences);
+                }
+                if !check.consistent {
+                    anyhow::bail!(
+                        "group expansion is inconsistent (see above); removing and re-adding the entries fixes it"
+                    );
+                }
+                if !args.json {
+                    println!("Consistent.");
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! they share, exit codes included).
 
 mod addins;
+mod audit;
 mod backup;
 mod categories;
 mod chat_config;
@@ -77,7 +78,7 @@ enum Command {
     Login(cli::LoginArgs),
     /// Revoke the saved token and remove the credentials file.
     Logout(cli::LogoutArgs),
-    /// Users: list, get, new, set (display name, email, site, disabled, admin, password, policy).
+    /// Users: list, get, new, set (display name, email, site, disabled, admin, password, policy), remove, effective.
     #[command(after_help = "Example:\n  longhall users list --filter smith")]
     Users {
         #[command(flatten)]
@@ -173,6 +174,8 @@ longhall usage --since 2026-01-01 --format html -o usage.html")]
         #[command(subcommand)]
         command: tokens::TokensCommand,
     },
+    /// The audit log: who changed what, when and from where (filters: actor, object, time).
+    Audit(audit::AuditArgs),
     /// Save a backup of a running server (stores and files) into FILE, verified.
     Backup(backup::BackupArgs),
     /// A running server's status: version, uptime, connections, readiness checks, store
@@ -221,6 +224,7 @@ fn main() -> anyhow::Result<()> {
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),
         Command::Addins { client, command } => cli::finish("addins", addins::run(client, command)),
         Command::Tokens { client, command } => cli::finish("tokens", tokens::run(client, command)),
+        Command::Audit(args) => cli::finish("audit", audit::run(args)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
         Command::Status(args) => std::process::exit(status::run(args)),

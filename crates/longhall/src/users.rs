@@ -36,6 +36,20 @@ pub enum UsersCommand {
 longhall users set alice@example.org --policy no-chat\n  printf '%s\\n' \"$PASS\" | longhall users set \
 alice@example.org --password-stdin")]
     Set(SetArgs),
+    /// Remove a user: the account and its tokens (its connections end), and the list entries
+    /// naming it; what it posted stays, attributed to its login.
+    #[command(after_help = "Example:\n  longhall users remove bob@example.org")]
+    Remove {
+        /// The login (name@domain).
+        login: String,
+    },
+    /// A user's effective policy and configuration, each value with the scope that gave it
+    /// ("why can't Bob chat?").
+    #[command(after_help = "Example:\n  longhall users effective bob@example.org")]
+    Effective {
+        /// The login (name@domain).
+        login: String,
+    },
 }
 
 #[derive(Args)]
@@ -122,6 +136,47 @@ pub fn run(args: ClientArgs, command: UsersCommand) -> anyhow::Result<()> {
                     policy: a.policy,
                 };
                 show(&args, &c.update_user(&a.login, &update).await.map_err(explain)?)?;
+            }
+            UsersCommand::Remove { login } => {
+                let removed = c.remove_user(&login).await.map_err(explain)?;
+                if args.json {
+                    return print_json(&removed);
+                }
+                println!("Removed {} ({} token(s) revoked).", removed.login, removed.tokens_revoked);
+                for p in &removed.purged {
+                    println!("  removed from {p}");
+                }
+            }
+            UsersCommand::Effective { login } => {
+                let e = c.effective_user(&login).await.map_err(explain)?;
+                if args.json {
+                    return print_json(&e);
+                }
+                print!(
+                    "{}",
+                    fields(&[
+                        ("login", e.login.clone()),
+                        ("site", e.site.clone().unwrap_or_else(|| "-".into())),
+                        ("granted policy", e.granted_policy.clone().unwrap_or_else(|| "-".into())),
+                        ("disabled", yes(e.disabled).into()),
+                        ("can chat", yes(e.can_chat).into()),
+                        ("why", e.reason.clone()),
+                    ])
+                );
+                println!();
+                let rows: Vec<Vec<String>> = e
+                    .settings
+                    .iter()
+                    .map(|s| {
+                        let value = match &s.value {
+                            serde_json::Value::String(v) if v.is_empty() => "-".into(),
+                            serde_json::Value::String(v) => v.clone(),
+                            v => v.to_string(),
+                        };
+                        vec![s.name.clone(), value, s.source.clone()]
+                    })
+                    .collect();
+                print!("{}", table(&["SETTING", "VALUE", "FROM"], &rows));
             }
         }
         Ok(())

@@ -166,8 +166,12 @@ fn each_noun_has_one_name_across_the_layers() {
 
     // Not nouns of the API: views (wire views of model objects), throttle (rate limits), auth
     // (actors, sign-in and tokens: the account and tokens routes), chat (the live session of the
-    // WebSocket: join, post, history), following (the rooms routes' follow and invitations).
-    let services = modules("longhall-core/src/service", &["mod", "views", "throttle", "auth", "chat", "following"]);
+    // WebSocket: join, post, history), following (the rooms routes' follow and invitations),
+    // catalog_write (the one path every noun's catalog changes take, with their audit records).
+    let services = modules(
+        "longhall-core/src/service",
+        &["mod", "views", "throttle", "auth", "chat", "following", "catalog_write"],
+    );
     let without_routes: Vec<_> = services.difference(&routes).collect();
     assert!(without_routes.is_empty(), "core services named unlike any routes file: {without_routes:?}");
 

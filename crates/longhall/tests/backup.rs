@@ -130,9 +130,19 @@ async fn a_backup_taken_while_posting_restores_to_exactly_what_it_holds() {
     assert_eq!(rooms(&copy, &copy_admin).await, rooms(&server, &admin).await);
     assert_eq!(users(&copy, &copy_admin).await, users(&server, &admin).await);
     assert_eq!(download(&copy, &copy_admin, file.id).await, content);
-    // The compliance record came along.
+    // The compliance record came along, and the audit log with it (it lives there too).
     let events = copy.all_compliance_events(&copy_admin).await;
     assert!(events.iter().any(|e| e.kind == "FILEUPLOAD"), "{events:?}");
+    let log = audit(&server, &admin).await;
+    assert!(log.contains(&("create".into(), "user".into(), "carol@longhall.local".into())), "{log:?}");
+    assert!(log.contains(&("create".into(), "room".into(), "Gilts desk".into())), "{log:?}");
+    assert_eq!(audit(&copy, &copy_admin).await, log, "the restored audit log is the original's");
+}
+
+async fn audit(s: &Server, token: &str) -> Vec<(String, String, String)> {
+    let q = longhall_client::audit::AuditQuery { limit: Some(500), ..Default::default() };
+    let p = s.as_user(token).audit(&q).await.expect("the audit log");
+    p.items.into_iter().map(|r| (r.operation, r.noun, r.object)).collect()
 }
 
 async fn rooms(s: &Server, token: &str) -> Vec<(i64, String)> {

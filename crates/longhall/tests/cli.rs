@@ -174,6 +174,68 @@ async fn users_new_set_get_and_list_change_what_the_api_shows() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn users_effective_remove_and_the_audit_log_that_records_them() {
+    let (_dir, server) = start().await;
+    let config = tempfile::tempdir().unwrap();
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    let env = env_for(&url, &admin);
+    let args = ["users", "new", "bob@longhall.local", "--site", "paris", "--password-stdin"];
+    assert_exit(&run(config.path(), &args, &env, "bob-password-1\n"), 0);
+    let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
+    let args = ["policies", "set", "site:paris", "--enable-persistent-chat", "false"];
+    assert_exit(&run(config.path(), &args, &env, ""), 0);
+
+    // Why can't Bob chat?
+    let out = run(config.path(), &["users", "effective", "bob@longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let said = stdout(&out);
+    assert!(said.contains("can chat        no"), "{said}");
+    assert!(said.contains("why             The site:paris policy turns persistent chat off."), "{said}");
+    let row = said.lines().find(|l| l.starts_with("enable_persistent_chat")).unwrap_or_else(|| panic!("{said}"));
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["enable_persistent_chat", "false", "site:paris"]);
+    let out = run(config.path(), &["users", "effective", "bob@longhall.local", "--json"], &env, "");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(json["can_chat"], false);
+
+    // Removal: its token stops working; a second removal is refused.
+    let out = run(config.path(), &["users", "remove", "bob@longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).trim(), "Removed bob@longhall.local (1 token(s) revoked).");
+    let refused = server.as_user(&bob).me().await.expect_err("removed");
+    assert!(refused.is(longhall_client::ErrorCode::Unauthenticated), "{refused:?}");
+    let out = run(config.path(), &["users", "remove", "bob@longhall.local"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("user_not_found: "), "{}", text(&out));
+
+    // The audit log shows all of it, by object, actor and time.
+    let out = run(config.path(), &["audit", "--object", "bob@longhall.local"], &env, "");
+    assert_exit(&out, 0);
+    let table = stdout(&out);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "header, create, delete:\n{table}");
+    assert!(lines[0].starts_with("ID") && lines[0].contains("ACTOR") && lines[0].contains("SOURCE"), "{table}");
+    assert!(lines[1].contains("create") && lines[1].contains("user bob@longhall.local"), "{table}");
+    assert!(lines[1].contains(ADMIN) && lines[1].contains("127.0.0.1"), "{table}");
+    assert!(lines[2].contains("delete") && lines[2].contains("tokens revoked"), "{table}");
+    let args = ["audit", "--actor", ADMIN, "--since", "2000-01-01", "--until", "2999-12-31", "--json"];
+    let out = run(config.path(), &args, &env, "");
+    assert_exit(&out, 0);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let objects: Vec<&str> = page["items"].as_array().unwrap().iter().map(|r| r["object"].as_str().unwrap()).collect();
+    assert_eq!(objects, ["bob@longhall.local", "site:paris", "bob@longhall.local"], "{page}");
+    assert_eq!(page["items"][1]["after"]["enable_persistent_chat"], false);
+    let out = run(config.path(), &["audit", "--until", "2000-01-01"], &env, "");
+    assert_exit(&out, 0);
+    assert_eq!(stdout(&out).lines().count(), 1, "only the header: nothing that early");
+    let out = run(config.path(), &["audit", "--since", "yesterday"], &env, "");
+    assert_exit(&out, 2);
+    let out = run(config.path(), &["audit", "--since", "2030-01-02", "--until", "2030-01-01"], &env, "");
+    assert_exit(&out, 3);
+    assert!(stderr(&out).contains("invalid_value: "), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn refusals_exit_3_with_the_servers_code_and_sentence() {
     let (_dir, server) = start().await;
     let config = tempfile::tempdir().unwrap();
@@ -484,6 +546,27 @@ async fn groups_are_created_edited_and_removed() {
     let out = run(config.path(), &["groups", "get", "legal-team"], &env, "");
     assert_exit(&out, 3);
     assert!(stderr(&out).contains("group_not_found: "), "{}", text(&out));
+
+    // AffCheck: a cycle is reported and tolerated.
+    let out = run(config.path(), &["groups", "check"], &env, "");
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("cycles (tolerated): none") && stdout(&out).ends_with("Consistent.\n"),
+        "{}",
+        text(&out)
+    );
+    assert_exit(&run(config.path(), &["groups", "new", "alpha"], &env, ""), 0);
+    assert_exit(&run(config.path(), &["groups", "new", "beta", "--members", "group:alpha"], &env, ""), 0);
+    assert_exit(&run(config.path(), &["groups", "set", "alpha", "--add", "group:beta"], &env, ""), 0);
+    let out = run(config.path(), &["groups", "check"], &env, "");
+    assert_exit(&out, 0);
+    assert!(stdout(&out).contains("cycles (tolerated):\n  alpha → beta\n"), "{}", text(&out));
+    let out = run(config.path(), &["groups", "check", "--json"], &env, "");
+    let check: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(
+        (check["consistent"].clone(), check["cycles"].clone()),
+        (serde_json::json!(true), serde_json::json!([["alpha", "beta"]]))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@ use longhall_types::api::{AddinUpdate, AddinView, NewAddin};
 
 use super::views::addin_view;
 use super::{Actor, Longhall, not_found};
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::rules;
@@ -18,8 +19,7 @@ impl Longhall {
             return Err(CoreError::new(ErrorCode::NameTaken, format!("The add-in {} already exists.", new.name)));
         }
         let mut addin = Addin { id: 0, name: new.name, url: new.url };
-        addin.id = self.store.insert_addin(&addin).await?;
-        self.cat_mut().addins.insert(addin.id, addin.clone());
+        addin.id = self.commit_change(actor, CatalogChange::InsertAddin { addin: addin.clone() }).await?.id;
         Ok(addin_view(&addin))
     }
 
@@ -41,8 +41,7 @@ impl Longhall {
             addin.url = u;
         }
         rules::check_addin(&addin.name, &addin.url)?;
-        self.store.update_addin(&addin).await?;
-        self.cat_mut().addins.insert(addin.id, addin.clone());
+        self.commit_change(actor, CatalogChange::UpdateAddin { addin: addin.clone() }).await?;
         Ok(addin_view(&addin))
     }
 
@@ -61,8 +60,7 @@ impl Longhall {
                 format!("{users} room(s) still show this add-in; pick another add-in for them first."),
             ));
         }
-        self.store.delete_addin(id).await?;
-        self.cat_mut().addins.remove(&id);
+        self.commit_change(actor, CatalogChange::DeleteAddin { id }).await?;
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 
 use super::Longhall;
 use super::throttle::{SignInThrottle, Source};
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::live::TokenRef;
 use crate::model::{TokenId, TokenKind, TokenRecord, User, UserId};
@@ -17,6 +18,11 @@ use crate::model::{TokenId, TokenKind, TokenRecord, User, UserId};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     pub user: User,
+    /// The token the caller authenticated with (for the audit log).
+    pub token: Option<TokenId>,
+    /// Where the call came from (for the audit log): the client's address as the transport
+    /// resolved it (a trusted proxy's `X-Forwarded-For`).
+    pub source: Option<IpAddr>,
 }
 
 impl Actor {
@@ -33,7 +39,20 @@ impl Actor {
                 admin: true,
                 policy: None,
             },
+            token: None,
+            source: None,
         }
+    }
+
+    /// An actor for `user` with no token or source (yet).
+    pub fn of(user: User) -> Actor {
+        Actor { user, token: None, source: None }
+    }
+
+    /// The same actor, calling from `source`.
+    pub fn from_source(mut self, source: IpAddr) -> Actor {
+        self.source = Some(source);
+        self
     }
 
     pub fn id(&self) -> UserId {
@@ -244,8 +263,8 @@ impl Longhall {
             created: now,
             expires: Some(now + self.settings.session_ttl_ms),
         };
-        self.store.insert_token(&record).await?;
-        let me = self.me(&Actor { user });
+        self.commit_unaudited(CatalogChange::InsertToken { token: record }).await?;
+        let me = self.me(&Actor::of(user));
         Ok((token, me))
     }
 
@@ -280,7 +299,7 @@ impl Longhall {
         }
         let user = self.cat().users.get(&record.user).cloned().ok_or_else(unauthenticated)?;
         check_enabled(&user)?;
-        Ok((Actor { user }, TokenRef { id: record.id, expires: record.expires }))
+        Ok((Actor { user, token: Some(record.id), source: None }, TokenRef { id: record.id, expires: record.expires }))
     }
 
     /// Ends at once every live connection opened with this token.
@@ -305,7 +324,7 @@ impl Longhall {
     pub(super) async fn revoke_sessions(&self, user: UserId, keep: Option<TokenId>) -> CoreResult<()> {
         for t in self.store.list_tokens(Some(user)).await? {
             if t.kind == TokenKind::Session && Some(t.id) != keep {
-                self.store.delete_token(t.id).await?;
+                self.commit_unaudited(CatalogChange::DeleteToken { id: t.id }).await?;
                 self.end_sessions_of(
                     user,
                     t.id,
@@ -326,7 +345,7 @@ impl Longhall {
             .cloned()
             .ok_or_else(|| CoreError::new(ErrorCode::Unauthenticated, "This account no longer exists."))?;
         check_enabled(&user)?;
-        Ok(Actor { user })
+        Ok(Actor::of(user))
     }
 
     /// Changes the caller's own password after checking the current one. Every other session
@@ -344,14 +363,18 @@ impl Longhall {
             return Err(CoreError::new(ErrorCode::InvalidCredentials, "The current password is wrong; try again."));
         }
         let hash = self.hash_password(new.to_owned()).await?;
-        self.store.set_password(actor.id(), &hash).await?;
+        {
+            let _guard = self.write_lock.lock().await;
+            let user = self.current_actor(actor.id())?.user;
+            self.commit_change(actor, CatalogChange::UpdateUser { user, password_hash: Some(hash) }).await?;
+        }
         self.revoke_sessions(actor.id(), keep).await
     }
 
     /// Revokes the token that made this call.
     pub async fn sign_out(&self, token: &str) -> CoreResult<()> {
         if let Some(record) = self.store.find_token(&token_hash(token)).await? {
-            self.store.delete_token(record.id).await?;
+            self.commit_unaudited(CatalogChange::DeleteToken { id: record.id }).await?;
             self.end_sessions_of(record.user, record.id, "You signed out with this token; sign in again to reconnect.");
         }
         Ok(())
@@ -398,7 +421,7 @@ impl Longhall {
             created: self.now(),
             expires: None,
         };
-        let id = self.store.insert_token(&record).await?;
+        let id = self.commit_change(actor, CatalogChange::InsertToken { token: record }).await?.id;
         Ok(ApiTokenCreated { id, token })
     }
 
@@ -425,7 +448,7 @@ impl Longhall {
         let Some(user) = mine.iter().find(|t| t.id == id).map(|t| t.user) else {
             return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
         };
-        if !self.store.delete_token(id).await? {
+        if !self.commit_change(actor, CatalogChange::DeleteToken { id }).await?.found {
             return Err(super::not_found(ErrorCode::TokenNotFound, "such token"));
         }
         self.end_sessions_of(user, id, "The token of this connection was revoked; sign in again or use another token.");

@@ -6,6 +6,7 @@ use longhall_types::api::{CategoryUpdate, CategoryView, ListEdit, NewCategory};
 use super::views::category_view;
 use super::{Actor, Longhall, apply_edit};
 use crate::catalog::Catalog;
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::principal::Principal;
@@ -72,10 +73,8 @@ impl Longhall {
                 creators: dedup(cat.resolve_all(&new.creators)?),
             }
         };
-        category.id = self.store.insert_category(&category).await?;
-        let mut cat = self.cat_mut();
-        cat.categories.insert(category.id, category.clone());
-        Ok(category_view(&cat, &category))
+        category.id = self.commit_change(actor, CatalogChange::InsertCategory { category: category.clone() }).await?.id;
+        Ok(category_view(&self.cat(), &category))
     }
 
     pub async fn update_category(
@@ -114,10 +113,9 @@ impl Longhall {
                 }
             }
         }
-        self.store.update_category(&c).await?;
+        self.commit_change(actor, CatalogChange::UpdateCategory { category: c.clone() }).await?;
         let rooms: Vec<RoomId> = {
-            let mut cat = self.cat_mut();
-            cat.categories.insert(c.id, c.clone());
+            let cat = self.cat();
             cat.rooms.values().filter(|r| r.category == c.id).map(|r| r.id).collect()
         };
         drop(_guard);
@@ -147,8 +145,7 @@ impl Longhall {
                 ),
             ));
         }
-        self.store.delete_category(id).await?;
-        self.cat_mut().categories.remove(&id);
+        self.commit_change(actor, CatalogChange::DeleteCategory { id }).await?;
         Ok(())
     }
 

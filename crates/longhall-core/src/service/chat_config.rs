@@ -6,7 +6,7 @@ use longhall_types::api::{ConfigPut, ConfigView};
 use super::categories::parse_scope;
 use super::views::config_view;
 use super::{Actor, Longhall, not_found};
-use crate::catalog::Catalog;
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::rules;
@@ -41,10 +41,7 @@ impl Longhall {
             }
             c.room_management_url = v;
         }
-        self.store.put_config(&c).await?;
-        self.apply_config(|cat| {
-            cat.configs.insert(c.scope.clone(), c.clone());
-        });
+        self.commit_change(actor, CatalogChange::PutConfig { config: c.clone() }).await?;
         Ok(config_view(&c))
     }
 
@@ -56,17 +53,8 @@ impl Longhall {
         if !self.cat().configs.contains_key(&scope) {
             return Err(not_found(ErrorCode::ConfigNotFound, &format!("configuration {scope}")));
         }
-        self.store.delete_config(&scope).await?;
-        self.apply_config(|cat| {
-            cat.configs.remove(&scope);
-        });
+        self.commit_change(actor, CatalogChange::DeleteConfig { scope }).await?;
         Ok(())
-    }
-
-    fn apply_config(&self, change: impl FnOnce(&mut Catalog)) {
-        let mut cat = self.cat_mut();
-        change(&mut cat);
-        self.hub.set_limits(cat.max_chat_history(), cat.participant_update_limit());
     }
 
     pub fn list_configs(&self, actor: &Actor) -> CoreResult<Vec<ConfigView>> {

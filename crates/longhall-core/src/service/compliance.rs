@@ -12,6 +12,7 @@ use longhall_types::api::{
 
 use super::views::{compliance_config_view, compliance_run_view};
 use super::{Actor, Longhall};
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::ports::ComplianceRunner;
@@ -118,7 +119,7 @@ impl Longhall {
         {
             r.check_config(&c).await?;
         }
-        self.store.put_compliance_config(&c).await?;
+        self.commit_change(actor, CatalogChange::PutComplianceConfig { config: c.clone() }).await?;
         drop(_guard);
         if let Some(r) = runner {
             r.config_changed();
@@ -174,7 +175,7 @@ impl Longhall {
     /// A user as it is now, with its groups; `None` if the user no longer exists.
     pub fn archive_user(&self, id: UserId) -> Option<ArchiveUser> {
         let cat = self.cat();
-        let user = cat.users.get(&id)?.clone();
+        let user = cat.author(id)?.clone();
         let mut groups: Vec<String> = cat
             .containers(&Principal::User(id))
             .into_iter()

@@ -1,10 +1,11 @@
 //! Groups: nested membership of users and groups.
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{GroupUpdate, GroupView, NewGroup, Page};
+use longhall_types::api::{GroupCheck, GroupUpdate, GroupView, NewGroup, Page};
 
 use super::users::page;
 use super::{Actor, Longhall, apply_edit, not_found};
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
 use crate::principal::Principal;
@@ -45,8 +46,7 @@ impl Longhall {
         }
         let members = self.resolve_group_members(&new.members)?;
         let mut group = Group { id: 0, name: new.name, members };
-        group.id = self.store.insert_group(&group).await?;
-        self.apply_group(&group);
+        group.id = self.commit_change(actor, CatalogChange::InsertGroup { group: group.clone() }).await?.id;
         drop(_guard);
         // Membership may have changed: every joined connection is checked again.
         self.recheck_all_rooms().await;
@@ -71,8 +71,7 @@ impl Longhall {
             let add = self.resolve_group_members(&edit.add)?;
             apply_edit(&mut group.members, replace, &remove, add);
         }
-        self.store.update_group(&group).await?;
-        self.apply_group(&group);
+        self.commit_change(actor, CatalogChange::UpdateGroup { group: group.clone() }).await?;
         drop(_guard);
         // Membership may have changed: every joined connection is checked again.
         self.recheck_all_rooms().await;
@@ -87,36 +86,39 @@ impl Longhall {
             .group_by_name(name)
             .map(|g| g.id)
             .ok_or_else(|| not_found(ErrorCode::GroupNotFound, "such group"))?;
-        self.store.delete_group(id).await?;
-        {
-            let gone = Principal::Group(id);
-            let mut cat = self.cat_mut();
-            cat.groups.remove(&id);
-            for g in cat.groups.values_mut() {
-                g.members.retain(|p| *p != gone);
-            }
-            for c in cat.categories.values_mut() {
-                for l in [&mut c.allowed, &mut c.denied, &mut c.creators] {
-                    l.retain(|p| *p != gone);
-                }
-            }
-            for r in cat.rooms.values_mut() {
-                for l in [&mut r.members, &mut r.managers, &mut r.presenters] {
-                    l.retain(|p| *p != gone);
-                }
-            }
-            cat.reindex_groups();
-        }
+        self.commit_change(actor, CatalogChange::DeleteGroup { id }).await?;
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(())
     }
 
-    /// Applies a stored group to the catalog (call under the write lock).
-    fn apply_group(&self, group: &Group) {
-        let mut cat = self.cat_mut();
-        cat.groups.insert(group.id, group.clone());
-        cat.reindex_groups();
+    /// AffCheck: group cycles, dangling members and list entries, and users whose group
+    /// membership in memory differs from what the store holds now.
+    pub async fn check_groups(&self, actor: &Actor) -> CoreResult<GroupCheck> {
+        actor.require_admin()?;
+        let stored = crate::catalog::Catalog::from_data(self.store.load_catalog().await?).0;
+        let cat = self.cat();
+        let (cycles, dangling_members, dangling_list_entries) = cat.check_groups();
+        let mut ids: Vec<UserId> = cat.users.keys().chain(stored.users.keys()).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut membership_differences = Vec::new();
+        for id in ids {
+            let (memory, store) = (cat.group_names_of(id), stored.group_names_of(id));
+            if memory != store {
+                let login = cat.author(id).or_else(|| stored.author(id)).map(|u| u.login.clone()).unwrap_or_default();
+                membership_differences.push(format!("{login}: memory {memory:?}, store {store:?}"));
+            }
+        }
+        Ok(GroupCheck {
+            consistent: dangling_members.is_empty()
+                && dangling_list_entries.is_empty()
+                && membership_differences.is_empty(),
+            cycles,
+            dangling_members,
+            dangling_list_entries,
+            membership_differences,
+        })
     }
 
     pub fn get_group(&self, actor: &Actor, name: &str) -> CoreResult<GroupView> {

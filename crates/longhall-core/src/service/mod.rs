@@ -9,8 +9,10 @@
 //! (readiness and the operators' status), `views` (wire forms).
 
 mod addins;
+mod audit;
 mod auth;
 mod backup;
+mod catalog_write;
 mod categories;
 mod chat;
 mod chat_config;

@@ -6,6 +6,7 @@ use longhall_types::api::{PolicyPut, PolicyView};
 use super::categories::parse_scope;
 use super::views::policy_view;
 use super::{Actor, Longhall, not_found};
+use crate::change::CatalogChange;
 use crate::error::CoreResult;
 use crate::model::*;
 use crate::rules;
@@ -17,8 +18,7 @@ impl Longhall {
         rules::check_description(&put.description)?;
         let policy = Policy { scope, enable_persistent_chat: put.enable_persistent_chat, description: put.description };
         let _guard = self.write_lock.lock().await;
-        self.store.put_policy(&policy).await?;
-        self.cat_mut().policies.insert(policy.scope.clone(), policy.clone());
+        self.commit_change(actor, CatalogChange::PutPolicy { policy: policy.clone() }).await?;
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(policy_view(&policy))
@@ -32,19 +32,7 @@ impl Longhall {
         if !self.cat().policies.contains_key(&scope) {
             return Err(not_found(ErrorCode::PolicyNotFound, &format!("policy {scope}")));
         }
-        self.store.delete_policy(&scope).await?;
-        {
-            let mut cat = self.cat_mut();
-            cat.policies.remove(&scope);
-            if let Scope::Tag(t) = &scope {
-                // Users granted a removed tag policy fall back to their site or global policy.
-                for u in cat.users.values_mut() {
-                    if u.policy.as_deref() == Some(t.as_str()) {
-                        u.policy = None;
-                    }
-                }
-            }
-        }
+        self.commit_change(actor, CatalogChange::DeletePolicy { scope }).await?;
         drop(_guard);
         self.recheck_all_rooms().await;
         Ok(())

@@ -179,9 +179,7 @@ impl Longhall {
             apply_edit(&mut room.presenters, None, &[], presenters);
             room
         };
-        room.id = self.store.insert_room(&room).await?;
-        self.cat_mut().rooms.insert(room.id, room.clone());
-        self.hub.add_room(room.id, 0);
+        room.id = self.commit_change(actor, crate::change::CatalogChange::InsertRoom { room: room.clone() }).await?.id;
         drop(_guard);
         self.invite_new_members(actor, &room, &[]).await;
         Ok(self.view_of(actor, &room))
@@ -290,8 +288,7 @@ impl Longhall {
             }
         }
         if room != before {
-            self.store.update_room(&room).await?;
-            self.cat_mut().rooms.insert(id, room.clone());
+            self.commit_change(actor, crate::change::CatalogChange::UpdateRoom { room: room.clone() }).await?;
         }
         drop(_guard);
         if room.disabled && !before.disabled {
@@ -309,8 +306,7 @@ impl Longhall {
         actor.require_admin()?;
         let _guard = self.write_lock.lock().await;
         let (room, _) = self.access(actor, id)?;
-        let file_keys = self.store.delete_room(id).await?;
-        self.cat_mut().rooms.remove(&id);
+        let file_keys = self.commit_change(actor, crate::change::CatalogChange::DeleteRoom { id }).await?.removed_files;
         drop(_guard);
         for key in file_keys {
             if let Err(e) = self.files.remove(key).await {

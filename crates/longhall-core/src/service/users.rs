@@ -1,14 +1,15 @@
 //! Users: accounts, sites, granted policies; the domains they belong to.
 
 use longhall_types::ErrorCode;
-use longhall_types::api::{NewUser, Page, UserUpdate, UserView};
+use longhall_types::api::{EffectiveSetting, NewUser, Page, UserEffective, UserRemoved, UserUpdate, UserView};
 use longhall_types::limits::MAX_PRINCIPAL_CHARS;
 
 use super::views::user_view;
 use super::{Actor, Longhall, auth, not_found};
+use crate::change::CatalogChange;
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
-use crate::principal::parse_login;
+use crate::principal::{Principal, parse_login};
 
 pub(super) fn check_field(what: &str, v: &str) -> CoreResult<()> {
     if v.chars().count() > MAX_PRINCIPAL_CHARS {
@@ -56,10 +57,8 @@ impl Longhall {
         }
         let mut user =
             User { id: 0, login, display_name, email, site, disabled: false, admin: new.admin, policy: None };
-        user.id = self.store.insert_user(&user, &hash).await?;
-        let mut cat = self.cat_mut();
-        cat.logins.insert(user.login.clone(), user.id);
-        cat.users.insert(user.id, user.clone());
+        user.id =
+            self.commit_change(actor, CatalogChange::InsertUser { user: user.clone(), password_hash: hash }).await?.id;
         Ok(user_view(&user))
     }
 
@@ -109,14 +108,13 @@ impl Longhall {
                 user.policy = Some(v);
             }
         }
-        self.store.update_user(&user).await?;
-        if let Some(h) = hash {
-            self.store.set_password(user.id, &h).await?;
+        let reset = hash.is_some();
+        self.commit_change(actor, CatalogChange::UpdateUser { user: user.clone(), password_hash: hash }).await?;
+        drop(_guard);
+        if reset {
             // A reset password signs out whoever knew the old one (API tokens stay).
             self.revoke_sessions(user.id, None).await?;
         }
-        self.cat_mut().users.insert(user.id, user.clone());
-        drop(_guard);
         // A disabled user, or one whose policy is now off, loses every live connection.
         if user.disabled || !self.cat().effective_policy(&user).enable_persistent_chat {
             self.close_user_connections(user.id, user.disabled).await;
@@ -163,7 +161,77 @@ impl Longhall {
         Ok(counts.into_iter().map(|(domain, users)| longhall_types::api::DomainView { domain, users }).collect())
     }
 
-    // ---- groups
+    /// Removes an account: its tokens (its live connections end), its follows and invitations,
+    /// and every list entry naming it (reported). What it posted stays, attributed to its
+    /// login; its compliance records stay.
+    pub async fn remove_user(&self, actor: &Actor, login: &str) -> CoreResult<UserRemoved> {
+        actor.require_admin()?;
+        let guard = self.write_lock.lock().await;
+        let user =
+            self.cat().user_by_login(login).cloned().ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))?;
+        if user.id == actor.id() {
+            return Err(CoreError::invalid("You cannot remove your own account; ask another administrator."));
+        }
+        let purged = self.cat().lists_naming(&Principal::User(user.id));
+        let outcome = self.commit_change(actor, CatalogChange::RemoveUser { id: user.id }).await?;
+        drop(guard);
+        // Parts its rooms (others see it leave), then ends its connections.
+        self.close_user_connections(user.id, false).await;
+        for conn in self.hub.connections_of(user.id) {
+            conn.close(CoreError::new(ErrorCode::Unauthenticated, "This account was removed by an administrator."));
+        }
+        if !purged.is_empty() {
+            self.recheck_all_rooms().await;
+        }
+        Ok(UserRemoved { login: user.login, tokens_revoked: outcome.tokens_removed, purged })
+    }
+
+    /// A user's effective policy and configuration, each value with the scope that gave it.
+    pub fn effective_user(&self, actor: &Actor, login: &str) -> CoreResult<UserEffective> {
+        actor.require_admin()?;
+        let cat = self.cat();
+        let user = cat.user_by_login(login).ok_or_else(|| not_found(ErrorCode::UserNotFound, "such user"))?;
+        let tag = user.policy.as_ref().map(|t| Scope::Tag(t.clone()));
+        let site = user.site.as_ref().map(|s| Scope::Site(s.clone()));
+        let policy = [tag, site.clone(), Some(Scope::Global)].into_iter().flatten().find_map(|s| cat.policies.get(&s));
+        let (chat_on, policy_source) =
+            policy.map_or((false, "default".to_owned()), |p| (p.enable_persistent_chat, p.scope.to_string()));
+        let config = site.iter().chain([&Scope::Global]).find_map(|s| cat.configs.get(s));
+        let (c, config_source) = match config {
+            Some(c) => (c.clone(), c.scope.to_string()),
+            None => (Config::defaults(Scope::Global), "default".to_owned()),
+        };
+        let setting = |name: &str, value: serde_json::Value, source: &str| EffectiveSetting {
+            name: name.into(),
+            value,
+            source: source.into(),
+        };
+        let reason = if user.disabled {
+            "The account is disabled; enable it (users set --disabled false).".to_owned()
+        } else if !chat_on && policy_source == "default" {
+            "No policy applies and persistent chat is off by default; set the global, a site or a tag policy."
+                .to_owned()
+        } else if !chat_on {
+            format!("The {policy_source} policy turns persistent chat off.")
+        } else {
+            format!("The {policy_source} policy turns persistent chat on.")
+        };
+        Ok(UserEffective {
+            login: user.login.clone(),
+            site: user.site.clone(),
+            granted_policy: user.policy.clone(),
+            disabled: user.disabled,
+            can_chat: chat_on && !user.disabled,
+            reason,
+            settings: vec![
+                setting("enable_persistent_chat", chat_on.into(), &policy_source),
+                setting("default_chat_history", c.default_chat_history.into(), &config_source),
+                setting("max_file_size_kb", c.max_file_size_kb.into(), &config_source),
+                setting("participant_update_limit", c.participant_update_limit.into(), &config_source),
+                setting("room_management_url", c.room_management_url.clone().into(), &config_source),
+            ],
+        })
+    }
 }
 
 /// Cuts a sorted list to a page and sets the cursor when more remain.

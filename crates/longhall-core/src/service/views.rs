@@ -84,7 +84,7 @@ pub fn room_view(cat: &Catalog, hub: &Hub, room: &Room, access: &Access) -> Room
 }
 
 pub fn message_view(cat: &Catalog, m: StoredMessage) -> MessageView {
-    let author = cat.users.get(&m.author);
+    let author = cat.author(m.author);
     MessageView {
         room: m.room,
         seq: m.seq,

@@ -58,3 +58,11 @@ pub async fn delete_group(State(s): State<AppState>, c: Caller, Path(name): Path
     s.lh.delete_group(&c.actor, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// AffCheck: group cycles, list entries naming missing users or groups, and users whose group
+/// membership in memory differs from what the store holds.
+#[utoipa::path(get, path = "/api/v1/admin/group-check", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = GroupCheck), (status = "default", body = ErrorBody)))]
+pub async fn check_groups(State(s): State<AppState>, c: Caller) -> ApiResult<Json<GroupCheck>> {
+    Ok(Json(s.lh.check_groups(&c.actor).await?))
+}

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod addins;
+pub mod audit;
 pub mod backup;
 pub mod categories;
 pub mod chat_config;
@@ -75,10 +76,13 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(backup::backup))
         .routes(routes!(status::status))
         .routes(routes!(users::list_users, users::create_user))
-        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(users::get_user, users::update_user, users::remove_user))
+        .routes(routes!(users::effective_user))
         .routes(routes!(users::list_domains))
+        .routes(routes!(audit::audit))
         .routes(routes!(groups::list_groups, groups::create_group))
         .routes(routes!(groups::get_group, groups::update_group, groups::delete_group))
+        .routes(routes!(groups::check_groups))
         .routes(routes!(categories::create_category))
         .routes(routes!(categories::get_category, categories::update_category, categories::delete_category))
         .routes(routes!(categories::category_eligible))

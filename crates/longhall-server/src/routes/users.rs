@@ -65,6 +65,29 @@ pub async fn update_user(
     Ok(Json(s.lh.update_user(&c.actor, &login, req).await?))
 }
 
+/// Remove a user: its tokens (its connections end) and the list entries naming it; what it
+/// posted stays, attributed to its login.
+#[utoipa::path(delete, path = "/api/v1/admin/users/{login}", tag = "admin", security(("bearer" = [])),
+    params(("login" = String, Path)), responses((status = 200, body = UserRemoved), (status = "default", body = ErrorBody)))]
+pub async fn remove_user(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(login): Path<String>,
+) -> ApiResult<Json<UserRemoved>> {
+    Ok(Json(s.lh.remove_user(&c.actor, &login).await?))
+}
+
+/// A user's effective policy and configuration, each value with the scope that gave it.
+#[utoipa::path(get, path = "/api/v1/admin/users/{login}/effective", tag = "admin", security(("bearer" = [])),
+    params(("login" = String, Path)), responses((status = 200, body = UserEffective), (status = "default", body = ErrorBody)))]
+pub async fn effective_user(
+    State(s): State<AppState>,
+    c: Caller,
+    Path(login): Path<String>,
+) -> ApiResult<Json<UserEffective>> {
+    Ok(Json(s.lh.effective_user(&c.actor, &login)?))
+}
+
 /// The domains of the directory (implicit principals: `domain:<name>`), with user counts.
 #[utoipa::path(get, path = "/api/v1/admin/domains", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Vec<DomainView>), (status = "default", body = ErrorBody)))]

@@ -119,6 +119,11 @@ impl TestServer {
         s
     }
 
+    /// The server's data directory (its store files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     pub fn admin_token(&self) -> &str {
         &self.admin
     }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 mod account;
 mod addins;
+mod audit;
 mod categories;
 mod chat_config;
 mod compliance;
@@ -24,6 +25,7 @@ mod users;
 
 pub use account::*;
 pub use addins::*;
+pub use audit::*;
 pub use categories::*;
 pub use chat_config::*;
 pub use compliance::*;

@@ -72,3 +72,44 @@ pub struct DomainView {
     pub domain: String,
     pub users: u32,
 }
+
+/// What removing a user did besides removing the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserRemoved {
+    pub login: String,
+    /// API tokens and sign-in sessions revoked with it.
+    pub tokens_revoked: u32,
+    /// Lists that named the user, as `<noun> <name>: <list>` (e.g. `room Bonds: members`),
+    /// from which the entry was removed.
+    pub purged: Vec<String>,
+}
+
+/// One policy or configuration value of a user, with the scope that gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct EffectiveSetting {
+    /// `enable_persistent_chat`, `default_chat_history`, `max_file_size_kb`,
+    /// `participant_update_limit` or `room_management_url`.
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub value: serde_json::Value,
+    /// `tag:<name>` (granted to the user), `site:<name>`, `global`, or `default` when no
+    /// scope sets it.
+    pub source: String,
+}
+
+/// "Why can't Bob chat?": a user's effective policy and configuration, each value with its scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UserEffective {
+    pub login: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The tag policy granted to the user, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_policy: Option<String>,
+    pub disabled: bool,
+    /// Whether the user may use persistent chat now (enabled and the policy on).
+    pub can_chat: bool,
+    /// Why, in a sentence.
+    pub reason: String,
+    pub settings: Vec<EffectiveSetting>,
+}
