@@ -21,6 +21,7 @@ use divan::counter::ItemsCount;
 use longhall_core::model::*;
 use longhall_core::ports::Store;
 use longhall_store_postgres::PgStore;
+use longhall_store_tests::support::CatalogWrites;
 use longhall_types::api::{Privacy, RoomInvitations, RoomType};
 use tokio::runtime::Runtime;
 

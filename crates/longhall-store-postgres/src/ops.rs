@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use longhall_core::change::{AuditRecord, CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -63,7 +64,7 @@ async fn release_name(c: &Conn, kind: &str, id: i64) -> StoreResult<()> {
 
 // ---- users and groups
 
-pub(crate) async fn insert_user(c: &Conn, (u, password_hash): &(User, String)) -> StoreResult<UserId> {
+async fn insert_user(c: &Conn, u: &User, password_hash: &str) -> StoreResult<UserId> {
     let row = c
         .query_one(
             "INSERT INTO chat.users (login, login_key, display_name, email, site, disabled, admin, policy, password_hash) \
@@ -77,7 +78,7 @@ pub(crate) async fn insert_user(c: &Conn, (u, password_hash): &(User, String)) -
                 &u.disabled,
                 &u.admin,
                 &u.policy,
-                password_hash,
+                &password_hash,
             ],
         )
         .await
@@ -85,11 +86,11 @@ pub(crate) async fn insert_user(c: &Conn, (u, password_hash): &(User, String)) -
     get(&row, 0)
 }
 
-pub(crate) async fn update_user(c: &Conn, u: &User) -> StoreResult<()> {
+async fn update_user(c: &Conn, u: &User) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE chat.users SET login = $2, login_key = $3, display_name = $4, email = $5, site = $6, \
-             disabled = $7, admin = $8, policy = $9 WHERE id = $1",
+             disabled = $7, admin = $8, policy = $9 WHERE id = $1 AND NOT removed",
             &[
                 &u.id,
                 &u.login,
@@ -107,12 +108,37 @@ pub(crate) async fn update_user(c: &Conn, u: &User) -> StoreResult<()> {
     expect_row(n, "user", u.id)
 }
 
-pub(crate) async fn set_password(c: &Conn, (user, hash): &(UserId, String)) -> StoreResult<()> {
-    let n = c.execute("UPDATE chat.users SET password_hash = $2 WHERE id = $1", &[user, hash]).await.db()?;
-    expect_row(n, "user", *user)
+async fn set_password(c: &Conn, user: UserId, hash: &str) -> StoreResult<()> {
+    let n = c
+        .execute("UPDATE chat.users SET password_hash = $2 WHERE id = $1 AND NOT removed", &[&user, &hash])
+        .await
+        .db()?;
+    expect_row(n, "user", user)
 }
 
-pub(crate) async fn insert_group(c: &Conn, g: &Group) -> StoreResult<GroupId> {
+/// Removes an account but keeps its row (what it posted stays attributed to its login): frees
+/// the login, forgets the password, deletes its tokens, follows, read positions and invitations
+/// and every list entry naming it. Returns how many tokens were deleted.
+async fn remove_user(c: &Conn, id: UserId) -> StoreResult<u32> {
+    let n = c
+        .execute(
+            "UPDATE chat.users SET removed = true, login_key = '#removed:' || id, password_hash = NULL, \
+             disabled = true, admin = false WHERE id = $1 AND NOT removed",
+            &[&id],
+        )
+        .await
+        .db()?;
+    expect_row(n, "user", id)?;
+    let tokens = c.execute("DELETE FROM chat.tokens WHERE user_id = $1", &[&id]).await.db()?;
+    c.execute("DELETE FROM chat.follows WHERE user_id = $1", &[&id]).await.db()?;
+    c.execute("DELETE FROM chat.invitations WHERE user_id = $1", &[&id]).await.db()?;
+    c.execute("DELETE FROM chat.principal_lists WHERE principal = $1", &[&principal_text(&Principal::User(id))])
+        .await
+        .db()?;
+    Ok(tokens as u32)
+}
+
+async fn insert_group(c: &Conn, g: &Group) -> StoreResult<GroupId> {
     let row = c
         .query_one(
             "INSERT INTO chat.groups (name, name_key) VALUES ($1, $2) RETURNING id",
@@ -125,7 +151,7 @@ pub(crate) async fn insert_group(c: &Conn, g: &Group) -> StoreResult<GroupId> {
     Ok(id)
 }
 
-pub(crate) async fn update_group(c: &Conn, g: &Group) -> StoreResult<()> {
+async fn update_group(c: &Conn, g: &Group) -> StoreResult<()> {
     let n = c
         .execute("UPDATE chat.groups SET name = $2, name_key = $3 WHERE id = $1", &[&g.id, &g.name, &name_key(&g.name)])
         .await
@@ -134,7 +160,7 @@ pub(crate) async fn update_group(c: &Conn, g: &Group) -> StoreResult<()> {
     put_lists(c, "group", g.id, &[("members", &g.members)]).await
 }
 
-pub(crate) async fn delete_group(c: &Conn, id: &GroupId) -> StoreResult<()> {
+async fn delete_group(c: &Conn, id: &GroupId) -> StoreResult<()> {
     let n = c.execute("DELETE FROM chat.groups WHERE id = $1", &[id]).await.db()?;
     expect_row(n, "group", *id)?;
     delete_lists(c, "group", *id).await?;
@@ -146,7 +172,7 @@ pub(crate) async fn delete_group(c: &Conn, id: &GroupId) -> StoreResult<()> {
 
 // ---- categories, rooms, add-ins
 
-pub(crate) async fn insert_category(c: &Conn, k: &Category) -> StoreResult<CategoryId> {
+async fn insert_category(c: &Conn, k: &Category) -> StoreResult<CategoryId> {
     let row = c
         .query_one(
             "INSERT INTO chat.categories (name, description, invitations, file_upload, chat_history) \
@@ -165,7 +191,7 @@ async fn put_category_lists(c: &Conn, id: CategoryId, k: &Category) -> StoreResu
     put_lists(c, "category", id, &[("allowed", &k.allowed), ("denied", &k.denied), ("creators", &k.creators)]).await
 }
 
-pub(crate) async fn update_category(c: &Conn, k: &Category) -> StoreResult<()> {
+async fn update_category(c: &Conn, k: &Category) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE chat.categories SET name = $2, description = $3, invitations = $4, file_upload = $5, \
@@ -179,7 +205,7 @@ pub(crate) async fn update_category(c: &Conn, k: &Category) -> StoreResult<()> {
     put_category_lists(c, k.id, k).await
 }
 
-pub(crate) async fn delete_category(c: &Conn, id: &CategoryId) -> StoreResult<()> {
+async fn delete_category(c: &Conn, id: &CategoryId) -> StoreResult<()> {
     let rooms: i64 = get(&c.query_one("SELECT count(*) FROM chat.rooms WHERE category_id = $1", &[id]).await.db()?, 0)?;
     if rooms > 0 {
         // The core removes only empty categories; this guards the rows, it is not a user error.
@@ -193,7 +219,7 @@ pub(crate) async fn delete_category(c: &Conn, id: &CategoryId) -> StoreResult<()
     delete_lists(c, "category", *id).await
 }
 
-pub(crate) async fn insert_room(c: &Conn, r: &Room) -> StoreResult<RoomId> {
+async fn insert_room(c: &Conn, r: &Room) -> StoreResult<RoomId> {
     let row = c
         .query_one(
             "INSERT INTO chat.rooms (name, description, category_id, privacy, room_type, invitations, addin_id, disabled) \
@@ -229,7 +255,7 @@ async fn put_room_lists(c: &Conn, id: RoomId, r: &Room) -> StoreResult<()> {
     put_lists(c, "room", id, &[("members", &r.members), ("managers", &r.managers), ("presenters", &r.presenters)]).await
 }
 
-pub(crate) async fn update_room(c: &Conn, r: &Room) -> StoreResult<()> {
+async fn update_room(c: &Conn, r: &Room) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE chat.rooms SET name = $2, description = $3, category_id = $4, privacy = $5, room_type = $6, \
@@ -253,7 +279,7 @@ pub(crate) async fn update_room(c: &Conn, r: &Room) -> StoreResult<()> {
     put_room_lists(c, r.id, r).await
 }
 
-pub(crate) async fn delete_room(c: &Conn, id: &RoomId) -> StoreResult<Vec<String>> {
+async fn delete_room(c: &Conn, id: &RoomId) -> StoreResult<Vec<String>> {
     let keys = c
         .query("SELECT key FROM chat.files WHERE room_id = $1 ORDER BY id", &[id])
         .await
@@ -272,7 +298,7 @@ pub(crate) async fn delete_room(c: &Conn, id: &RoomId) -> StoreResult<Vec<String
     Ok(keys)
 }
 
-pub(crate) async fn insert_addin(c: &Conn, a: &Addin) -> StoreResult<AddinId> {
+async fn insert_addin(c: &Conn, a: &Addin) -> StoreResult<AddinId> {
     let row = c
         .query_one(
             "INSERT INTO chat.addins (name, name_key, url) VALUES ($1, $2, $3) RETURNING id",
@@ -283,7 +309,7 @@ pub(crate) async fn insert_addin(c: &Conn, a: &Addin) -> StoreResult<AddinId> {
     get(&row, 0)
 }
 
-pub(crate) async fn update_addin(c: &Conn, a: &Addin) -> StoreResult<()> {
+async fn update_addin(c: &Conn, a: &Addin) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE chat.addins SET name = $2, name_key = $3, url = $4 WHERE id = $1",
@@ -295,14 +321,14 @@ pub(crate) async fn update_addin(c: &Conn, a: &Addin) -> StoreResult<()> {
 }
 
 /// Rooms that used the add-in lose it (`ON DELETE SET NULL`) rather than blocking the delete.
-pub(crate) async fn delete_addin(c: &Conn, id: &AddinId) -> StoreResult<()> {
+async fn delete_addin(c: &Conn, id: &AddinId) -> StoreResult<()> {
     let n = c.execute("DELETE FROM chat.addins WHERE id = $1", &[id]).await.db()?;
     expect_row(n, "add-in", *id)
 }
 
 // ---- policies, configuration, meta
 
-pub(crate) async fn put_policy(c: &Conn, p: &Policy) -> StoreResult<()> {
+async fn put_policy(c: &Conn, p: &Policy) -> StoreResult<()> {
     c.execute(
         "INSERT INTO chat.policies (scope, enable_persistent_chat, description) VALUES ($1, $2, $3) \
          ON CONFLICT (scope) DO UPDATE SET enable_persistent_chat = excluded.enable_persistent_chat, \
@@ -314,12 +340,12 @@ pub(crate) async fn put_policy(c: &Conn, p: &Policy) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) async fn delete_policy(c: &Conn, scope: &Scope) -> StoreResult<()> {
+async fn delete_policy(c: &Conn, scope: &Scope) -> StoreResult<()> {
     c.execute("DELETE FROM chat.policies WHERE scope = $1", &[&scope.to_string()]).await.db()?;
     Ok(())
 }
 
-pub(crate) async fn put_config(c: &Conn, k: &Config) -> StoreResult<()> {
+async fn put_config(c: &Conn, k: &Config) -> StoreResult<()> {
     c.execute(
         "INSERT INTO chat.configs (scope, default_chat_history, max_file_size_kb, participant_update_limit, \
          room_management_url) VALUES ($1, $2, $3, $4, $5) \
@@ -339,7 +365,7 @@ pub(crate) async fn put_config(c: &Conn, k: &Config) -> StoreResult<()> {
     Ok(())
 }
 
-pub(crate) async fn delete_config(c: &Conn, scope: &Scope) -> StoreResult<()> {
+async fn delete_config(c: &Conn, scope: &Scope) -> StoreResult<()> {
     c.execute("DELETE FROM chat.configs WHERE scope = $1", &[&scope.to_string()]).await.db()?;
     Ok(())
 }
@@ -356,7 +382,7 @@ pub(crate) async fn put_meta(c: &Conn, (key, value): &(String, String)) -> Store
 
 // ---- tokens
 
-pub(crate) async fn insert_token(c: &Conn, t: &TokenRecord) -> StoreResult<TokenId> {
+async fn insert_token(c: &Conn, t: &TokenRecord) -> StoreResult<TokenId> {
     let row = c
         .query_one(
             "INSERT INTO chat.tokens (user_id, kind, label, hash, created, expires) \
@@ -372,8 +398,85 @@ pub(crate) async fn insert_token(c: &Conn, t: &TokenRecord) -> StoreResult<Token
     get(&row, 0)
 }
 
-pub(crate) async fn delete_token(c: &Conn, id: &TokenId) -> StoreResult<bool> {
+async fn delete_token(c: &Conn, id: &TokenId) -> StoreResult<bool> {
     Ok(c.execute("DELETE FROM chat.tokens WHERE id = $1", &[id]).await.db()? > 0)
+}
+
+// ---- the one catalog-write path
+
+/// Writes one catalog change and its audit record, in the same transaction.
+pub(crate) async fn commit_change(
+    c: &Conn,
+    (change, audit): &(CatalogChange, Option<AuditRecord>),
+) -> StoreResult<ChangeOutcome> {
+    use CatalogChange as C;
+    let mut out = ChangeOutcome { found: true, ..ChangeOutcome::default() };
+    match change {
+        C::InsertUser { user, password_hash } => out.id = insert_user(c, user, password_hash).await?,
+        C::UpdateUser { user, password_hash } => {
+            update_user(c, user).await?;
+            if let Some(h) = password_hash {
+                set_password(c, user.id, h).await?;
+            }
+        }
+        C::RemoveUser { id } => out.tokens_removed = remove_user(c, *id).await?,
+        C::InsertGroup { group } => out.id = insert_group(c, group).await?,
+        C::UpdateGroup { group } => update_group(c, group).await?,
+        C::DeleteGroup { id } => delete_group(c, id).await?,
+        C::InsertCategory { category } => out.id = insert_category(c, category).await?,
+        C::UpdateCategory { category } => update_category(c, category).await?,
+        C::DeleteCategory { id } => delete_category(c, id).await?,
+        C::InsertRoom { room } => out.id = insert_room(c, room).await?,
+        C::UpdateRoom { room } => update_room(c, room).await?,
+        C::DeleteRoom { id } => out.removed_files = delete_room(c, id).await?,
+        C::InsertAddin { addin } => out.id = insert_addin(c, addin).await?,
+        C::UpdateAddin { addin } => update_addin(c, addin).await?,
+        C::DeleteAddin { id } => delete_addin(c, id).await?,
+        C::PutPolicy { policy } => put_policy(c, policy).await?,
+        C::DeletePolicy { scope } => delete_policy(c, scope).await?,
+        C::PutConfig { config } => put_config(c, config).await?,
+        C::DeleteConfig { scope } => delete_config(c, scope).await?,
+        C::PutComplianceConfig { config } => crate::processing::put_config_w(c, config).await?,
+        C::InsertToken { token } => out.id = insert_token(c, token).await?,
+        C::DeleteToken { id } => out.found = delete_token(c, id).await?,
+    }
+    if let Some(a) = audit {
+        let mut a = a.clone();
+        if a.object_id == Some(0) && out.id != 0 {
+            a.object_id = Some(out.id);
+            if let Some(Value::Object(after)) = &mut a.after
+                && after.contains_key("id")
+            {
+                after.insert("id".into(), json!(out.id));
+            }
+        }
+        write_audit(c, &a).await?;
+    }
+    Ok(out)
+}
+
+async fn write_audit(c: &Conn, a: &AuditRecord) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO compliance.audit_log \
+         (ts, actor, token_id, source, noun, object, object_id, operation, before, after, note) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        &[
+            &a.ts,
+            &a.actor,
+            &a.token_id,
+            &a.source,
+            &a.noun,
+            &a.object,
+            &a.object_id,
+            &a.operation,
+            &a.before,
+            &a.after,
+            &a.note,
+        ],
+    )
+    .await
+    .db()?;
+    Ok(())
 }
 
 // ---- compliance
@@ -553,14 +656,51 @@ pub(crate) async fn replace_messages(c: &Conn, r: &Replace) -> StoreResult<Vec<S
     Ok(before)
 }
 
-pub(crate) async fn clear_room(c: &Conn, (room, up_to, event): &(RoomId, Millis, ComplianceEvent)) -> StoreResult<u64> {
+pub(crate) async fn delete_messages(
+    c: &Conn,
+    (room, seqs, event): &(RoomId, Vec<Seq>, ComplianceEvent),
+) -> StoreResult<Vec<StoredMessage>> {
+    let mut seqs = seqs.clone();
+    seqs.sort_unstable();
+    seqs.dedup();
+    let mut before = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        let old =
+            c.query_opt(concat!(message_select!(), "WHERE m.room_id = $1 AND m.seq = $2"), &[room, &seq]).await.db()?;
+        let Some(old) = old else { continue };
+        let old = message_row(&old)?;
+        c.execute("DELETE FROM chat.messages WHERE room_id = $1 AND seq = $2", &[room, &seq]).await.db()?;
+        let mut e = event.clone();
+        e.room = *room;
+        e.seq = Some(seq);
+        e.detail = detail_with(&event.detail, json!({ "original": old.text }));
+        record_event(c, &e).await?;
+        before.push(old);
+    }
+    Ok(before)
+}
+
+pub(crate) async fn clear_room(
+    c: &Conn,
+    (room, up_to, limit, event): &(RoomId, Millis, u32, ComplianceEvent),
+) -> StoreResult<u64> {
     if c.query_opt("SELECT id FROM chat.rooms WHERE id = $1", &[room]).await.db()?.is_none() {
         return Err(not_found("room", *room));
     }
-    let count = c.execute("DELETE FROM chat.messages WHERE room_id = $1 AND ts <= $2", &[room, up_to]).await.db()?;
-    let mut e = event.clone();
-    e.detail = detail_with(&event.detail, json!({ "count": count }));
-    record_event(c, &e).await?;
+    // Oldest first by the (room, ts) index, so each batch is a short write.
+    let count = c
+        .execute(
+            "DELETE FROM chat.messages WHERE id IN \
+             (SELECT id FROM chat.messages WHERE room_id = $1 AND ts <= $2 ORDER BY ts, seq LIMIT $3)",
+            &[room, up_to, &i64::from(*limit)],
+        )
+        .await
+        .db()?;
+    if count > 0 {
+        let mut e = event.clone();
+        e.detail = detail_with(&event.detail, json!({ "count": count }));
+        record_event(c, &e).await?;
+    }
     Ok(count)
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use longhall_core::change::{AuditQuery, AuditRecord};
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -43,13 +44,17 @@ async fn load_catalog_in(c: &Conn) -> StoreResult<CatalogData> {
         lists.remove(&(kind.to_owned(), id, list.to_owned())).unwrap_or_default()
     };
 
-    let mut users = Vec::new();
+    let (mut users, mut removed_users) = (Vec::new(), Vec::new());
     for r in c
-        .query("SELECT id, login, display_name, email, site, disabled, admin, policy FROM chat.users ORDER BY id", &[])
+        .query(
+            "SELECT id, login, display_name, email, site, disabled, admin, policy, removed FROM chat.users ORDER BY id",
+            &[],
+        )
         .await
         .db()?
     {
-        users.push(User {
+        let list = if get::<bool>(&r, 8)? { &mut removed_users } else { &mut users };
+        list.push(User {
             id: get(&r, 0)?,
             login: get(&r, 1)?,
             display_name: get(&r, 2)?,
@@ -155,7 +160,7 @@ async fn load_catalog_in(c: &Conn) -> StoreResult<CatalogData> {
         });
     }
 
-    Ok(CatalogData { users, groups, categories, rooms, addins, policies, configs })
+    Ok(CatalogData { users, removed_users, groups, categories, rooms, addins, policies, configs })
 }
 
 pub(crate) async fn password_hash(c: &Conn, user: &UserId) -> StoreResult<Option<String>> {
@@ -253,6 +258,84 @@ pub(crate) async fn messages_after(
         .await
         .db()?;
     message_rows(&rows)
+}
+
+pub(crate) async fn count_messages_up_to(c: &Conn, (room, up_to): &(RoomId, Millis)) -> StoreResult<u64> {
+    let r =
+        c.query_one("SELECT count(*) FROM chat.messages WHERE room_id = $1 AND ts <= $2", &[room, up_to]).await.db()?;
+    Ok(get::<i64>(&r, 0)? as u64)
+}
+
+pub(crate) async fn scan_messages(c: &Conn, q: &MessageScan) -> StoreResult<Vec<StoredMessage>> {
+    let rows = c
+        .query(
+            concat!(
+                message_select!(),
+                "WHERE m.room_id = $1 AND m.seq > $2 AND ($3::bigint IS NULL OR m.author = $3) \
+                 AND ($4::bigint IS NULL OR m.ts >= $4) AND ($5::bigint IS NULL OR m.ts <= $5) \
+                 ORDER BY m.seq ASC LIMIT $6"
+            ),
+            &[&q.room, &q.after, &q.author, &q.from_ts, &q.to_ts, &i64::from(q.limit)],
+        )
+        .await
+        .db()?;
+    message_rows(&rows)
+}
+
+pub(crate) async fn rooms_larger_than(c: &Conn, bytes: &u64) -> StoreResult<Vec<(RoomId, u64)>> {
+    c.query(
+        "SELECT id, content_bytes FROM chat.rooms WHERE content_bytes > $1 ORDER BY id",
+        &[&i64::try_from(*bytes).unwrap_or(i64::MAX)],
+    )
+    .await
+    .db()?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+    .collect()
+}
+
+/// Three aggregate queries in one snapshot, so the figures agree with each other.
+pub(crate) async fn usage(c: &Conn, (from_ts, to_ts): &(Millis, Millis)) -> StoreResult<UsageFigures> {
+    in_snapshot(c, async {
+        // Per room: two lookups in the (room, ts) index.
+        let rooms = c
+            .query(
+                "SELECT r.id, \
+                   (SELECT count(*) FROM chat.messages m WHERE m.room_id = r.id AND m.ts BETWEEN $1 AND $2), \
+                   (SELECT max(m.ts) FROM chat.messages m WHERE m.room_id = r.id) \
+                 FROM chat.rooms r ORDER BY r.id",
+                &[from_ts, to_ts],
+            )
+            .await
+            .db()?
+            .iter()
+            .map(|r| Ok(RoomUsage { room: get(r, 0)?, messages: get::<i64>(r, 1)? as u64, last_post: get(r, 2)? }))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let users = c
+            .query(
+                "SELECT author, count(*) FROM chat.messages WHERE ts BETWEEN $1 AND $2 GROUP BY author ORDER BY author",
+                &[from_ts, to_ts],
+            )
+            .await
+            .db()?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Days since 1970 rounded down, also before 1970 (`/` truncates toward zero).
+        let days = c
+            .query(
+                "SELECT (ts - ((ts % 86400000) + 86400000) % 86400000) / 86400000 AS day, count(*) \
+                 FROM chat.messages WHERE ts BETWEEN $1 AND $2 GROUP BY day ORDER BY day",
+                &[from_ts, to_ts],
+            )
+            .await
+            .db()?
+            .iter()
+            .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(UsageFigures { rooms, users, days })
+    })
+    .await
 }
 
 /// Half the window before `ts` and the rest from `ts` on; when one side runs short the other
@@ -444,4 +527,40 @@ pub(crate) async fn open_participations(c: &Conn, _: &()) -> StoreResult<Vec<Ope
         .iter()
         .map(|r| Ok(OpenParticipation { connection: get(r, 0)?, room: get(r, 1)?, user: get(r, 2)? }))
         .collect::<Result<_, StoreError>>()
+}
+
+/// Audit records matching `q`, oldest first. Logins and names compare with Unicode case
+/// folding (the ICU root collation, as the indexes are built).
+pub(crate) async fn audit_records(c: &Conn, q: &AuditQuery) -> StoreResult<Vec<AuditRecord>> {
+    c.query(
+        "SELECT id, ts, actor, token_id, source, noun, object, object_id, operation, before, after, note \
+         FROM compliance.audit_log \
+         WHERE id > $1 \
+           AND ($2::text IS NULL OR lower(actor COLLATE \"und-x-icu\") = lower($2::text COLLATE \"und-x-icu\")) \
+           AND ($3::text IS NULL OR lower(object COLLATE \"und-x-icu\") = lower($3::text COLLATE \"und-x-icu\") \
+                OR lower((noun || ':' || object_id) COLLATE \"und-x-icu\") = lower($3::text COLLATE \"und-x-icu\")) \
+           AND ($4::bigint IS NULL OR ts >= $4) AND ($5::bigint IS NULL OR ts <= $5) \
+         ORDER BY id LIMIT $6",
+        &[&q.after, &q.actor, &q.object, &q.since, &q.until, &i64::from(q.limit)],
+    )
+    .await
+    .db()?
+    .iter()
+    .map(|r| {
+        Ok(AuditRecord {
+            id: get(r, 0)?,
+            ts: get(r, 1)?,
+            actor: get(r, 2)?,
+            token_id: get(r, 3)?,
+            source: get(r, 4)?,
+            noun: get(r, 5)?,
+            object: get(r, 6)?,
+            object_id: get(r, 7)?,
+            operation: get(r, 8)?,
+            before: get(r, 9)?,
+            after: get(r, 10)?,
+            note: get(r, 11)?,
+        })
+    })
+    .collect()
 }

@@ -10,8 +10,12 @@ use crate::conn::{Conn, DbResult, describe};
 
 /// Migrations of the chat schema, in order; its version is the number applied. Never edit a
 /// released one: add the next.
-const CHAT_MIGRATIONS: &[&str] = &[include_str!("../migrations/chat/001_init.sql")];
-const COMPLIANCE_MIGRATIONS: &[&str] = &[include_str!("../migrations/compliance/001_init.sql")];
+const CHAT_MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/chat/001_init.sql"),
+    include_str!("../migrations/chat/002_removed_users_and_content_bytes.sql"),
+];
+const COMPLIANCE_MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/compliance/001_init.sql"), include_str!("../migrations/compliance/002_audit.sql")];
 
 /// The transaction-level advisory lock every write transaction takes first (see `writer`),
 /// also held while migrating, so two servers opening one database at once migrate it once.

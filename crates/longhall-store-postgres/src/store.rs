@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
 use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
@@ -131,84 +132,20 @@ impl Store for PgStore {
         self.read((), |c, d| Box::pin(reads::load_catalog(c, d)))
     }
 
-    fn insert_user<'a>(&'a self, user: &'a User, password_hash: &'a str) -> BoxFuture<'a, StoreResult<UserId>> {
-        self.write((user.clone(), password_hash.to_owned()), |c, d| Box::pin(ops::insert_user(c, d)))
+    fn commit_change<'a>(
+        &'a self,
+        change: &'a CatalogChange,
+        audit: Option<&'a AuditRecord>,
+    ) -> BoxFuture<'a, StoreResult<ChangeOutcome>> {
+        self.write((change.clone(), audit.cloned()), |c, d| Box::pin(ops::commit_change(c, d)))
     }
 
-    fn update_user<'a>(&'a self, user: &'a User) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(user.clone(), |c, d| Box::pin(ops::update_user(c, d)))
-    }
-
-    fn set_password<'a>(&'a self, user: UserId, password_hash: &'a str) -> BoxFuture<'a, StoreResult<()>> {
-        self.write((user, password_hash.to_owned()), |c, d| Box::pin(ops::set_password(c, d)))
+    fn audit_records<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>> {
+        self.read(query.clone(), |c, d| Box::pin(reads::audit_records(c, d)))
     }
 
     fn password_hash(&self, user: UserId) -> BoxFuture<'_, StoreResult<Option<String>>> {
         self.read(user, |c, d| Box::pin(reads::password_hash(c, d)))
-    }
-
-    fn insert_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<GroupId>> {
-        self.write(group.clone(), |c, d| Box::pin(ops::insert_group(c, d)))
-    }
-
-    fn update_group<'a>(&'a self, group: &'a Group) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(group.clone(), |c, d| Box::pin(ops::update_group(c, d)))
-    }
-
-    fn delete_group(&self, id: GroupId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(id, |c, d| Box::pin(ops::delete_group(c, d)))
-    }
-
-    fn insert_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<CategoryId>> {
-        self.write(category.clone(), |c, d| Box::pin(ops::insert_category(c, d)))
-    }
-
-    fn update_category<'a>(&'a self, category: &'a Category) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(category.clone(), |c, d| Box::pin(ops::update_category(c, d)))
-    }
-
-    fn delete_category(&self, id: CategoryId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(id, |c, d| Box::pin(ops::delete_category(c, d)))
-    }
-
-    fn insert_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<RoomId>> {
-        self.write(room.clone(), |c, d| Box::pin(ops::insert_room(c, d)))
-    }
-
-    fn update_room<'a>(&'a self, room: &'a Room) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(room.clone(), |c, d| Box::pin(ops::update_room(c, d)))
-    }
-
-    fn delete_room(&self, id: RoomId) -> BoxFuture<'_, StoreResult<Vec<String>>> {
-        self.write(id, |c, d| Box::pin(ops::delete_room(c, d)))
-    }
-
-    fn insert_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<AddinId>> {
-        self.write(addin.clone(), |c, d| Box::pin(ops::insert_addin(c, d)))
-    }
-
-    fn update_addin<'a>(&'a self, addin: &'a Addin) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(addin.clone(), |c, d| Box::pin(ops::update_addin(c, d)))
-    }
-
-    fn delete_addin(&self, id: AddinId) -> BoxFuture<'_, StoreResult<()>> {
-        self.write(id, |c, d| Box::pin(ops::delete_addin(c, d)))
-    }
-
-    fn put_policy<'a>(&'a self, policy: &'a Policy) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(policy.clone(), |c, d| Box::pin(ops::put_policy(c, d)))
-    }
-
-    fn delete_policy<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(scope.clone(), |c, d| Box::pin(ops::delete_policy(c, d)))
-    }
-
-    fn put_config<'a>(&'a self, config: &'a Config) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(config.clone(), |c, d| Box::pin(ops::put_config(c, d)))
-    }
-
-    fn delete_config<'a>(&'a self, scope: &'a Scope) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(scope.clone(), |c, d| Box::pin(ops::delete_config(c, d)))
     }
 
     fn get_meta<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<String>>> {
@@ -219,16 +156,8 @@ impl Store for PgStore {
         self.write((key.to_owned(), value.to_owned()), |c, d| Box::pin(ops::put_meta(c, d)))
     }
 
-    fn insert_token<'a>(&'a self, token: &'a TokenRecord) -> BoxFuture<'a, StoreResult<TokenId>> {
-        self.write(token.clone(), |c, d| Box::pin(ops::insert_token(c, d)))
-    }
-
     fn find_token<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, StoreResult<Option<TokenRecord>>> {
         self.read(hash.to_owned(), |c, d| Box::pin(reads::find_token(c, d)))
-    }
-
-    fn delete_token(&self, id: TokenId) -> BoxFuture<'_, StoreResult<bool>> {
-        self.write(id, |c, d| Box::pin(ops::delete_token(c, d)))
     }
 
     fn list_tokens(&self, user: Option<UserId>) -> BoxFuture<'_, StoreResult<Vec<TokenRecord>>> {
@@ -274,9 +203,35 @@ impl Store for PgStore {
         &'a self,
         room: RoomId,
         up_to: Millis,
+        limit: u32,
         event: &'a ComplianceEvent,
     ) -> BoxFuture<'a, StoreResult<u64>> {
-        self.write((room, up_to, event.clone()), |c, d| Box::pin(ops::clear_room(c, d)))
+        self.write((room, up_to, limit, event.clone()), |c, d| Box::pin(ops::clear_room(c, d)))
+    }
+
+    fn count_messages_up_to(&self, room: RoomId, up_to: Millis) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read((room, up_to), |c, d| Box::pin(reads::count_messages_up_to(c, d)))
+    }
+
+    fn scan_messages<'a>(&'a self, scan: &'a MessageScan) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        self.read(scan.clone(), |c, d| Box::pin(reads::scan_messages(c, d)))
+    }
+
+    fn delete_messages<'a>(
+        &'a self,
+        room: RoomId,
+        seqs: &'a [Seq],
+        event: &'a ComplianceEvent,
+    ) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
+        self.write((room, seqs.to_vec(), event.clone()), |c, d| Box::pin(ops::delete_messages(c, d)))
+    }
+
+    fn rooms_larger_than(&self, bytes: u64) -> BoxFuture<'_, StoreResult<Vec<(RoomId, u64)>>> {
+        self.read(bytes, |c, d| Box::pin(reads::rooms_larger_than(c, d)))
+    }
+
+    fn usage(&self, from_ts: Millis, to_ts: Millis) -> BoxFuture<'_, StoreResult<UsageFigures>> {
+        self.read((from_ts, to_ts), |c, d| Box::pin(reads::usage(c, d)))
     }
 
     fn set_followed(&self, user: UserId, room: RoomId, follow: bool) -> BoxFuture<'_, StoreResult<()>> {
@@ -330,10 +285,6 @@ impl Store for PgStore {
 
     fn compliance_config(&self) -> BoxFuture<'_, StoreResult<Option<ComplianceConfig>>> {
         self.read((), |c, d| Box::pin(processing::config(c, d)))
-    }
-
-    fn put_compliance_config<'a>(&'a self, config: &'a ComplianceConfig) -> BoxFuture<'a, StoreResult<()>> {
-        self.write(config.clone(), |c, d| Box::pin(processing::put_config_w(c, d)))
     }
 
     fn compliance_state(&self) -> BoxFuture<'_, StoreResult<ComplianceState>> {
