@@ -128,7 +128,17 @@ pub fn invitations_active(category: &Category, room: &Room) -> bool {
 
 // ---- validation of names and values
 
+/// U+0000 is refused in every text Longhall keeps: PostgreSQL can store it in no text or JSON
+/// value, so one such post would fail the whole batch of posts committed with it.
+fn check_no_nul(what: &str, value: &str) -> CoreResult<()> {
+    if value.contains('\0') {
+        return Err(CoreError::invalid(format!("The {what} must not contain the character U+0000; leave it out.")));
+    }
+    Ok(())
+}
+
 fn check_text(what: &str, value: &str, max_chars: usize, allow_empty: bool) -> CoreResult<()> {
+    check_no_nul(what, value)?;
     if !allow_empty && value.trim().is_empty() {
         return Err(CoreError::invalid(format!("The {what} must not be empty.")));
     }
@@ -179,6 +189,7 @@ pub fn check_post(text: &str, story_title: Option<&str>) -> CoreResult<()> {
     if text.trim().is_empty() {
         return Err(CoreError::invalid("A message needs some text."));
     }
+    check_no_nul("message", text)?;
     if text.len() > limits::MAX_MESSAGE_BYTES {
         return Err(CoreError::new(
             ErrorCode::TooLong,
@@ -412,8 +423,25 @@ mod tests {
         assert!(check_post("hi", None).is_ok());
         assert!(check_post("   ", None).is_err());
         assert_eq!(check_post(&"x".repeat(limits::MAX_MESSAGE_BYTES + 1), None).unwrap_err().code, ErrorCode::TooLong);
+        assert!(check_post("tab\tand\nnewline", None).is_ok());
         assert!(check_range("default_chat_history", 0, CHAT_HISTORY_RANGE).is_err());
         assert!(check_range("default_chat_history", 500, CHAT_HISTORY_RANGE).is_ok());
         assert!(check_range("default_chat_history", 501, CHAT_HISTORY_RANGE).is_err());
+    }
+
+    /// PostgreSQL stores no U+0000: refused up front with a sentence, wherever Longhall keeps text.
+    #[test]
+    fn the_nul_character_is_refused_in_posts_titles_descriptions_and_names() {
+        let refused = |r: CoreResult<()>| {
+            let e = r.unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidValue);
+            assert!(e.message.contains("U+0000"), "{}", e.message);
+        };
+        refused(check_post("before\0after", None));
+        refused(check_post("fine", Some("title\0")));
+        refused(check_description("about\0"));
+        refused(check_name("room name", "Desk\0"));
+        refused(check_addin("Quotes\0", "https://quotes.example.org"));
+        assert!(check_description("").is_ok());
     }
 }

@@ -59,6 +59,7 @@ fn dependencies_point_one_way() {
         ("longhall-types", &[]),
         ("longhall-core", &["longhall-types"]),
         ("longhall-store-sqlite", &["longhall-types", "longhall-core"]),
+        ("longhall-store-postgres", &["longhall-types", "longhall-core"]),
         ("longhall-server", &["longhall-types", "longhall-core"]),
         ("longhall-compliance", &["longhall-types", "longhall-core"]),
         ("longhall-client", &["longhall-types"]),
