@@ -5,11 +5,13 @@ mod support;
 
 use futures_util::StreamExt;
 use longhall_core::StoreError;
+use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange};
 use longhall_core::model::*;
 use longhall_core::ports::Store;
 use longhall_core::principal::Principal;
 use longhall_store_postgres::PgStore;
 use longhall_store_tests::support::*;
+use serde_json::json;
 use support::{ScratchDb, fresh_store};
 
 async fn connect(url: &str) -> tokio_postgres::Client {
@@ -25,9 +27,25 @@ async fn fill<S: Store>(s: &S) -> (World, RoomId) {
     let mut r = room("Gamma", w.category);
     r.members = vec![Principal::Group(g), Principal::Domain("example.org".into())];
     let r = s.insert_room(&r).await.unwrap();
-    s.put_policy(&Policy { scope: Scope::Global, enable_persistent_chat: true, description: "d".into() })
-        .await
-        .unwrap();
+    // An audited change, and a removed account (its row stays, out of the users).
+    let policy = Policy { scope: Scope::Global, enable_persistent_chat: true, description: "d".into() };
+    let record = AuditRecord {
+        id: 0,
+        ts: 500,
+        actor: "admin@example.org".into(),
+        token_id: Some(7),
+        source: Some("192.0.2.1".into()),
+        noun: "policy".into(),
+        object: "global".into(),
+        object_id: None,
+        operation: "put".into(),
+        before: None,
+        after: Some(json!({"scope": "global", "enable_persistent_chat": true})),
+        note: Some("é".into()),
+    };
+    s.commit_change(&CatalogChange::PutPolicy { policy }, Some(&record)).await.unwrap();
+    let gone = s.insert_user(&user("gone@example.org"), "h").await.unwrap();
+    s.commit_change(&CatalogChange::RemoveUser { id: gone }, None).await.unwrap();
     s.put_config(&Config::defaults(Scope::Global)).await.unwrap();
     s.put_meta("first_start_done", "1").await.unwrap();
     let token = TokenRecord {
@@ -56,6 +74,19 @@ async fn check_filled<S: Store>(s: &S, w: &World, r: RoomId, catalog: &CatalogDa
     assert_eq!(again.categories, catalog.categories);
     assert_eq!(again.rooms, catalog.rooms);
     assert_eq!(again.policies, catalog.policies);
+    assert_eq!(again.removed_users, catalog.removed_users);
+    assert_eq!(again.removed_users.len(), 1);
+    let audit = s.audit_records(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.unwrap();
+    assert_eq!(
+        audit.iter().map(|a| (a.actor.as_str(), a.note.as_deref())).collect::<Vec<_>>(),
+        vec![("admin@example.org", Some("é"))]
+    );
+    let room_a_bytes = ("persisted 一".len() + "persisted 二".len()) as u64;
+    assert_eq!(
+        s.rooms_larger_than(0).await.unwrap(),
+        vec![(w.room_a, room_a_bytes), (r, "gamma".len() as u64)],
+        "room content sizes, counted once"
+    );
     assert_eq!(again.configs, catalog.configs);
     assert_eq!(all_events(s).await, events);
     assert_eq!(texts(&s.latest_messages(w.room_a, 10).await.unwrap()), vec!["persisted 一", "persisted 二"]);
@@ -99,6 +130,36 @@ async fn a_newer_schema_is_refused() {
         Err(StoreError::Unavailable(why)) => assert!(why.contains("999") && why.contains("newer"), "{why}"),
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
+}
+
+/// A database made before chat migration 002 gets its rooms' content sizes computed by it, and
+/// keeps them from then on; its users are all still accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_content_size_migration_counts_existing_messages() {
+    let (s, db) = fresh_store().await;
+    let w = world(&s).await;
+    post_all(&s, w.room_a, w.alice, 1_000, &["four", "fivé"]).await;
+    post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
+    s.close().await;
+    // Back to schema version 1, as the previous release left it.
+    connect(&db.url)
+        .await
+        .batch_execute(
+            "DROP TRIGGER messages_bytes_insert ON chat.messages; DROP TRIGGER messages_bytes_delete ON chat.messages; \
+             DROP TRIGGER messages_bytes_update ON chat.messages; DROP FUNCTION chat.messages_bytes_insert(); \
+             DROP FUNCTION chat.messages_bytes_delete(); DROP FUNCTION chat.messages_bytes_update(); \
+             ALTER TABLE chat.rooms DROP COLUMN content_bytes; ALTER TABLE chat.users DROP COLUMN removed; \
+             UPDATE chat.schema_version SET version = 1;",
+        )
+        .await
+        .unwrap();
+    let s = PgStore::open(&db.url).await.unwrap();
+    assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 4 + 5), (w.room_b, 1)]);
+    post_all(&s, w.room_b, w.alice, 5_000, &["yz"]).await;
+    assert_eq!(s.rooms_larger_than(0).await.unwrap()[1], (w.room_b, 3), "and keeps it from then on");
+    let catalog = s.load_catalog().await.unwrap();
+    assert_eq!((catalog.users.len(), catalog.removed_users.len()), (2, 0));
+    s.close().await;
 }
 
 /// Two servers starting at once on an empty database: one migrates, the other waits and
