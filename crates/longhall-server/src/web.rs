@@ -57,3 +57,24 @@ async fn asset(Path(file): Path<String>) -> Response {
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ASSETS, INDEX};
+
+    /// Text reaches the page only as text: no file of the client parses strings as markup, and
+    /// the page has no inline script or style for the Content-Security-Policy to allow.
+    #[test]
+    fn the_client_never_turns_strings_into_markup() {
+        for (name, _, body) in ASSETS.iter().filter(|(name, _, _)| name.ends_with(".js")) {
+            let text = std::str::from_utf8(body).expect("UTF-8");
+            for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"] {
+                assert!(!text.contains(sink), "{name} uses {sink}");
+            }
+        }
+        assert!(!INDEX.contains("style="), "no inline style");
+        let scripts = INDEX.matches("<script").count();
+        let external = INDEX.matches("<script type=\"module\" src=\"/web/").count();
+        assert_eq!(scripts, external, "every script is a file of the client");
+    }
+}

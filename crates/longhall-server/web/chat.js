@@ -86,7 +86,7 @@ export class RoomView {
       } }, '¶ Story');
     this.fileInput = h('input', { type: 'file', id: 'file-input', hidden: true, multiple: true,
       onchange: () => { for (const f of this.fileInput.files) this.uploadAndPost(f); this.fileInput.value = ''; } });
-    this.attach = h('button', { type: 'button', class: 'toggle', title: 'Attach a file (or drop it on the room)', onclick: () => this.fileInput.click() }, '📎 File');
+    this.attach = h('button', { type: 'button', class: 'toggle', title: 'Attach a file (or drop it on the room)', onclick: () => this.fileInput.click() }, 'Attach file');
     this.progress = h('div', { class: 'uploads' });
     this.sendButton = h('button', { type: 'submit', class: 'primary' }, 'Send');
     this.composerNote = h('p', { class: 'composer-note', id: 'composer-note', role: 'status' });
@@ -139,7 +139,7 @@ export class RoomView {
     fill(this.title, v.name);
     document.title = `${v.name} · Longhall`;
     fill(this.badges, roomBadges(v), h('span', { class: 'muted small' }, v.category));
-    fill(this.description, v.description);
+    fill(this.description, linkify(v.description));
     this.description.hidden = !v.description;
     const followed = this.app.followed.has(v.id);
     fill(this.actions,
@@ -225,7 +225,7 @@ export class RoomView {
     }
     const file = m.file ? h('button', { type: 'button', class: 'file', title: `Download ${m.file.name}`,
       onclick: () => this.app.api.download(m.file).catch((e) => toast(e.message, 'error')) },
-    '📄 ', h('span', { class: 'file-name' }, m.file.name), h('span', { class: 'muted small' }, ` ${formatSize(m.file.size)}`)) : null;
+    h('span', { class: 'file-icon', 'aria-hidden': 'true' }), h('span', { class: 'file-name' }, m.file.name), h('span', { class: 'muted small' }, ` ${formatSize(m.file.size)}`)) : null;
     return h('li', { class: `message${m.alert ? ' alert' : ''}${m.story_title ? ' is-story' : ''}`, id: `m-${m.room}-${m.seq}`, dataset: { seq: String(m.seq) } },
       meta, body, file);
   }

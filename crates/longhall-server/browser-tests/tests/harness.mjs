@@ -135,5 +135,6 @@ export async function openAs(browser, server, user, { viewport = { width: 1280, 
 
 export async function screenshot(page, name) {
   mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => document.querySelectorAll('.toast').forEach((t) => t.remove()));
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
