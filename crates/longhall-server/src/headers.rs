@@ -25,8 +25,11 @@ pub const CONTENT_SECURITY_POLICY: &str =
 /// Adds the security headers to every answer and checks the WebSocket's `Origin`.
 pub async fn security(State(s): State<AppState>, req: Request, next: Next) -> Response {
     // The web client's pages run its own scripts; every other answer may run nothing.
-    let csp =
-        if crate::web::is_web_path(req.uri().path()) { crate::web::WEB_CONTENT_SECURITY_POLICY } else { CONTENT_SECURITY_POLICY };
+    let csp = if crate::web::is_web_path(req.uri().path()) {
+        crate::web::WEB_CONTENT_SECURITY_POLICY
+    } else {
+        CONTENT_SECURITY_POLICY
+    };
     let mut answer = if req.uri().path() == WS_PATH {
         match check_origin(req.headers(), &s.lh.settings().allowed_origins) {
             Ok(()) => next.run(req).await,

@@ -11,7 +11,6 @@ import { renderAdmin } from './admin.js';
 
 const TOKEN_KEY = 'longhall.token';
 const THEME_KEY = 'longhall.theme';
-const DISMISSED_KEY = 'longhall.dismissed-invitations';
 
 /** Everything the client knows; one per page. */
 export const app = {
@@ -252,10 +251,10 @@ export function addMessages(r, messages, { live = false } = {}) {
     if (r.oldest === null || m.seq < r.oldest) r.oldest = m.seq;
     if (m.seq > r.newest) r.newest = m.seq;
     const f = app.followed.get(r.id);
-    if (m.alert && (!f || m.seq > f.read_seq)) r.alerts += 1;
     if (live && f && m.seq > f.last_seq) {
       f.last_seq = m.seq;
       f.unread = f.last_seq - f.read_seq;
+      if (m.alert) r.alerts += 1;
     }
   }
   return added;
@@ -333,6 +332,8 @@ export async function refreshFollowed() {
   try {
     const list = await app.api.get('/followed');
     app.followed = new Map(list.map((f) => [f.room, f]));
+    // The server counts unread alerts; live ones are added as they come.
+    for (const f of list) roomState(f.room).alerts = f.room === app.current ? 0 : f.unread_alerts;
     if (app.live && app.live.open) {
       const missing = list.filter((f) => !roomState(f.room).joined && !roomState(f.room).failure).map((f) => f.room);
       if (missing.length) await joinRooms(missing);
@@ -345,9 +346,11 @@ export async function refreshFollowed() {
 
 async function refreshInvitations() {
   try {
-    const dismissed = Number(localStorage.getItem(DISMISSED_KEY) || 0);
     const list = await app.api.get('/invitations', { after: 0, limit: 500 });
-    app.invitations = list.filter((i) => i.id > dismissed && !app.followed.has(i.room));
+    // An invitation pushed live while this list was on its way is newer than all of it: keep it.
+    const newest = Math.max(0, ...list.map((i) => i.id));
+    const pushed = app.invitations.filter((i) => i.id > newest && !list.some((l) => l.room === i.room));
+    app.invitations = [...list, ...pushed].filter((i) => !app.followed.has(i.room));
   } catch (err) {
     if (err.code !== 'unauthenticated' && err.code !== 'policy_disabled') toast(err.message, 'error');
   }
@@ -401,7 +404,7 @@ export function renderSidebar() {
     h('span', { class: 'room-name' }, i.room_name),
     h('span', { class: 'muted small' }, formatTime(i.ts)),
     h('div', { class: 'row' },
-      h('button', { class: 'primary small', onclick: async () => { await follow(i.room, true); location.hash = `#/room/${i.room}`; } }, 'Accept'),
+      h('button', { class: 'primary small', onclick: () => acceptInvitation(i) }, 'Accept'),
       h('button', { class: 'small', onclick: () => dismissInvitation(i) }, 'Dismiss'))));
   fill(side,
     h('a', { class: 'button wide', href: '#/directory' }, 'Browse rooms'),
@@ -410,11 +413,22 @@ export function renderSidebar() {
       items.length ? h('ul', { class: 'rooms' }, items) : h('p', { class: 'muted small' }, 'Rooms you follow appear here. Browse rooms to find some.')));
 }
 
-function dismissInvitation(inv) {
-  // Invitations are per user and replace older ones; remembering the greatest dismissed id keeps
-  // newer invitations showing.
-  const prev = Number(localStorage.getItem(DISMISSED_KEY) || 0);
-  localStorage.setItem(DISMISSED_KEY, String(Math.max(prev, inv.id)));
+/** Accepting follows the room, opens it, and takes the invitation off the server's list. */
+async function acceptInvitation(inv) {
+  await follow(inv.room, true);
+  if (!app.followed.has(inv.room)) return; // the follow was refused; its message is shown
+  location.hash = `#/room/${inv.room}`;
+  app.api.del(`/invitations/${inv.id}`).catch((err) => toast(err.message, 'error'));
+}
+
+async function dismissInvitation(inv) {
+  // Dismissed on the server, so every client of the user stops showing it.
+  try {
+    await app.api.del(`/invitations/${inv.id}`);
+  } catch (err) {
+    toast(err.message, 'error');
+    return;
+  }
   app.invitations = app.invitations.filter((i) => i.id !== inv.id);
   renderSidebar();
 }
@@ -452,6 +466,26 @@ function route() {
 }
 
 window.addEventListener('hashchange', route);
+
+// Keyboard: Escape closes the drawer and the side pane; Alt+↑/↓ moves between followed rooms;
+// Ctrl+K (or ⌘K) goes to the message search.
+document.addEventListener('keydown', (e) => {
+  if (!app.els.root) return;
+  if (e.key === 'Escape') {
+    app.els.root.classList.remove('side-open');
+    app.els.main.classList.remove('side-open');
+  } else if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
+    const ids = [...app.followed.values()].sort((a, b) => a.name.localeCompare(b.name)).map((f) => f.room);
+    if (!ids.length) return;
+    e.preventDefault();
+    const at = ids.indexOf(app.current);
+    const next = at < 0 ? 0 : (at + (e.key === 'ArrowDown' ? 1 : ids.length - 1)) % ids.length;
+    location.hash = `#/room/${ids[next]}`;
+  } else if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+    e.preventDefault();
+    app.els.search.focus();
+  }
+});
 window.addEventListener('online', () => app.live && app.live.kick());
 
 // ---- directory -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 // any client's would; what a test checks happens in the browser.
 
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -83,21 +84,31 @@ export class Server {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** One HTTP API call; throws with the server's sentence on failure. */
-  async call(token, method, route, body) {
-    const headers = { Authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const r = await fetch(`${this.url}/api/v1${route}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`${method} ${route}: ${r.status} ${text}`);
-    return text ? JSON.parse(text) : null;
+  /** One HTTP API call; throws with the server's sentence on failure. Each call has its own
+   * connection, so none is reused after the server closed it as idle. */
+  call(token, method, route, body) {
+    const headers = {};
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    if (data !== undefined) headers['Content-Type'] = 'application/json';
+    return new Promise((resolve, reject) => {
+      const req = request(`${this.url}/api/v1${route}`, { method, headers, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { text += d; });
+        res.on('end', () => {
+          if (res.statusCode >= 300) reject(new Error(`${method} ${route}: ${res.statusCode} ${text}`));
+          else resolve(text ? JSON.parse(text) : null);
+        });
+      });
+      req.on('error', reject);
+      req.setTimeout(STEP, () => req.destroy(new Error(`${method} ${route}: no answer`)));
+      req.end(data);
+    });
   }
 
   async signIn(login, password) {
-    const r = await fetch(`${this.url}/api/v1/auth/sign-in`, { method: 'POST', headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ login, password }) });
-    if (!r.ok) throw new Error(`sign-in ${login}: ${r.status} ${await r.text()}`);
-    return (await r.json()).token;
+    return (await this.call(null, 'POST', '/auth/sign-in', { login, password })).token;
   }
 
   /** The administrator's token and a user with a password per name (`alice` → alice@example.org). */

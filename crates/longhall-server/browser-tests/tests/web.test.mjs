@@ -194,16 +194,18 @@ test('invitations arrive live; accepting follows and opens the room, dismissing 
   await bob.click('.invitation:has-text("Invited desk") button:has-text("Accept")');
   await bob.waitForFunction(() => document.getElementById('room-title')?.textContent === 'Invited desk', null, { timeout: STEP });
   await bob.waitForSelector('.sidebar .room-link:has-text("Invited desk")');
-  assert.equal(await bob.$('.invitation:has-text("Invited desk")'), null);
+  await bob.waitForSelector('.invitation:has-text("Invited desk")', { state: 'detached' });
   assert.ok(desk.id);
 
   await room({ name: 'Another desk', privacy: 'closed', members: ['user:bob@example.org'] });
   await bob.waitForSelector('.invitation:has-text("Another desk")');
   await bob.click('.invitation:has-text("Another desk") button:has-text("Dismiss")');
-  assert.equal(await bob.$('.invitation:has-text("Another desk")'), null);
-  await bob.reload();
-  await bob.waitForSelector('.sidebar .room-link:has-text("Invited desk")');
-  assert.equal(await bob.$('.invitation:has-text("Another desk")'), null, 'a dismissed invitation stays dismissed');
+  await bob.waitForSelector('.invitation:has-text("Another desk")', { state: 'detached' });
+  // Dismissed on the server: the user's other browsers don't show it either.
+  const elsewhere = await open(people.bob);
+  await elsewhere.waitForSelector('.sidebar .room-link:has-text("Invited desk")');
+  assert.equal(await elsewhere.$('.invitation:has-text("Another desk")'), null, 'a dismissed invitation stays dismissed');
+  assert.deepEqual(await server.call(people.bob.token, 'GET', '/invitations?after=0'), [], 'accepted and dismissed invitations are off the server too');
 });
 
 test('followed rooms show unread counts and alerts; opening the room reads them', async () => {
@@ -216,7 +218,11 @@ test('followed rooms show unread counts and alerts; opening the room reads them'
   await post(people.alice, r.id, 'the build is red', { alert: true });
   const link = `.sidebar .room-link:has-text("Alerts")`;
   await bob.waitForSelector(`${link} .badge.unread:has-text("2")`);
-  await bob.waitForSelector(`${link} .badge.alert`);
+  await bob.waitForSelector(`${link} .badge.alert:has-text("!1")`);
+  // The counts are the server's: a fresh page shows the same.
+  await bob.reload();
+  await bob.waitForSelector(`${link} .badge.unread:has-text("2")`);
+  await bob.waitForSelector(`${link} .badge.alert:has-text("!1")`);
   await bob.click(link);
   await waitForText(bob, 'the build is red');
   await bob.evaluate(() => { location.hash = '#/directory'; });
@@ -224,6 +230,23 @@ test('followed rooms show unread counts and alerts; opening the room reads them'
   assert.equal(await bob.$(`${link} .badge`), null, 'read: no badges left');
   const followed = await server.call(people.bob.token, 'GET', '/followed');
   assert.equal(followed.find((f) => f.room === r.id).unread, 0, 'the read position is kept on the server');
+});
+
+test('the keyboard moves between followed rooms and to the search', async () => {
+  const bob = await open(people.bob);
+  await bob.waitForSelector('.sidebar .room-link');
+  const order = await bob.$$eval('.sidebar .room-link', (els) => els.map((a) => a.getAttribute('href')));
+  assert.ok(order.length >= 2, `bob follows several rooms: ${order}`);
+  await bob.evaluate(() => { location.hash = '#/directory'; });
+  await bob.waitForSelector('.directory');
+  await bob.keyboard.press('Alt+ArrowDown');
+  await bob.waitForFunction((h) => location.hash === h, order[0]);
+  await bob.keyboard.press('Alt+ArrowDown');
+  await bob.waitForFunction((h) => location.hash === h, order[1]);
+  await bob.keyboard.press('Alt+ArrowUp');
+  await bob.waitForFunction((h) => location.hash === h, order[0]);
+  await bob.keyboard.press('Control+k');
+  assert.equal(await bob.evaluate(() => document.activeElement.id), 'global-search');
 });
 
 test('files upload from the composer and download without a token in any URL', async () => {
@@ -276,9 +299,14 @@ test('an administrator manages users and categories on the admin pages; others a
 test('the main views at desktop and phone width, in light and dark', async () => {
   const r = await room({ name: 'Trading floor', description: 'Rates desk chatter. Links: https://example.org', privacy: 'open' });
   await server.call(people.bob.token, 'PUT', `/rooms/${r.id}/follow`);
-  await post(people.alice, r.id, 'Gilts opened flat; watching the 10y auction at 11.');
+  await post(people.alice, r.id, 'Morning all. Gilts opened flat; watching the 10y auction at 11.');
+  await post(people.carol, r.id, 'Swaps desk is in. Anyone seen the revised CPI print?');
+  await post(people.alice, r.id, 'Released at 7:00, details on https://example.org/cpi');
   await post(people.carol, r.id, 'Auction tail was 0.3bp — decent demand.', { alert: true });
-  await post(people.alice, r.id, 'Full notes below.', { story_title: 'Morning summary' });
+  await post(people.alice, r.id, 'Bid-to-cover 2.4x. Curve steepened 2bp after the result.\nClients asked about the 30y; will follow up after lunch.', { story_title: 'Morning summary' });
+  await post(people.carol, r.id, 'Full notes below.');
+  // Others in the room, so the people pane lists them.
+  for (const who of [people.alice, people.carol]) await goToRoom(await open(who), r.id);
   for (const [name, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 780 }]]) {
     for (const scheme of ['light', 'dark']) {
       const signin = await browser.newContext({ viewport, colorScheme: scheme, baseURL: server.url });
@@ -290,7 +318,10 @@ test('the main views at desktop and phone width, in light and dark', async () =>
       const bob = await open(people.bob, { viewport, colorScheme: scheme });
       await goToRoom(bob, r.id);
       await waitForText(bob, 'Full notes below.');
+      await bob.waitForFunction(() => document.querySelectorAll('#participants li').length === 3, null, { timeout: STEP });
+      await bob.click('.story summary');
       await bob.fill('#composer-text', 'Thanks, both.');
+      await bob.mouse.move(0, viewport.height - 1);
       await screenshot(bob, `room-${name}-${scheme}`);
       await bob.evaluate(() => { location.hash = '#/directory'; });
       await bob.waitForSelector('.directory .room-card');

@@ -58,6 +58,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rooms::mark_read))
         .routes(routes!(rooms::followed))
         .routes(routes!(rooms::invitations))
+        .routes(routes!(rooms::dismiss_invitation))
         .routes(routes!(rooms::categories))
         .routes(routes!(rooms::addins))
         .routes(routes!(messages::history, messages::post))

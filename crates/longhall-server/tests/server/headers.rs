@@ -101,7 +101,8 @@ async fn a_browser_opens_the_websocket_with_its_token_in_a_subprotocol_not_the_u
 
     // A wrong token in the subprotocol is refused like any other.
     let mut req = format!("ws://{}/api/v1/ws", s.addr).into_client_request().expect("a WebSocket request");
-    req.headers_mut().insert("sec-websocket-protocol", "longhall, longhall.bearer.lh_wrong".parse().expect("a header value"));
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "longhall, longhall.bearer.lh_wrong".parse().expect("a header value"));
     match tokio_tungstenite::connect_async(req).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 401),
         other => panic!("a wrong token must be refused: {:?}", other.map(|(_, r)| r.status())),
