@@ -264,6 +264,58 @@ test('files upload from the composer and download without a token in any URL', a
   assert.equal(readFileSync(await download.path(), 'utf8'), 'decisions: ship it\n');
   assert.ok(requests.some((u) => u.includes('/api/v1/files/')), 'the file came from the API');
   assert.ok(requests.every((u) => !u.includes('lh_')), 'no token in any URL');
+
+  // Dropping a file on the room uploads it too.
+  await alice.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['dropped bytes'], 'dropped.txt', { type: 'text/plain' }));
+    const target = document.querySelector('.room-center');
+    target.dispatchEvent(new DragEvent('dragover', { dataTransfer: data, bubbles: true, cancelable: true }));
+    target.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  await bob.waitForSelector('.message .file:has-text("dropped.txt")');
+
+  // A file over the configured size is refused with the server's sentence.
+  await server.call(server.admin, 'PUT', '/admin/config/global', { max_file_size_kb: 1 });
+  try {
+    await alice.setInputFiles('#file-input', { name: 'big.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4096, 1) });
+    await alice.waitForSelector('.toast.error');
+    assert.match(await alice.textContent('.toast.error'), /big\.bin: .*(KiB|large)/i);
+  } finally {
+    await server.call(server.admin, 'PUT', '/admin/config/global', { max_file_size_kb: 20000 });
+  }
+});
+
+test('a large room shows how many are there instead of a participant list', async () => {
+  await server.call(server.admin, 'PUT', '/admin/config/global', { participant_update_limit: 1 });
+  try {
+    const r = await room({ name: 'Big hall', privacy: 'open' });
+    const alice = await open(people.alice);
+    await goToRoom(alice, r.id);
+    await alice.waitForSelector('#participants li');
+    const bob = await open(people.bob);
+    await goToRoom(bob, r.id);
+    await bob.waitForSelector('#large-room');
+    assert.match(await bob.textContent('#large-room'), /Large rooms don’t list their participants/);
+    assert.equal(await bob.$('#participants'), null);
+    // The room turned large for alice too, live.
+    await alice.waitForSelector('#large-room');
+  } finally {
+    await server.call(server.admin, 'PUT', '/admin/config/global', { participant_update_limit: 75 });
+  }
+});
+
+test('a room’s add-in opens in a side pane, sandboxed away from the page and its token', async () => {
+  const addin = await server.call(server.admin, 'POST', '/admin/addins', { name: 'Rates board', url: 'https://addin.example.org/board' });
+  const r = await room({ name: 'With add-in', privacy: 'open', addin: addin.name });
+  const bob = await open(people.bob);
+  await goToRoom(bob, r.id);
+  await bob.click('.room-actions button:has-text("Rates board")');
+  const frame = await bob.waitForSelector('#side-pane iframe.addin');
+  assert.equal(await frame.getAttribute('src'), 'https://addin.example.org/board');
+  const sandbox = (await frame.getAttribute('sandbox')).split(/\s+/);
+  assert.ok(sandbox.includes('allow-scripts') && !sandbox.includes('allow-same-origin'), `sandbox: ${sandbox}`);
+  assert.equal(await frame.getAttribute('referrerpolicy'), 'no-referrer');
 });
 
 test('an administrator manages users and categories on the admin pages; others are refused', async () => {
