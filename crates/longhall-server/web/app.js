@@ -160,6 +160,8 @@ function buildShell() {
 
 function setLiveState(state) {
   app.liveState = state;
+  // A new connection has joined nothing yet: rooms are joined again (resumed) once it is open.
+  if (state !== 'open') for (const r of app.rooms.values()) r.joined = false;
   if (!app.els.status) return;
   const text = { connecting: 'Connecting…', open: '', reconnecting: 'Reconnecting…' }[state] ?? '';
   app.els.status.textContent = text;
@@ -174,7 +176,7 @@ export function roomState(id) {
   let r = app.rooms.get(id);
   if (!r) {
     r = { id, view: null, msgs: new Map(), oldest: null, newest: 0, hasMore: true, wanted: false, joined: false,
-      participants: null, large: false, alerts: 0, failure: null, loaded: false };
+      participants: null, large: false, alerts: 0, failure: null, loaded: false, joining: false };
     app.rooms.set(id, r);
   }
   return r;
@@ -191,10 +193,12 @@ async function onLiveOpen() {
 
 /** Joins rooms on the live connection: new ones get their backchat, known ones resume. */
 export async function joinRooms(ids) {
-  const targets = ids.map((id) => {
-    const r = roomState(id);
+  const rooms = ids.map(roomState).filter((r) => !r.joining);
+  if (!rooms.length) return;
+  const targets = rooms.map((r) => {
     r.wanted = true;
-    return r.loaded ? { room: id, after_seq: r.newest } : { room: id };
+    r.joining = true;
+    return r.loaded ? { room: r.id, after_seq: r.newest } : { room: r.id };
   });
   let answer;
   try {
@@ -202,6 +206,8 @@ export async function joinRooms(ids) {
   } catch (err) {
     if (err.code !== 'unreachable') toast(err.message, 'error');
     return;
+  } finally {
+    for (const r of rooms) r.joining = false;
   }
   for (const j of answer.rooms) {
     const r = roomState(j.room.id);

@@ -54,6 +54,7 @@ export class RoomView {
     this.jump = h('button', { class: 'jump', hidden: true, onclick: () => this.scrollToBottom() }, 'New messages ↓');
     this.notice = h('div', { class: 'room-notice', role: 'status' });
     this.composer = this.buildComposer();
+    this.composer.hidden = true; // until the room is joined and the caller's rights are known
     this.sidePane = h('aside', { class: 'side-pane', id: 'side-pane', 'aria-label': 'Room details' });
     this.center = h('section', { class: 'room-center' }, this.header, this.notice, this.scroller, this.jump, this.composer);
     this.center.addEventListener('dragover', (e) => { if (this.canUpload()) { e.preventDefault(); this.center.classList.add('dropping'); } });
