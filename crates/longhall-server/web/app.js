@@ -136,8 +136,8 @@ function buildShell() {
   const status = h('span', { class: 'live-state', role: 'status', 'aria-live': 'polite' });
   const side = h('nav', { class: 'sidebar', id: 'sidebar', 'aria-label': 'Rooms' });
   const main = h('main', { class: 'main', id: 'main', tabindex: '-1' });
-  const menu = h('button', { class: 'icon menu-toggle', 'aria-label': 'Show rooms', 'aria-controls': 'sidebar',
-    onclick: () => root.classList.toggle('side-open') }, '☰');
+  const menu = h('button', { class: 'icon menu-toggle', 'aria-label': 'Show rooms', 'aria-controls': 'sidebar', 'aria-expanded': 'false',
+    onclick: () => setDrawer(!root.classList.contains('side-open')) }, '☰');
   const header = h('header', { class: 'topbar' },
     menu,
     h('a', { class: 'brand', href: '#/' }, h('img', { src: '/web/icon.svg', alt: '' }), h('span', {}, 'Longhall')),
@@ -153,9 +153,16 @@ function buildShell() {
       h('span', { class: 'me', title: app.me.user.login }, app.me.user.display_name),
       h('button', { onclick: signOut }, 'Sign out')));
   fill(root, header, h('div', { class: 'body' }, side, main));
-  app.els = { root, side, main, status, search };
+  app.els = { root, side, main, status, search, menu };
   renderSidebar();
   setLiveState(app.liveState);
+}
+
+/** Opens or closes the room list drawer (phones). */
+function setDrawer(open) {
+  app.els.root.classList.toggle('side-open', open);
+  app.els.menu.setAttribute('aria-expanded', String(open));
+  if (open) app.els.side.querySelector('a, button')?.focus();
 }
 
 function setLiveState(state) {
@@ -447,7 +454,7 @@ function route() {
   const [path, queryString] = hash.split('?');
   const query = new URLSearchParams(queryString || '');
   const parts = path.split('/').filter(Boolean);
-  app.els.root.classList.remove('side-open');
+  setDrawer(false);
   if (app.roomView) { app.roomView.close(); app.roomView = null; }
   app.current = null;
   const main = app.els.main;
@@ -478,7 +485,7 @@ window.addEventListener('hashchange', route);
 document.addEventListener('keydown', (e) => {
   if (!app.els.root) return;
   if (e.key === 'Escape') {
-    app.els.root.classList.remove('side-open');
+    setDrawer(false);
     app.els.main.classList.remove('side-open');
   } else if (e.altKey && (e.key === 'ArrowUp' || e.key === 'ArrowDown')) {
     const ids = [...app.followed.values()].sort((a, b) => a.name.localeCompare(b.name)).map((f) => f.room);

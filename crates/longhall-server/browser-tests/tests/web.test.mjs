@@ -141,6 +141,19 @@ test('a manager edits a room on the management page and a member sees the change
   await screenshot(carol, 'manage-desktop-light');
 });
 
+test('a deployment’s own room management page replaces the built-in one', async () => {
+  const r = await room({ name: 'Managed elsewhere', privacy: 'open', managers: ['user:carol@example.org'] });
+  await server.call(server.admin, 'PUT', '/admin/config/global', { room_management_url: 'https://rooms.example.org/manage' });
+  try {
+    const carol = await open(people.carol);
+    await goToRoom(carol, r.id);
+    const manage = await carol.waitForSelector('.room-actions a:has-text("Manage")');
+    assert.equal(await manage.getAttribute('href'), 'https://rooms.example.org/manage');
+  } finally {
+    await server.call(server.admin, 'PUT', '/admin/config/global', { room_management_url: '' });
+  }
+});
+
 test('scroll-back loads older history page by page without moving what is on screen', async () => {
   const r = await room({ name: 'Archive', privacy: 'open' });
   for (let i = 1; i <= 130; i++) await post(people.alice, r.id, i === 5 ? 'the needle in the haystack' : `archived message ${i}`);
@@ -375,6 +388,15 @@ test('the main views at desktop and phone width, in light and dark', async () =>
       await bob.fill('#composer-text', 'Thanks, both.');
       await bob.mouse.move(0, viewport.height - 1);
       await screenshot(bob, `room-${name}-${scheme}`);
+      if (name === 'phone') {
+        // On a phone the room list is a drawer behind the ☰ button.
+        assert.equal(await bob.isVisible('#sidebar'), false);
+        await bob.click('.menu-toggle');
+        await bob.waitForSelector('#sidebar .room-link:has-text("Trading floor")');
+        await screenshot(bob, `rooms-${name}-${scheme}`);
+        await bob.keyboard.press('Escape');
+        await bob.waitForSelector('#sidebar', { state: 'hidden' });
+      }
       await bob.evaluate(() => { location.hash = '#/directory'; });
       await bob.waitForSelector('.directory .room-card');
       await screenshot(bob, `directory-${name}-${scheme}`);
