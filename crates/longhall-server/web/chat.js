@@ -15,6 +15,8 @@ export class RoomView {
     this.loadingOlder = false;
     this.closed = false;
     this.side = 'people';
+    /** The seqs on screen: a resume fills gaps below messages that arrived live meanwhile. */
+    this.shown = new Set();
     main.className = 'main room-main';
     this.build();
     room.wanted = true;
@@ -130,7 +132,7 @@ export class RoomView {
     }
     this.viewChanged();
     if (!resumed || !this.rendered) this.renderAll();
-    else this.appendLive([...r.msgs.values()].filter((m) => m.seq > this.lastRendered));
+    else this.appendLive([...r.msgs.values()]);
     this.renderSide();
   }
 
@@ -187,6 +189,7 @@ export class RoomView {
   renderAll() {
     this.rendered = true;
     const msgs = this.sorted();
+    this.shown.clear();
     this.list.replaceChildren(...msgs.map((m) => this.messageEl(m)));
     this.lastRendered = msgs.length ? msgs[msgs.length - 1].seq : 0;
     this.firstRendered = msgs.length ? msgs[0].seq : null;
@@ -198,7 +201,8 @@ export class RoomView {
   appendLive(added) {
     if (!this.rendered || this.closed) return;
     const stick = this.atBottom();
-    for (const m of added.sort((a, b) => a.seq - b.seq)) {
+    const fresh = added.filter((x) => !this.shown.has(x.seq)).sort((a, b) => a.seq - b.seq);
+    for (const m of fresh) {
       if (m.seq > this.lastRendered) {
         this.list.append(this.messageEl(m));
         this.lastRendered = m.seq;
@@ -207,7 +211,7 @@ export class RoomView {
       }
     }
     if (stick) this.scrollToBottom();
-    else if (added.length) this.jump.hidden = false;
+    else if (fresh.length) this.jump.hidden = false;
   }
 
   insertInOrder(m) {
@@ -216,6 +220,7 @@ export class RoomView {
   }
 
   messageEl(m) {
+    this.shown.add(m.seq);
     const author = h('span', { class: 'author', title: m.author }, m.author_name);
     const meta = h('div', { class: 'meta' }, author, h('time', { datetime: new Date(m.ts).toISOString(), title: new Date(m.ts).toLocaleString() }, formatTime(m.ts)),
       m.alert ? h('span', { class: 'badge alert' }, 'Alert') : null,
