@@ -149,7 +149,13 @@ class ListEditor {
         } catch (err) { toast(err.message, 'error'); }
       }, 200);
     });
-    this.el = h('fieldset', { class: 'list-editor' }, h('legend', {}, label), this.ul, filter, results);
+    // Groups, domains and `everyone` are typed; the server checks them against the category's
+    // scope (out_of_scope) when the change is saved.
+    const other = h('input', { placeholder: 'group:name, domain:example.org or everyone', 'aria-label': `A group, domain or everyone for ${label.toLowerCase()}`, id: `other-${key}` });
+    const addOther = () => { if (other.value.trim()) { this.add(other.value.trim()); other.value = ''; } };
+    other.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); addOther(); } });
+    this.el = h('fieldset', { class: 'list-editor' }, h('legend', {}, label), this.ul, filter, results,
+      h('div', { class: 'row' }, other, h('button', { type: 'button', class: 'small', onclick: addOther }, 'Add')));
     this.render();
   }
 

@@ -139,6 +139,16 @@ test('a manager edits a room on the management page and a member sees the change
   assert.equal(await bob.textContent('#room-description'), 'Rates, flows and lunch');
   await bob.waitForSelector('.room-actions a:has-text("Manage")');
   await screenshot(carol, 'manage-desktop-light');
+
+  // A principal the server refuses (here: no such group) shows its sentence, and nothing changes.
+  await carol.waitForSelector('#other-members');
+  await carol.fill('#other-members', 'group:no-such-group');
+  await carol.press('#other-members', 'Enter');
+  await carol.fill('#room-description', 'should not be saved');
+  await carol.click('form[aria-label="Room settings"] button[type=submit]');
+  await carol.waitForFunction(() => document.querySelector('form[aria-label="Room settings"] .form-error').textContent !== '');
+  assert.match(await carol.textContent('form[aria-label="Room settings"] .form-error'), /no-such-group/);
+  assert.equal(await bob.textContent('#room-description'), 'Rates, flows and lunch');
 });
 
 test('a deployment’s own room management page replaces the built-in one', async () => {
