@@ -72,6 +72,19 @@ async function users(app, body) {
       ['password', 'Password (leave empty for a bot)', input({ type: 'password', autocomplete: 'new-password' })], ['admin', 'Administrator', check()]],
     (f) => app.api.post('/admin/users', { login: f.login.value.trim(), display_name: f.display_name.value.trim() || undefined,
       password: f.password.value || undefined, admin: f.admin.checked }), again),
+    form('Change user', [['login', 'Login of the user to change', input({ required: true })], ['display_name', 'New display name', input()],
+      ['site', 'Site (a space clears it)', input()], ['policy', 'Policy tag to grant (a space removes the grant)', input()],
+      ['password', 'New password (signs the user out everywhere)', input({ type: 'password', autocomplete: 'new-password' })]],
+    (f) => {
+      // Only what was filled in changes; a single space asks to clear the value.
+      const body = {};
+      for (const key of ['display_name', 'site', 'policy', 'password']) {
+        const v = f[key].value;
+        if (v === '') continue;
+        body[key] = key === 'password' ? v : v.trim();
+      }
+      return app.api.patch(`/admin/users/${encodeURIComponent(f.login.value.trim())}`, body);
+    }, again),
     table('Users', page.items, [
       ['Login', (u) => u.login], ['Name', (u) => u.display_name], ['Site', (u) => u.site || ''], ['Policy', (u) => u.policy || ''],
       ['Admin', (u) => yes(u.admin)], ['Disabled', (u) => yes(u.disabled)],

@@ -150,7 +150,7 @@ function buildShell() {
       h('button', { class: 'icon', 'aria-label': 'Switch light or dark theme', title: 'Light or dark', onclick: toggleTheme }, '◐'),
       h('a', { class: 'button', href: '#/manage' }, 'Manage rooms'),
       app.me.user.admin ? h('a', { class: 'button', href: '#/admin/users' }, 'Admin') : null,
-      h('span', { class: 'me', title: app.me.user.login }, app.me.user.display_name),
+      h('a', { class: 'me', href: '#/account', title: `${app.me.user.login}: password and sessions` }, app.me.user.display_name),
       h('button', { onclick: signOut }, 'Sign out')));
   fill(root, header, h('div', { class: 'body' }, side, main));
   app.els = { root, side, main, status, search, menu };
@@ -423,7 +423,8 @@ export function renderSidebar() {
     h('a', { class: 'button wide', href: '#/directory' }, 'Browse rooms'),
     invites.length ? h('section', { 'aria-label': 'Invitations' }, h('h2', {}, 'Invitations'), h('ul', { class: 'invitations' }, invites)) : null,
     h('section', { 'aria-label': 'Followed rooms' }, h('h2', {}, 'Rooms'),
-      items.length ? h('ul', { class: 'rooms' }, items) : h('p', { class: 'muted small' }, 'Rooms you follow appear here. Browse rooms to find some.')));
+      items.length ? h('ul', { class: 'rooms' }, items) : h('p', { class: 'muted small' }, 'Rooms you follow appear here. Browse rooms to find some.')),
+    h('a', { class: 'account-link small', href: '#/account' }, 'Your account: password and sessions'));
 }
 
 /** Accepting follows the room, opens it, and takes the invitation off the server's list. */
@@ -468,6 +469,8 @@ function route() {
     renderSearch(main, query);
   } else if (parts[0] === 'manage') {
     renderManage(app, main, parts[1] ? Number(parts[1]) : null);
+  } else if (parts[0] === 'account') {
+    renderAccount(main);
   } else if (parts[0] === 'admin') {
     renderAdmin(app, main, parts[1] || 'users');
   } else {
@@ -607,6 +610,53 @@ function history_replace(q, author) {
   if (q) params.set('q', q);
   if (author) params.set('author', author);
   window.history.replaceState(null, '', `#/search?${params}`);
+}
+
+// ---- account -------------------------------------------------------------------------------
+
+function renderAccount(main) {
+  const current = h('input', { id: 'pw-current', type: 'password', autocomplete: 'current-password', required: true });
+  const next = h('input', { id: 'pw-new', type: 'password', autocomplete: 'new-password', required: true, minlength: 8 });
+  const error = h('p', { class: 'form-error', role: 'alert' });
+  const tokens = h('div');
+  async function loadTokens() {
+    try {
+      const list = await app.api.get('/tokens');
+      fill(tokens, list.length ? h('ul', { class: 'directory', 'aria-label': 'Tokens' }, list.map((t) => h('li', { class: 'card row' },
+        h('span', {}, t.kind === 'session' ? 'Session (signed in)' : `API token “${t.label}”`),
+        app.me.user.admin ? h('span', { class: 'muted small' }, t.login) : null,
+        h('span', { class: 'muted small' }, `since ${formatTime(t.created)}`),
+        h('button', { class: 'small danger', onclick: async () => {
+          try { await app.api.del(`/tokens/${t.id}`); toast('Revoked.'); loadTokens(); } catch (err) { toast(err.message, 'error'); }
+        } }, 'Revoke')))) : h('p', { class: 'muted' }, 'No tokens.'));
+    } catch (err) {
+      fill(tokens, h('p', { class: 'form-error' }, err.message));
+    }
+  }
+  fill(main, h('section', { class: 'page' },
+    h('h1', {}, 'Your account'),
+    h('p', { class: 'muted' }, `${app.me.user.display_name} · ${app.me.user.login}`),
+    h('form', { class: 'card form', 'aria-label': 'Change password', onsubmit: async (e) => {
+      e.preventDefault();
+      error.textContent = '';
+      try {
+        await app.api.put('/me/password', { current: current.value, new: next.value });
+        current.value = '';
+        next.value = '';
+        toast('Password changed. Your other sessions were signed out.');
+        loadTokens();
+      } catch (err) {
+        error.textContent = err.message;
+      }
+    } },
+    h('h2', {}, 'Change password'),
+    h('div', { class: 'grid' }, h('div', { class: 'field' }, h('label', { for: 'pw-current' }, 'Current password'), current),
+      h('div', { class: 'field' }, h('label', { for: 'pw-new' }, 'New password (8 characters or more)'), next)),
+    error, h('button', { type: 'submit', class: 'primary' }, 'Change password')),
+    h('h2', {}, 'Sessions and tokens'),
+    h('p', { class: 'muted small' }, 'Revoking a token signs out whoever uses it, at once.'),
+    tokens));
+  loadTokens();
 }
 
 export { ApiError };

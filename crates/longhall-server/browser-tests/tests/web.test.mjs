@@ -354,6 +354,14 @@ test('an administrator manages users and categories on the admin pages; others a
   await admin.click('form[aria-label="Create user"] button[type=submit]');
   await admin.waitForFunction(() => document.querySelector('form[aria-label="Create user"] .form-error').textContent.length > 0);
 
+  // Changing a user: only the fields filled in change.
+  await admin.fill('#f-change-user-login', 'dave@example.org');
+  await admin.fill('#f-change-user-site', 'London');
+  await admin.click('form[aria-label="Change user"] button[type=submit]');
+  await admin.waitForSelector('table[aria-label="Users"] td:text-is("London")');
+  const dave = await server.call(server.admin, 'GET', '/admin/users/dave@example.org');
+  assert.equal(dave.display_name, 'Dave');
+
   await admin.click('.tabs a:has-text("Categories")');
   await admin.fill('#f-create-category-name', 'Research');
   await admin.click('form[aria-label="Create category"] button[type=submit]');
@@ -369,6 +377,29 @@ test('an administrator manages users and categories on the admin pages; others a
   await bob.evaluate(() => { location.hash = '#/admin/users'; });
   await bob.waitForSelector('.admin-body .form-error');
   assert.match(await bob.textContent('.admin-body'), /Only administrators/);
+});
+
+test('people change their password and revoke their other sessions on the account page', async () => {
+  const [erin] = Object.values(await server.people('erin'));
+  const other = await server.signIn(erin.login, erin.password);
+  const page = await open(erin);
+  await page.click('.account-link');
+  await page.waitForSelector('ul[aria-label="Tokens"] li');
+  assert.ok((await page.$$('ul[aria-label="Tokens"] li')).length >= 3, 'every session is listed');
+  // A wrong current password is refused with the server's sentence.
+  await page.fill('#pw-current', 'not-my-password');
+  await page.fill('#pw-new', 'a-brand-new-secret-42');
+  await page.click('form[aria-label="Change password"] button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('form[aria-label="Change password"] .form-error').textContent !== '');
+  await page.fill('#pw-current', erin.password);
+  await page.fill('#pw-new', 'a-brand-new-secret-42');
+  await page.click('form[aria-label="Change password"] button[type=submit]');
+  await page.waitForSelector('.toast:has-text("Password changed")');
+  await assert.rejects(server.call(other, 'GET', '/me'), /401/, 'the other sessions are signed out');
+  // This page's own session stays: it lists the sessions again, now only itself.
+  await page.waitForFunction(() => document.querySelectorAll('ul[aria-label="Tokens"] li').length === 1);
+  const fresh = await server.signIn(erin.login, 'a-brand-new-secret-42');
+  assert.equal((await server.call(fresh, 'GET', '/me')).user.login, erin.login, 'the new password works');
 });
 
 test('the main views at desktop and phone width, in light and dark', async () => {
