@@ -85,6 +85,7 @@ async function users(app, body) {
       }
       return app.api.patch(`/admin/users/${encodeURIComponent(f.login.value.trim())}`, body);
     }, again),
+    apiTokenForm(app),
     table('Users', page.items, [
       ['Login', (u) => u.login], ['Name', (u) => u.display_name], ['Site', (u) => u.site || ''], ['Policy', (u) => u.policy || ''],
       ['Admin', (u) => yes(u.admin)], ['Disabled', (u) => yes(u.disabled)],
@@ -93,6 +94,18 @@ async function users(app, body) {
         u.id === app.me.user.id ? null : h('button', { class: 'small', onclick: () => act(() => app.api.patch(`/admin/users/${encodeURIComponent(u.login)}`, { admin: !u.admin }), again) }, u.admin ? 'Remove admin' : 'Make admin'))],
     ]),
     page.next ? h('p', { class: 'muted small' }, 'Showing the first 500 users.') : null);
+}
+
+/** API tokens for bots: the token is shown once, here, and never again. */
+function apiTokenForm(app) {
+  const shown = h('output', { class: 'token-once', id: 'new-api-token' });
+  const f = form('Create API token', [['login', 'For user (login)', input({ required: true })], ['label', 'Label', input({ required: true })]],
+    async (i) => {
+      const t = await app.api.post('/tokens', { login: i.login.value.trim(), label: i.label.value.trim() });
+      fill(shown, h('span', {}, 'Copy it now; it is not shown again: '), h('code', {}, t.token));
+    }, () => {});
+  f.append(shown);
+  return f;
 }
 
 async function groups(app, body) {

@@ -362,6 +362,13 @@ test('an administrator manages users and categories on the admin pages; others a
   const dave = await server.call(server.admin, 'GET', '/admin/users/dave@example.org');
   assert.equal(dave.display_name, 'Dave');
 
+  // An API token for a bot is shown once and works.
+  await admin.fill('#f-create-api-token-login', 'dave@example.org');
+  await admin.fill('#f-create-api-token-label', 'build bot');
+  await admin.click('form[aria-label="Create API token"] button[type=submit]');
+  const token = await (await admin.waitForSelector('#new-api-token code')).textContent();
+  assert.equal((await server.call(token, 'GET', '/me')).user.login, 'dave@example.org');
+
   await admin.click('.tabs a:has-text("Categories")');
   await admin.fill('#f-create-category-name', 'Research');
   await admin.click('form[aria-label="Create category"] button[type=submit]');
