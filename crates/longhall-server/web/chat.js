@@ -49,7 +49,9 @@ export class RoomView {
     this.actions = h('div', { class: 'room-actions' });
     this.header = h('header', { class: 'room-header' },
       h('div', { class: 'room-heading' }, this.title, this.badges), this.description, this.actions);
-    this.list = h('ol', { class: 'messages', id: 'messages', 'aria-label': 'Messages', 'aria-live': 'polite', tabindex: '0' });
+    this.list = h('ol', { class: 'messages', id: 'messages', 'aria-label': 'Messages', tabindex: '0' });
+    // Screen readers hear new messages as they arrive, not the history as it loads.
+    this.announcer = h('div', { class: 'sr-only', 'aria-live': 'polite' });
     this.top = h('div', { class: 'history-top muted small', role: 'status' });
     this.scroller = h('div', { class: 'scroller', id: 'scroller' }, this.top, this.list);
     this.scroller.addEventListener('scroll', () => this.onScroll(), { passive: true });
@@ -58,7 +60,7 @@ export class RoomView {
     this.composer = this.buildComposer();
     this.composer.hidden = true; // until the room is joined and the caller's rights are known
     this.sidePane = h('aside', { class: 'side-pane', id: 'side-pane', 'aria-label': 'Room details' });
-    this.center = h('section', { class: 'room-center' }, this.header, this.notice, this.scroller, this.jump, this.composer);
+    this.center = h('section', { class: 'room-center' }, this.header, this.notice, this.scroller, this.jump, this.composer, this.announcer);
     this.center.addEventListener('dragover', (e) => { if (this.canUpload()) { e.preventDefault(); this.center.classList.add('dropping'); } });
     this.center.addEventListener('dragleave', () => this.center.classList.remove('dropping'));
     this.center.addEventListener('drop', (e) => {
@@ -212,6 +214,10 @@ export class RoomView {
     }
     if (stick) this.scrollToBottom();
     else if (fresh.length) this.jump.hidden = false;
+    const last = fresh[fresh.length - 1];
+    if (last && last.author !== this.app.me.user.login) {
+      this.announcer.textContent = `${last.author_name}${last.alert ? ' (alert)' : ''}: ${last.story_title || last.text}`;
+    }
   }
 
   insertInOrder(m) {

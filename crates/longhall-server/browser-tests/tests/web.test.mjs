@@ -61,6 +61,8 @@ test('two people in two browsers chat in real time; Enter sends and Shift+Enter 
   await alice.press('#composer-text', 'Enter');
   await waitForText(bob, 'Morning Bob\nanyone for coffee?');
   assert.equal(await alice.inputValue('#composer-text'), '', 'the composer is emptied once the message is posted');
+  assert.equal(await bob.textContent('.room-center .sr-only[aria-live="polite"]'), 'Alice: Morning Bob\nanyone for coffee?',
+    'a screen reader hears the new message');
 
   await bob.fill('#composer-text', 'On my way');
   await bob.click('.composer-tools button[title^="Send as an alert"]');
