@@ -238,8 +238,32 @@ export class RoomView {
     const file = m.file ? h('button', { type: 'button', class: 'file', title: `Download ${m.file.name}`,
       onclick: () => this.app.api.download(m.file).catch((e) => toast(e.message, 'error')) },
     h('span', { class: 'file-icon', 'aria-hidden': 'true' }), h('span', { class: 'file-name' }, m.file.name), h('span', { class: 'muted small' }, ` ${formatSize(m.file.size)}`)) : null;
-    return h('li', { class: `message${m.alert ? ' alert' : ''}${m.story_title ? ' is-story' : ''}`, id: `m-${m.room}-${m.seq}`, dataset: { seq: String(m.seq) } },
+    const li = h('li', { class: `message${m.alert ? ' alert' : ''}${m.story_title ? ' is-story' : ''}`, id: `m-${m.room}-${m.seq}`, dataset: { seq: String(m.seq) } },
       meta, body, file);
+    if (this.app.me.user.admin && !m.replaced) meta.append(this.removeButton(m, li));
+    return li;
+  }
+
+  /** Administrators remove a message (its text is replaced; the compliance record keeps it). */
+  removeButton(m, li) {
+    const button = h('button', { type: 'button', class: 'small remove', 'aria-label': `Remove the message of ${m.author_name}` }, 'Remove');
+    button.addEventListener('click', async () => {
+      // Two steps instead of a dialog: the first click asks, the second removes.
+      if (button.dataset.armed !== 'yes') {
+        button.dataset.armed = 'yes';
+        button.textContent = 'Remove for everyone?';
+        return;
+      }
+      try {
+        await this.app.api.post(`/admin/rooms/${m.room}/remove-messages`, { seqs: [m.seq] });
+        const removed = { ...m, text: 'This message was removed by an administrator.', story_title: undefined, file: undefined, replaced: true };
+        this.room.msgs.set(m.seq, removed);
+        li.replaceWith(this.messageEl(removed));
+      } catch (err) {
+        toast(err.message, 'error');
+      }
+    });
+    return button;
   }
 
   updateTop() {
