@@ -134,7 +134,7 @@ async fn rooms_messages_following_and_search() {
     let first = bob.post_message(room.id, &PostRequest { text: "hello desk".into(), ..Default::default() }).await;
     let first = first.expect("post");
     let second = admin
-        .post_message(room.id, &PostRequest { text: "second message".into(), ..Default::default() })
+        .post_message(room.id, &PostRequest { text: "second message".into(), alert: true, ..Default::default() })
         .await
         .expect("post");
     let latest = bob.history(room.id, HistoryFrom::Latest, None).await.expect("history");
@@ -155,13 +155,24 @@ async fn rooms_messages_following_and_search() {
     bob.mark_read(room.id, first.seq).await.expect("read");
     let followed = bob.followed().await.expect("followed");
     assert_eq!(followed.len(), 1);
-    assert_eq!((followed[0].room, followed[0].unread), (room.id, 1));
+    assert_eq!((followed[0].room, followed[0].unread, followed[0].unread_alerts), (room.id, 1, 1));
     bob.unfollow(room.id).await.expect("unfollow");
     assert!(bob.followed().await.expect("followed").is_empty());
 
     let participants = bob.participants(room.id).await.expect("participants");
     assert_eq!(participants.count, 0, "nobody is connected over WebSocket");
     assert!(bob.invitations(0, None).await.expect("invitations").is_empty());
+    let invited = NewRoom {
+        name: "Invited".into(),
+        category: "General".into(),
+        members: vec!["user:bob@example.org".into()],
+        ..Default::default()
+    };
+    let invited = admin.create_room(&invited).await.expect("create room");
+    let invitations = bob.invitations(0, None).await.expect("invitations");
+    assert_eq!(invitations.iter().map(|i| i.room).collect::<Vec<_>>(), [invited.id]);
+    bob.dismiss_invitation(invitations[0].id).await.expect("dismiss");
+    assert!(bob.invitations(0, None).await.expect("invitations").is_empty(), "dismissed on the server");
     let categories = bob.categories().await.expect("categories");
     assert!(categories.iter().any(|c| c.name == "General"), "{categories:?}");
 
@@ -561,6 +572,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("put", "/api/v1/rooms/{id}/read", "mark_read"),
         ("get", "/api/v1/followed", "followed"),
         ("get", "/api/v1/invitations", "invitations"),
+        ("delete", "/api/v1/invitations/{id}", "dismiss_invitation"),
         ("get", "/api/v1/categories", "categories"),
         ("get", "/api/v1/addins", "addins"),
         ("get", "/api/v1/rooms/{id}/messages", "history"),

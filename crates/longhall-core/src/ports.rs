@@ -136,6 +136,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<Vec<Invitation>>>;
     /// Invitations of `user` with id greater than `after`, ascending, at most `limit`.
     fn invitations_after(&self, user: UserId, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<Invitation>>>;
+    /// Removes `user`'s invitation `id` (the user dismissed it); nothing when there is none.
+    fn delete_invitation(&self, user: UserId, id: i64) -> BoxFuture<'_, StoreResult<()>>;
+    /// How many kept alert messages of `room` have a sequence number above `after`.
+    fn count_alerts_after(&self, room: RoomId, after: Seq) -> BoxFuture<'_, StoreResult<u64>>;
 
     // ---- files
 

@@ -731,6 +731,15 @@ pub(crate) fn add_invitations(
     Ok(out)
 }
 
+pub(crate) fn delete_invitation(c: &Conns<'_>, user: UserId, id: i64) -> StoreResult<()> {
+    c.chat
+        .prepare_cached("DELETE FROM invitations WHERE user_id = ?1 AND inv_id = ?2")
+        .db()?
+        .execute(params![user, id])
+        .db()?;
+    Ok(())
+}
+
 // ---- files
 
 pub(crate) fn insert_file(c: &Conns<'_>, f: &FileMeta, event: &ComplianceEvent) -> StoreResult<FileId> {

@@ -444,6 +444,15 @@ pub(crate) fn invitations_after(c: &Connection, user: UserId, after: i64, limit:
     .db()
 }
 
+/// Walks the room's (room_id, seq) index from `after` on: the cost is the unread range.
+pub(crate) fn count_alerts_after(c: &Connection, room: RoomId, after: Seq) -> StoreResult<u64> {
+    c.prepare_cached("SELECT count(*) FROM messages WHERE room_id = ?1 AND seq > ?2 AND alert")
+        .db()?
+        .query_row(params![room, after], |r| r.get::<_, i64>(0))
+        .db()
+        .map(|n| n as u64)
+}
+
 pub(crate) fn get_file(c: &Connection, id: FileId) -> StoreResult<Option<FileMeta>> {
     c.prepare_cached("SELECT id, room_id, uploader, key, name, content_type, size, ts FROM files WHERE id = ?1")
         .db()?

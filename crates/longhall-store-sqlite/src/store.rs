@@ -304,6 +304,14 @@ impl Store for SqliteStore {
         self.read(move |c| reads::invitations_after(c, user, after, limit))
     }
 
+    fn delete_invitation(&self, user: UserId, id: i64) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_invitation(c, user, id))
+    }
+
+    fn count_alerts_after(&self, room: RoomId, after: Seq) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read(move |c| reads::count_alerts_after(c, room, after))
+    }
+
     fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>> {
         let (file, event) = (file.clone(), event.clone());
         self.write(move |c| ops::insert_file(c, &file, &event))

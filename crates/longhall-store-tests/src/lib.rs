@@ -80,6 +80,8 @@ macro_rules! conformance_suite {
             usage_counts_rooms_authors_and_days,
             follows_and_read_positions,
             invitations_have_per_user_ids,
+            a_dismissed_invitation_is_gone,
+            alerts_are_counted_above_a_read_position,
             files_insert_get_and_upload_event,
             record_compliance_keeps_order_and_pages,
             open_participations_follow_join_and_part_events,

@@ -466,7 +466,7 @@ fn record_frame_codes(v: &Value) {
 }
 
 impl Ws {
-    fn new(stream: Socket) -> Ws {
+    pub fn new(stream: Socket) -> Ws {
         let (sink, mut stream) = stream.split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
