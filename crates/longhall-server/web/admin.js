@@ -1,5 +1,5 @@
 // The administration pages: users, groups, categories, add-ins, policies, configuration,
-// compliance processing and the compliance record. Each page is a table of what the API lists
+// compliance processing, the compliance record and the audit log. Each page is a table of what the API lists
 // and forms for what it changes; every refusal shows the server's sentence.
 
 import { h, fill, toast, formatTime } from './dom.js';
@@ -7,6 +7,7 @@ import { h, fill, toast, formatTime } from './dom.js';
 const SECTIONS = [
   ['users', 'Users'], ['groups', 'Groups'], ['categories', 'Categories'], ['addins', 'Add-ins'],
   ['policies', 'Policies'], ['config', 'Configuration'], ['compliance', 'Compliance'], ['events', 'Compliance record'],
+  ['audit', 'Audit log'],
 ];
 
 export function renderAdmin(app, main, section) {
@@ -20,7 +21,7 @@ export function renderAdmin(app, main, section) {
     fill(body, h('p', { class: 'form-error', role: 'alert' }, 'Only administrators may see these pages.'));
     return;
   }
-  const page = { users, groups, categories, addins, policies, config, compliance, events }[section] || users;
+  const page = { users, groups, categories, addins, policies, config, compliance, events, audit }[section] || users;
   page(app, body).catch((err) => fill(body, h('p', { class: 'form-error', role: 'alert' }, err.message)));
 }
 
@@ -222,6 +223,23 @@ async function events(app, body) {
   };
   more.addEventListener('click', () => load().catch((err) => toast(err.message, 'error')));
   fill(body, h('p', { class: 'muted' }, 'Events still waiting for compliance processing, oldest first.'), wrap, more);
+  await load();
+}
+
+/** Every administrative change, oldest first, a page at a time (GET /admin/audit). */
+async function audit(app, body) {
+  let after = 0;
+  const wrap = h('div');
+  const more = h('button', {}, 'More changes');
+  const load = async () => {
+    const page = await app.api.get('/admin/audit', { after, limit: 200 });
+    if (page.next) after = page.next;
+    wrap.append(table('Audit log', page.items, [['Id', (r) => r.id], ['Time', (r) => formatTime(r.ts)], ['Who', (r) => r.actor],
+      ['From', (r) => r.source || ''], ['Operation', (r) => r.operation], ['What', (r) => r.noun], ['Object', (r) => r.object]]));
+    more.hidden = !page.next;
+  };
+  more.addEventListener('click', () => load().catch((err) => toast(err.message, 'error')));
+  fill(body, h('p', { class: 'muted' }, 'Every administrative change: who made it, when, from where, and to what.'), wrap, more);
   await load();
 }
 

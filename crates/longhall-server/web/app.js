@@ -326,6 +326,22 @@ function onLiveFrame(f) {
       refreshFollowed();
       break;
     }
+    case 'messages_replaced':
+    case 'messages_removed':
+    case 'room_cleared': {
+      // An administrator's content action: show each message as it now is, or drop it.
+      const r = roomState(f.room);
+      let seqs;
+      if (f.type === 'messages_replaced') {
+        seqs = f.messages.map((m) => m.seq);
+        for (const m of f.messages) if (r.msgs.has(m.seq)) r.msgs.set(m.seq, m);
+      } else {
+        seqs = f.type === 'messages_removed' ? f.seqs : [...r.msgs.values()].filter((m) => m.ts <= f.up_to).map((m) => m.seq);
+        for (const seq of seqs) r.msgs.delete(seq);
+      }
+      if (app.roomView && app.roomView.room === r) app.roomView.messagesChanged(seqs);
+      break;
+    }
     case 'invitation':
       if (!app.invitations.some((i) => i.id === f.id)) {
         app.invitations = app.invitations.filter((i) => i.room !== f.room);

@@ -240,12 +240,27 @@ export class RoomView {
     h('span', { class: 'file-icon', 'aria-hidden': 'true' }), h('span', { class: 'file-name' }, m.file.name), h('span', { class: 'muted small' }, ` ${formatSize(m.file.size)}`)) : null;
     const li = h('li', { class: `message${m.alert ? ' alert' : ''}${m.story_title ? ' is-story' : ''}`, id: `m-${m.room}-${m.seq}`, dataset: { seq: String(m.seq) } },
       meta, body, file);
-    if (this.app.me.user.admin && !m.replaced) meta.append(this.removeButton(m, li));
+    if (this.app.me.user.admin && !m.replaced) meta.append(this.removeButton(m));
     return li;
   }
 
+  /** Shows these messages as they now are (replaced by an administrator), or drops the gone ones. */
+  messagesChanged(seqs) {
+    for (const seq of seqs) {
+      const li = document.getElementById(`m-${this.room.id}-${seq}`);
+      if (!li) continue;
+      const m = this.room.msgs.get(seq);
+      if (m) li.replaceWith(this.messageEl(m));
+      else {
+        li.remove();
+        this.shown.delete(seq);
+      }
+    }
+    this.updateTop();
+  }
+
   /** Administrators remove a message (its text is replaced; the compliance record keeps it). */
-  removeButton(m, li) {
+  removeButton(m) {
     const button = h('button', { type: 'button', class: 'small remove', 'aria-label': `Remove the message of ${m.author_name}` }, 'Remove');
     button.addEventListener('click', async () => {
       // Two steps instead of a dialog: the first click asks, the second removes.
@@ -255,10 +270,8 @@ export class RoomView {
         return;
       }
       try {
+        // The room's `messages_replaced` frame shows the result, here as for everyone joined.
         await this.app.api.post(`/admin/rooms/${m.room}/remove-messages`, { seqs: [m.seq] });
-        const removed = { ...m, text: 'This message was removed by an administrator.', story_title: undefined, file: undefined, replaced: true };
-        this.room.msgs.set(m.seq, removed);
-        li.replaceWith(this.messageEl(removed));
       } catch (err) {
         toast(err.message, 'error');
       }

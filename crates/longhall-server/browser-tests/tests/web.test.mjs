@@ -380,6 +380,10 @@ test('an administrator manages users and categories on the admin pages; others a
     await admin.waitForSelector('.admin-body table, .admin-body .form-error');
     assert.equal(await admin.$('.admin-body .form-error:not(form .form-error)'), null, `${tab} loads`);
   }
+  // The audit log shows the changes just made on these pages.
+  await admin.click('.tabs a:text-is("Audit log")');
+  await admin.waitForSelector('table[aria-label="Audit log"] td:text-is("Research")');
+  await admin.waitForSelector('table[aria-label="Audit log"] td:text-is("dave@example.org")');
   await screenshot(admin, 'admin-desktop-light');
 
   const bob = await open(people.bob);
@@ -424,12 +428,15 @@ test('an administrator removes a message from the room view; everyone sees it re
   await admin.hover(`#m-${r.id}-2`);
   await admin.click(`#m-${r.id}-2 .remove`);
   await admin.click(`#m-${r.id}-2 .remove:has-text("Remove for everyone?")`);
-  await waitForText(admin, 'This message was removed by an administrator.');
-  // Joined connections are not told (api.md); history shows it to everyone from then on.
+  const notice = 'This message was replaced by an administrator.';
+  await waitForText(admin, notice);
+  // Everyone joined sees it at once (the messages_replaced frame), and history shows it later.
+  await waitForText(bob, notice);
+  assert.deepEqual(await messageTexts(bob), ['keep this', notice]);
   await bob.reload();
   await goToRoom(bob, r.id);
-  await waitForText(bob, 'This message was removed by an administrator.');
-  assert.deepEqual(await messageTexts(bob), ['keep this', 'This message was removed by an administrator.']);
+  await waitForText(bob, notice);
+  assert.deepEqual(await messageTexts(bob), ['keep this', notice]);
 });
 
 test('the main views at desktop and phone width, in light and dark', async () => {
