@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod ports;
 pub mod principal;

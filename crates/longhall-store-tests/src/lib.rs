@@ -25,9 +25,11 @@
 //! - `replace_messages` skips sequence numbers that have no kept message;
 //! - a user holds at most one invitation per room: inviting again renumbers it;
 //! - principal lists keep their order;
-//! - the compliance run history returns every field of a run as written, newest first.
+//! - the compliance run history returns every field of a run as written, newest first;
+//! - an imported user has no password; an import records no compliance events.
 
 pub mod cases;
+pub mod export_cases;
 pub mod file_cases;
 pub mod support;
 
@@ -79,6 +81,30 @@ macro_rules! conformance_suite {
             compliance_runs_are_listed_newest_first,
             prune_deletes_only_processed_events,
         }
+        $crate::__expand_cases! { export_cases; $make;
+            import_batch_puts_objects_at_their_ids,
+        }
+        $crate::__expand_pair_cases! { export_cases; $make;
+            export_import_round_trip,
+        }
+    };
+}
+
+/// Cases that take two fresh stores (a source and a destination).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __expand_pair_cases {
+    ($module:ident; $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (a, guard_a) = ($make)().await;
+                let (b, guard_b) = ($make)().await;
+                $crate::$module::$case(&a, &b).await;
+                drop((a, b));
+                drop((guard_a, guard_b));
+            }
+        )*
     };
 }
 
