@@ -514,7 +514,8 @@ pub async fn export(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conflict {
     /// `replaced` (same name: the imported object wins), `renumbered` (its id is taken),
-    /// `appended` (the room already has messages: the imported ones follow them),
+    /// `appended` (the room already has messages where the file's are: the imported ones
+    /// follow them),
     /// `dropped` (a list entry or add-in that names nothing here), or a blocking kind:
     /// `missing_room`, `missing_category`, `unknown_author`, `name_kind` (a category's name
     /// is a room's here, or the reverse).
@@ -629,8 +630,8 @@ struct Scanned {
     configs: Vec<Record>,
     /// Files: id → (room, uploader).
     files: HashMap<FileId, (RoomId, String)>,
-    /// Rooms with messages in the file: messages per room.
-    messages: HashMap<RoomId, u64>,
+    /// Rooms with messages in the file: how many, and the smallest sequence number.
+    messages: HashMap<RoomId, (u64, Seq)>,
     authors: HashSet<String>,
     counts: BTreeMap<String, u64>,
     bytes: u64,
@@ -694,7 +695,9 @@ fn scan(input: impl BufRead, total: u64, progress: &mut (dyn FnMut(Progress) + S
                 if !s.authors.contains(&author) {
                     s.authors.insert(author);
                 }
-                *s.messages.entry(room).or_default() += 1;
+                let e = s.messages.entry(room).or_insert((0, seq));
+                e.0 += 1;
+                e.1 = e.1.min(seq);
                 if s.counts["message"] % u64::from(PAGE) == 0 {
                     progress(Progress { bytes: r.bytes, bytes_total: total, ..Progress::default() });
                 }
@@ -1002,8 +1005,8 @@ async fn plan(store: &dyn Store, s: &Scanned, dry_run: bool) -> Result<Plan, Imp
         };
         let existing = room_names.get(&name.to_lowercase()).copied();
         let new = place("room", name, *id, existing.map(|e| e.0), &|i| room_ids.contains(&i), &mut ids, &mut report);
-        let shift = existing.map_or(0, |e| e.1);
-        note_appended(&mut report, &object, s.messages.get(id).copied().unwrap_or(0), shift);
+        let shift = shift_for(store, existing, s.messages.get(id).copied()).await?;
+        note_appended(&mut report, &object, s.messages.get(id).copied(), shift);
         rooms.insert(*id, (new, shift));
         batch.rooms.push((
             Room {
@@ -1027,8 +1030,9 @@ async fn plan(store: &dyn Store, s: &Scanned, dry_run: bool) -> Result<Plan, Imp
         let object = format!("room {name:?}");
         match room_names.get(&name.to_lowercase()) {
             Some(&(target_id, last)) => {
-                note_appended(&mut report, &object, s.messages.get(id).copied().unwrap_or(0), last);
-                rooms.insert(*id, (target_id, last));
+                let shift = shift_for(store, Some((target_id, last)), s.messages.get(id).copied()).await?;
+                note_appended(&mut report, &object, s.messages.get(id).copied(), shift);
+                rooms.insert(*id, (target_id, shift));
             }
             None => report.conflicts.push(conflict(
                 "missing_room",
@@ -1096,7 +1100,21 @@ async fn plan(store: &dyn Store, s: &Scanned, dry_run: bool) -> Result<Plan, Imp
     Ok(Plan { batch, rooms, logins, report })
 }
 
-fn note_appended(report: &mut ImportReport, object: &str, messages: u64, shift: Seq) {
+/// How far the file's messages of a room move in the deployment's room `target` (whose last
+/// number is `last`): not at all when no message there has a number from the file's first on
+/// (a new or empty room, or one whose directory came from the same source), else past `last`.
+async fn shift_for(
+    store: &dyn Store,
+    target: Option<(RoomId, Seq)>,
+    file: Option<(u64, Seq)>,
+) -> Result<Seq, StoreError> {
+    let (Some((room, last)), Some((_, first))) = (target, file) else { return Ok(0) };
+    let taken = !store.messages_after(room, first - 1, 1).await?.is_empty();
+    Ok(if taken { last } else { 0 })
+}
+
+fn note_appended(report: &mut ImportReport, object: &str, messages: Option<(u64, Seq)>, shift: Seq) {
+    let messages = messages.map_or(0, |m| m.0);
     if messages > 0 && shift > 0 {
         report.conflicts.push(conflict(
             "appended",

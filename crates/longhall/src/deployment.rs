@@ -74,13 +74,7 @@ impl Deployment {
     /// Opens the stores named by `config` (creating the data directory), starts the services
     /// and, if `tuning` says so, the compliance processor.
     pub async fn open(config: &Config, tuning: Tuning) -> anyhow::Result<Deployment> {
-        let StoreBackend::Sqlite = config.store;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
-        let store = SqliteStore::open(&data_dir)
-            .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
-        let store = Arc::new(store);
+        let (store, data_dir) = open_store(config)?;
         let files = DirFileStore::new(data_dir.join("files"));
         let settings = Settings {
             compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
@@ -117,6 +111,44 @@ impl Deployment {
         }
         served
     }
+
+    /// Stops a deployment that is not serving: the processor, the services, then the stores
+    /// (waiting, up to 10 s, for background tasks to let go of them), so the data directory
+    /// is free for another process at once.
+    pub async fn close(self) {
+        if let Some(p) = self.processor {
+            p.stop(Duration::from_secs(30)).await;
+        }
+        drop(self.lh);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut store = self.store;
+        loop {
+            match Arc::try_unwrap(store) {
+                Ok(s) => return s.close(),
+                Err(still) if tokio::time::Instant::now() < deadline => {
+                    store = still;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(_) => {
+                    tracing::warn!("the stores were still in use at close; they close with their last user");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Opens the stores `config` names, without starting a server (`serve` does it through
+/// [`Deployment::open`]; the offline commands, export and import, directly). Returns them and
+/// the absolute data directory.
+pub fn open_store(config: &Config) -> anyhow::Result<(Arc<SqliteStore>, PathBuf)> {
+    let StoreBackend::Sqlite = config.store;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let store = SqliteStore::open(&data_dir)
+        .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
+    Ok((Arc::new(store), data_dir))
 }
 
 /// The compliance processor task of a running deployment.

@@ -10,6 +10,7 @@ mod categories;
 mod chat_config;
 mod cli;
 mod compliance;
+mod export;
 mod groups;
 mod policies;
 mod rooms;
@@ -140,6 +141,12 @@ enum Command {
     Status(status::StatusArgs),
     /// Restore a backup into a new data directory (offline; checks everything before writing).
     Restore(backup::RestoreArgs),
+    /// Export users, categories, rooms and content of a stopped deployment into a portable file
+    /// (offline; docs/operations.md).
+    Export(export::ExportArgs),
+    /// Import a file `longhall export` wrote into a stopped deployment (offline; checks the
+    /// whole file first; --dry-run lists the conflicts).
+    Import(export::ImportArgs),
     /// Load-test a server with the seeded capacity model, or run the baseline broadcaster
     /// (loopback or the host named with --server only; bounded counts and duration).
     Stress(longhall_stress::StressArgs),
@@ -180,6 +187,8 @@ fn main() -> anyhow::Result<()> {
         Command::Tokens { client, command } => cli::finish("tokens", tokens::run(client, command)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
+        Command::Export(args) => cli::finish("export", export::run_export(args)),
+        Command::Import(args) => cli::finish("import", export::run_import(args)),
         Command::Status(args) => std::process::exit(status::run(args)),
         Command::Stress(args) => longhall_stress::run(args),
     }
@@ -283,6 +292,8 @@ mod tests {
             "compliance",
             "status",
             "backup",
+            "export",
+            "import",
         ] {
             let cmd = cli.find_subcommand(name).unwrap_or_else(|| panic!("no `longhall {name}`"));
             walk(cmd, format!("longhall {name}"), &mut problems);
