@@ -38,8 +38,11 @@ pub const FORMAT: &str = "longhall-export";
 pub const VERSION: u32 = 1;
 /// Longest line a reader accepts (a room with three full principal lists stays far below).
 const MAX_LINE: usize = 4 * 1024 * 1024;
-/// Messages read from the store per page, and written to it per transaction.
+/// Messages read from the store per page.
 const PAGE: u32 = 2_000;
+/// Messages written to the store per transaction: each commit is synced, so fewer, larger ones
+/// (a few MiB each, two at most in memory).
+const WRITE_BATCH: usize = 20_000;
 
 /// What an export holds (`Export-CsPersistentChatData -Level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -1192,6 +1195,7 @@ pub async fn import<R: BufRead>(
     let mut r = LineReader::new(open()?);
     let mut batch = ImportBatch::default();
     let mut done = 0u64;
+    let mut writing = None;
     let user = |login: &str| plan.logins.get(&login.to_lowercase()).copied().unwrap_or_default();
     while let Some(rec) = r.next()? {
         match rec {
@@ -1223,14 +1227,21 @@ pub async fn import<R: BufRead>(
                     file,
                     replaced,
                 });
-                if batch.messages.len() >= PAGE as usize {
+                if batch.messages.len() >= WRITE_BATCH {
+                    // One write in flight while the next page is read and parsed.
+                    if let Some(p) = writing.take() {
+                        p.await?;
+                    }
                     done += batch.messages.len() as u64;
-                    store.import_batch(std::mem::take(&mut batch)).await?;
+                    writing = Some(store.import_batch(std::mem::take(&mut batch)));
                     progress(Progress { messages: done, messages_total, bytes: r.bytes, bytes_total: total_bytes });
                 }
             }
             _ => {}
         }
+    }
+    if let Some(p) = writing.take() {
+        p.await?;
     }
     if !batch.is_empty() {
         done += batch.messages.len() as u64;

@@ -707,7 +707,8 @@ pub(crate) fn import_batch(c: &Conns<'_>, b: &ImportBatch) -> StoreResult<()> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .db()?;
-    let mut bump = c.chat.prepare_cached("UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1").db()?;
+    // A batch holds pages of a few rooms: move each room's last number once.
+    let mut last: Vec<(RoomId, Seq)> = Vec::new();
     for m in &b.messages {
         insert
             .execute(params![
@@ -722,8 +723,15 @@ pub(crate) fn import_batch(c: &Conns<'_>, b: &ImportBatch) -> StoreResult<()> {
                 m.replaced
             ])
             .unique(|| format!("message {} of room {}", m.seq, m.room))?;
-        let n = bump.execute(params![m.room, m.seq]).db()?;
-        expect_row(n, "room", m.room)?;
+        match last.iter_mut().find(|(r, _)| *r == m.room) {
+            Some((_, seq)) => *seq = (*seq).max(m.seq),
+            None => last.push((m.room, m.seq)),
+        }
+    }
+    let mut bump = c.chat.prepare_cached("UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1").db()?;
+    for (room, seq) in last {
+        let n = bump.execute(params![room, seq]).db()?;
+        expect_row(n, "room", room)?;
     }
     Ok(())
 }
