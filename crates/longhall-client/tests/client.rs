@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use longhall::{Config, Deployment, Tuning};
 use longhall_client::api::{
     ClearRoom, ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser,
     PolicyPut, PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
@@ -14,10 +15,7 @@ use longhall_client::messages::{HistoryFrom, MessageSearch};
 use longhall_client::rooms::RoomSearch;
 use longhall_client::users::ListQuery;
 use longhall_client::{Body, Client, ClientError, ErrorCode};
-use longhall_core::ports::SystemClock;
-use longhall_core::{Longhall, Settings};
 use longhall_server::TransportSettings;
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use tokio::sync::oneshot;
 
 const ADMIN: &str = "admin@example.org";
@@ -39,14 +37,14 @@ impl Server {
 
     async fn with_limits(limits: TransportSettings) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = Arc::new(SqliteStore::open(dir.path()).expect("the SQLite store opens"));
-        let files = Arc::new(DirFileStore::new(dir.path().join("files")));
-        let lh = Longhall::start(store, files, Arc::new(SystemClock), Settings::default()).await.expect("start");
-        lh.first_start(ADMIN, Some(PASSWORD.into())).await.expect("first start");
+        let config = Config { data_dir: dir.path().to_owned(), admin_login: ADMIN.into(), ..Config::default() };
+        let tuning = Tuning { transport: limits, ..Tuning::default() };
+        let deployment = Deployment::open(&config, tuning).await.expect("the deployment opens");
+        deployment.first_start(Some(PASSWORD.into())).await.expect("first start");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(longhall_server::serve_with(listener, lh, limits, async move {
+        tokio::spawn(deployment.serve(listener, async move {
             let _ = stopped.await;
         }));
         Server { _dir: dir, url, _stop: stop }

@@ -321,6 +321,10 @@ impl Store for SqliteStore {
         self.read(move |c| reads::get_file(c, id))
     }
 
+    fn room_files(&self, room: RoomId) -> BoxFuture<'_, StoreResult<Vec<FileMeta>>> {
+        self.read(move |c| reads::room_files(c, room))
+    }
+
     fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>> {
         self.write(move |c| {
             for e in &events {
@@ -412,6 +416,10 @@ impl Store for SqliteStore {
 
     fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>> {
         self.write(move |c| processing::prune_w(c, limit))
+    }
+
+    fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::import_batch(c, &batch))
     }
 
     fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>> {
