@@ -491,7 +491,24 @@ pub async fn export(
     if opts.disable_exported_rooms && (level.rooms() || level.content()) {
         for (r, _) in &rooms {
             if !r.disabled {
-                store.update_room(&Room { disabled: true, ..r.clone() }).await?;
+                // A cut-over is an administrative change: recorded like any other, by the
+                // offline command in place of a signed-in actor.
+                let audit = crate::change::AuditRecord {
+                    id: 0,
+                    ts: opts.created,
+                    actor: "longhall export (offline)".into(),
+                    token_id: None,
+                    source: None,
+                    noun: "room".into(),
+                    object: r.name.clone(),
+                    object_id: Some(r.id),
+                    operation: "update".into(),
+                    before: Some(serde_json::json!({ "id": r.id, "name": r.name, "disabled": false })),
+                    after: Some(serde_json::json!({ "id": r.id, "name": r.name, "disabled": true })),
+                    note: Some("disabled at cut-over (--disable-exported-rooms)".into()),
+                };
+                let change = crate::change::CatalogChange::UpdateRoom { room: Room { disabled: true, ..r.clone() } };
+                store.commit_change(&change, Some(&audit)).await?;
                 disabled_rooms.push(r.name.clone());
             }
         }

@@ -97,7 +97,12 @@ async fn populated(dir: &Path) -> PathBuf {
     for (who, room, text) in [(&bob, 0, "june in the hall"), (&alice, 1, "case three 三"), (&bob, 2, "new")] {
         lh.post(who, rooms[room], say(text), None).await.expect("post");
     }
-    lh.remove_messages(&system, rooms[1], &[1], Some("[removed by the administrator]".into())).await.expect("replace");
+    let replace = longhall_types::api::RemoveMessages {
+        seqs: vec![1],
+        replacement: Some("[removed by the administrator]".into()),
+        ..Default::default()
+    };
+    lh.remove_messages(&system, rooms[1], replace).await.expect("replace");
     drop(lh);
     d.close().await;
     dir.to_owned()
@@ -369,6 +374,20 @@ async fn category_scope_start_date_and_cut_over() {
     let disabled: Vec<(&str, bool)> =
         of_type(&now, "room").iter().map(|r| (r["name"].as_str().unwrap(), r["disabled"].as_bool().unwrap())).collect();
     assert_eq!(disabled, [("Lobby", false), ("Hall", false), ("Cases", true), ("Archive", true)]);
+    // Each is an administrative change in the audit log, by the offline command.
+    let (store, _) = longhall::deployment::open_store(&config(&a)).expect("the store opens");
+    let query = longhall_core::change::AuditQuery { limit: 100, ..Default::default() };
+    let records = longhall_core::ports::Store::audit_records(&*store, &query).await.expect("audit records");
+    let cut_over: Vec<(&str, &str, &str)> = records
+        .iter()
+        .filter(|r| r.actor == "longhall export (offline)")
+        .map(|r| (r.noun.as_str(), r.object.as_str(), r.operation.as_str()))
+        .collect();
+    assert_eq!(cut_over, [("room", "Cases", "update"), ("room", "Archive", "update")]);
+    assert!(
+        records.iter().all(|r| r.actor != "longhall export (offline)" || r.after.as_ref().unwrap()["disabled"] == true)
+    );
+    drop(store);
 
     // A category that does not exist is an error that names it; nothing is left behind.
     let missing = tmp.path().join("missing.lhx");
