@@ -115,4 +115,9 @@ impl Client {
         );
         self.get(url).await
     }
+
+    /// Dismisses one of the caller's invitations (also fine when it is gone already).
+    pub async fn dismiss_invitation(&self, id: i64) -> Result<(), ClientError> {
+        self.call_empty(self.request(Method::DELETE, self.api(&["invitations", &id.to_string()]))).await
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use longhall::{Config, Deployment, Tuning};
 use longhall_client::api::{
     ClearRoom, ConfigPut, GroupUpdate, ListEdit, NewAddin, NewApiToken, NewCategory, NewGroup, NewRoom, NewUser,
     PolicyPut, PostRequest, Privacy, RemoveMessages, RoomUpdate, UserUpdate,
@@ -14,10 +15,7 @@ use longhall_client::messages::{HistoryFrom, MessageSearch};
 use longhall_client::rooms::RoomSearch;
 use longhall_client::users::ListQuery;
 use longhall_client::{Body, Client, ClientError, ErrorCode};
-use longhall_core::ports::SystemClock;
-use longhall_core::{Longhall, Settings};
 use longhall_server::TransportSettings;
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use tokio::sync::oneshot;
 
 const ADMIN: &str = "admin@example.org";
@@ -39,14 +37,14 @@ impl Server {
 
     async fn with_limits(limits: TransportSettings) -> Server {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = Arc::new(SqliteStore::open(dir.path()).expect("the SQLite store opens"));
-        let files = Arc::new(DirFileStore::new(dir.path().join("files")));
-        let lh = Longhall::start(store, files, Arc::new(SystemClock), Settings::default()).await.expect("start");
-        lh.first_start(ADMIN, Some(PASSWORD.into())).await.expect("first start");
+        let config = Config { data_dir: dir.path().to_owned(), admin_login: ADMIN.into(), ..Config::default() };
+        let tuning = Tuning { transport: limits, ..Tuning::default() };
+        let deployment = Deployment::open(&config, tuning).await.expect("the deployment opens");
+        deployment.first_start(Some(PASSWORD.into())).await.expect("first start");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(longhall_server::serve_with(listener, lh, limits, async move {
+        tokio::spawn(deployment.serve(listener, async move {
             let _ = stopped.await;
         }));
         Server { _dir: dir, url, _stop: stop }
@@ -134,7 +132,7 @@ async fn rooms_messages_following_and_search() {
     let first = bob.post_message(room.id, &PostRequest { text: "hello desk".into(), ..Default::default() }).await;
     let first = first.expect("post");
     let second = admin
-        .post_message(room.id, &PostRequest { text: "second message".into(), ..Default::default() })
+        .post_message(room.id, &PostRequest { text: "second message".into(), alert: true, ..Default::default() })
         .await
         .expect("post");
     let latest = bob.history(room.id, HistoryFrom::Latest, None).await.expect("history");
@@ -155,13 +153,24 @@ async fn rooms_messages_following_and_search() {
     bob.mark_read(room.id, first.seq).await.expect("read");
     let followed = bob.followed().await.expect("followed");
     assert_eq!(followed.len(), 1);
-    assert_eq!((followed[0].room, followed[0].unread), (room.id, 1));
+    assert_eq!((followed[0].room, followed[0].unread, followed[0].unread_alerts), (room.id, 1, 1));
     bob.unfollow(room.id).await.expect("unfollow");
     assert!(bob.followed().await.expect("followed").is_empty());
 
     let participants = bob.participants(room.id).await.expect("participants");
     assert_eq!(participants.count, 0, "nobody is connected over WebSocket");
     assert!(bob.invitations(0, None).await.expect("invitations").is_empty());
+    let invited = NewRoom {
+        name: "Invited".into(),
+        category: "General".into(),
+        members: vec!["user:bob@example.org".into()],
+        ..Default::default()
+    };
+    let invited = admin.create_room(&invited).await.expect("create room");
+    let invitations = bob.invitations(0, None).await.expect("invitations");
+    assert_eq!(invitations.iter().map(|i| i.room).collect::<Vec<_>>(), [invited.id]);
+    bob.dismiss_invitation(invitations[0].id).await.expect("dismiss");
+    assert!(bob.invitations(0, None).await.expect("invitations").is_empty(), "dismissed on the server");
     let categories = bob.categories().await.expect("categories");
     assert!(categories.iter().any(|c| c.name == "General"), "{categories:?}");
 
@@ -561,6 +570,7 @@ async fn the_client_covers_every_route_of_the_server() {
         ("put", "/api/v1/rooms/{id}/read", "mark_read"),
         ("get", "/api/v1/followed", "followed"),
         ("get", "/api/v1/invitations", "invitations"),
+        ("delete", "/api/v1/invitations/{id}", "dismiss_invitation"),
         ("get", "/api/v1/categories", "categories"),
         ("get", "/api/v1/addins", "addins"),
         ("get", "/api/v1/rooms/{id}/messages", "history"),

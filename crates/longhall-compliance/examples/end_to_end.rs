@@ -11,11 +11,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use longhall::{Config, Deployment, Tuning};
 use longhall_compliance::processor::{Processor, ProcessorSettings};
+use longhall_core::Actor;
 use longhall_core::model::{ComplianceEvent, ComplianceKind};
 use longhall_core::ports::{Clock, Store, SystemClock};
-use longhall_core::{Actor, Longhall, Settings};
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use longhall_types::api::{ComplianceConfigPut, NewRoom, NewUser, Privacy};
 use serde_json::json;
 
@@ -24,13 +24,19 @@ async fn main() {
     let arg = |i: usize, default: usize| std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default);
     let (events, rooms, users) = (arg(1, 1_000_000), arg(2, 100), arg(3, 1_000));
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("data")).expect("the store opens"));
-    let out = dir.path().join("out");
-    let settings = Settings { compliance_output_dir: out.to_string_lossy().into_owned(), ..Default::default() };
-    let files = DirFileStore::new(dir.path().join("data/files"));
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        admin_login: "admin@example.org".into(),
+        domain: "example.org".into(),
+        ..Config::default()
+    };
+    // The benchmark runs the processing cycle itself, to time it alone.
+    let tuning = Tuning { compliance_processor: false, ..Tuning::default() };
+    let deployment = Deployment::open(&config, tuning).await.expect("the deployment opens");
+    deployment.first_start(Some("end-to-end-bench-password".into())).await.expect("first start");
+    let (lh, store) = (deployment.lh.clone(), deployment.store.clone());
+    let out = deployment.data_dir.join("compliance-output");
     let clock = Arc::new(SystemClock);
-    let lh = Longhall::start(store.clone(), Arc::new(files), clock.clone(), settings).await.expect("starts");
-    lh.first_start("admin@example.org", Some("end-to-end-bench-password".into())).await.expect("first start");
     let system = Actor::system();
     let mut user_ids = Vec::new();
     for u in 0..users {

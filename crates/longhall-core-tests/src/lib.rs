@@ -5,11 +5,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use longhall::{Config, Deployment, Tuning};
 use longhall_core::live::Connection;
 use longhall_core::model::User;
-use longhall_core::ports::SystemClock;
 use longhall_core::{Actor, CoreResult, Longhall, Settings};
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
 use longhall_types::ErrorCode;
 use longhall_types::api::{
     CategoryUpdate, CategoryView, ComplianceEventView, GroupUpdate, ListEdit, NewCategory, NewGroup, NewRoom, NewUser,
@@ -42,13 +41,17 @@ impl World {
 
     /// A brand-new deployment with no policy at all: persistent chat is off for everyone.
     pub async fn without_policy() -> World {
+        World::with_settings(Settings::default()).await
+    }
+
+    /// A brand-new deployment (no policy) with these limits.
+    pub async fn with_settings(settings: Settings) -> World {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = SqliteStore::open(&dir.path().join("store")).expect("open the SQLite store");
-        let files = DirFileStore::new(dir.path().join("files"));
-        let lh = Longhall::start(Arc::new(store), Arc::new(files), Arc::new(SystemClock), Settings::default())
-            .await
-            .expect("start Longhall");
-        World { lh, system: Actor::system(), _dir: dir }
+        let config = Config { data_dir: dir.path().join("data"), ..Config::default() };
+        // The services alone: no compliance processor, as in a deployment whose processing is off.
+        let tuning = Tuning { core: settings, compliance_processor: false, ..Tuning::default() };
+        let deployment = Deployment::open(&config, tuning).await.expect("the deployment opens");
+        World { lh: deployment.lh, system: Actor::system(), _dir: dir }
     }
 
     pub async fn put_policy(&self, scope: &str, enable: bool) {

@@ -1371,18 +1371,8 @@ async fn an_account_without_password_uses_api_tokens_only() {
 
 #[tokio::test]
 async fn live_connections_stop_at_the_configured_limit_and_free_up_on_disconnect() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let store = longhall_store_sqlite::SqliteStore::open(&dir.path().join("store")).expect("store");
-    let files = longhall_store_sqlite::DirFileStore::new(dir.path().join("files"));
-    let settings = longhall_core::Settings { max_connections: 2, ..Default::default() };
-    let lh = longhall_core::Longhall::start(
-        std::sync::Arc::new(store),
-        std::sync::Arc::new(files),
-        std::sync::Arc::new(longhall_core::ports::SystemClock),
-        settings,
-    )
-    .await
-    .expect("start");
+    let w = World::with_settings(longhall_core::Settings { max_connections: 2, ..Default::default() }).await;
+    let lh = w.lh.clone();
     let system = longhall_core::Actor::system();
     lh.put_policy(
         &system,

@@ -7,6 +7,7 @@
 pub mod backup;
 pub mod change;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod ports;
 pub mod principal;

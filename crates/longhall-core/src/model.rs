@@ -485,3 +485,41 @@ pub struct ComplianceRun {
     /// Why the run failed; its batch is retried next time.
     pub error: Option<String>,
 }
+
+// ---- export and import
+
+/// What an import writes in one transaction: each object is put at its id (inserted, or
+/// replacing the object that has that id), in this order, so a batch may name the users,
+/// groups, categories and add-ins it also holds. Messages go to the sequence number they
+/// carry, which must be free; a room's last sequence number only grows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportBatch {
+    pub users: Vec<User>,
+    pub groups: Vec<Group>,
+    pub addins: Vec<Addin>,
+    pub categories: Vec<Category>,
+    /// Each room with the last sequence number it must have at least.
+    pub rooms: Vec<(Room, Seq)>,
+    pub policies: Vec<Policy>,
+    pub configs: Vec<Config>,
+    pub files: Vec<FileMeta>,
+    pub messages: Vec<StoredMessage>,
+}
+
+impl ImportBatch {
+    pub fn len(&self) -> usize {
+        self.users.len()
+            + self.groups.len()
+            + self.addins.len()
+            + self.categories.len()
+            + self.rooms.len()
+            + self.policies.len()
+            + self.configs.len()
+            + self.files.len()
+            + self.messages.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -136,6 +136,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, StoreResult<Vec<Invitation>>>;
     /// Invitations of `user` with id greater than `after`, ascending, at most `limit`.
     fn invitations_after(&self, user: UserId, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<Invitation>>>;
+    /// Removes `user`'s invitation `id` (the user dismissed it); nothing when there is none.
+    fn delete_invitation(&self, user: UserId, id: i64) -> BoxFuture<'_, StoreResult<()>>;
+    /// How many kept alert messages of `room` have a sequence number above `after`.
+    fn count_alerts_after(&self, room: RoomId, after: Seq) -> BoxFuture<'_, StoreResult<u64>>;
 
     // ---- files
 
@@ -143,6 +147,8 @@ pub trait Store: Send + Sync + 'static {
     /// compliance event); returns the new id.
     fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>>;
     fn get_file(&self, id: FileId) -> BoxFuture<'_, StoreResult<Option<FileMeta>>>;
+    /// The files uploaded to a room, by id (export).
+    fn room_files(&self, room: RoomId) -> BoxFuture<'_, StoreResult<Vec<FileMeta>>>;
 
     // ---- compliance
 
@@ -239,6 +245,13 @@ pub trait Store: Send + Sync + 'static {
     /// records refer to. Every acknowledged post before the call is in it; compliance records
     /// are never older than the messages (a message's record is written first).
     fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>>;
+
+    // ---- import (offline: no server holds the store)
+
+    /// Writes a batch of imported objects in one transaction (see [`ImportBatch`]): all of it
+    /// or nothing. Records no compliance events: imported content was recorded where it was
+    /// first posted.
+    fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>>;
 
     /// Check that the store answers and takes durable writes (a small write to every file,
     /// committed like a post): what readiness means.

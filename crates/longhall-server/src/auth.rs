@@ -19,14 +19,31 @@ pub struct Caller {
     pub token_ref: TokenRef,
 }
 
-/// The token from `Authorization: Bearer <token>`, or from `?access_token=` (browsers can't
-/// set headers on a WebSocket).
+/// The WebSocket subprotocol a browser offers to authenticate without putting its token in the
+/// URL: `new WebSocket(url, ["longhall", "longhall.bearer." + token])`. The server answers with
+/// `longhall`.
+pub const WS_PROTOCOL: &str = "longhall";
+/// The prefix of the subprotocol entry that carries the token.
+pub const WS_BEARER_PREFIX: &str = "longhall.bearer.";
+
+/// The token from `Authorization: Bearer <token>`, from a `longhall.bearer.<token>` WebSocket
+/// subprotocol entry, or from `?access_token=` (browsers can't set headers on a WebSocket).
 pub fn token_from(parts: &Parts) -> Option<String> {
     if let Some(h) = parts.headers.get(axum::http::header::AUTHORIZATION)
         && let Ok(v) = h.to_str()
         && let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))
     {
         return Some(t.trim().to_owned());
+    }
+    if let Some(t) = parts
+        .headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix(WS_BEARER_PREFIX))
+    {
+        return Some(t.to_owned());
     }
     parts.uri.query().and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("access_token=").map(str::to_owned)))
 }

@@ -16,13 +16,20 @@ use crate::error::ApiError;
 /// The route that upgrades to the WebSocket.
 pub const WS_PATH: &str = "/api/v1/ws";
 
-/// Nothing is loaded, framed or submitted by what this server answers: the only HTML page has no
-/// scripts, styles or images, and a downloaded file shown by a browser can't run anything.
+/// Nothing is loaded, framed or submitted by what the API answers: a downloaded file shown by a
+/// browser can't run anything. The web client's pages have their own policy
+/// (`web::WEB_CONTENT_SECURITY_POLICY`).
 pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox";
 
 /// Adds the security headers to every answer and checks the WebSocket's `Origin`.
 pub async fn security(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    // The web client's pages run its own scripts; every other answer may run nothing.
+    let csp = if crate::web::is_web_path(req.uri().path()) {
+        crate::web::WEB_CONTENT_SECURITY_POLICY
+    } else {
+        CONTENT_SECURITY_POLICY
+    };
     let mut answer = if req.uri().path() == WS_PATH {
         match check_origin(req.headers(), &s.lh.settings().allowed_origins) {
             Ok(()) => next.run(req).await,
@@ -34,7 +41,7 @@ pub async fn security(State(s): State<AppState>, req: Request, next: Next) -> Re
     let h = answer.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     // A token may travel in the WebSocket URL (`?access_token=`): never pass URLs on.
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // Every answer is for one caller (tokens, messages, files): no cache keeps a copy.

@@ -2,13 +2,14 @@
 //! checks. Handlers only call `longhall_core::Longhall`; no handler touches a store.
 //!
 //! Layout: `routes/*` (one module per noun, each handler annotated for OpenAPI), `ws`
-//! (sessions), `wsproto` (RFC 6455 framing, written straight from shared frame bytes), `auth` (the bearer-token extractor), `error` (error → HTTP).
+//! (sessions), `web` (the web client's files), `wsproto` (RFC 6455 framing, written straight from shared frame bytes), `auth` (the bearer-token extractor), `error` (error → HTTP).
 
 pub mod auth;
 pub mod error;
 pub mod headers;
 mod listener;
 pub mod routes;
+pub mod web;
 pub mod ws;
 pub mod wsproto;
 
@@ -18,8 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse};
+use axum::http::header;
 use axum::routing::get;
 use longhall_core::{CoreError, Longhall};
 use longhall_types::ErrorCode;
@@ -99,7 +99,7 @@ fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, transport: TransportSettin
             async move { ([(header::CONTENT_TYPE, "application/json")], doc) }
         }),
     )
-    .route("/", get(home))
+    .merge(web::routes())
     .fallback(|| async {
         ApiError::new(ErrorCode::RouteNotFound, "There is no such route; the API is described at /api/v1/openapi.json.")
     })
@@ -110,17 +110,6 @@ fn app_with(lh: Arc<Longhall>, sessions: TaskTracker, transport: TransportSettin
     .layer(axum::middleware::from_fn_with_state(state.clone(), routes::metrics::count_errors))
     .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security))
     .with_state(state)
-}
-
-async fn home() -> impl IntoResponse {
-    (
-        StatusCode::OK,
-        Html(
-            "<!doctype html><meta charset=utf-8><title>Longhall</title>\
-             <h1>Longhall is running</h1><p>The API is described at \
-             <a href=/api/v1/openapi.json>/api/v1/openapi.json</a>.</p>",
-        ),
-    )
 }
 
 /// Serves until `shutdown` resolves; then tells every client, records their PART events,

@@ -39,6 +39,9 @@ const GOODBYE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Upgrade {
     key: HeaderValue,
     on_upgrade: OnUpgrade,
+    /// The client offered the `longhall` subprotocol (a browser carrying its token there); the
+    /// answer must name it or the browser drops the connection.
+    longhall_protocol: bool,
 }
 
 fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool {
@@ -70,11 +73,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         let Some(on_upgrade) = parts.extensions.remove::<OnUpgrade>() else {
             return Err(refuse("this connection can't be upgraded"));
         };
-        Ok(Upgrade { key, on_upgrade })
+        let longhall_protocol = has_token(&parts.headers, header::SEC_WEBSOCKET_PROTOCOL, crate::auth::WS_PROTOCOL);
+        Ok(Upgrade { key, on_upgrade, longhall_protocol })
     }
 }
 
-/// Open the live channel. Authenticate with `Authorization: Bearer` or `?access_token=`.
+/// Open the live channel. Authenticate with `Authorization: Bearer`, the subprotocols
+/// `longhall, longhall.bearer.<token>` (browsers) or `?access_token=`.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "websocket", security(("bearer" = [])),
     params(("access_token" = Option<String>, Query, description = "Token, for clients that can't set headers")),
     responses((status = 101, description = "Switching to the WebSocket protocol of docs/websocket.md"),
@@ -97,11 +102,15 @@ pub async fn websocket(
             }
         }
     }));
-    Response::builder()
+    let mut answer = Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONNECTION, "upgrade")
         .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if upgrade.longhall_protocol {
+        answer = answer.header(header::SEC_WEBSOCKET_PROTOCOL, crate::auth::WS_PROTOCOL);
+    }
+    answer
         .body(Body::empty())
         .map_err(|e| ApiError::new(ErrorCode::Internal, format!("The upgrade answer could not be built: {e}.")))
 }

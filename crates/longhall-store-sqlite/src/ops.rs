@@ -731,6 +731,15 @@ pub(crate) fn add_invitations(
     Ok(out)
 }
 
+pub(crate) fn delete_invitation(c: &Conns<'_>, user: UserId, id: i64) -> StoreResult<()> {
+    c.chat
+        .prepare_cached("DELETE FROM invitations WHERE user_id = ?1 AND inv_id = ?2")
+        .db()?
+        .execute(params![user, id])
+        .db()?;
+    Ok(())
+}
+
 // ---- files
 
 pub(crate) fn insert_file(c: &Conns<'_>, f: &FileMeta, event: &ComplianceEvent) -> StoreResult<FileId> {
@@ -745,4 +754,141 @@ pub(crate) fn insert_file(c: &Conns<'_>, f: &FileMeta, event: &ComplianceEvent) 
     e.detail = detail_with(&event.detail, json!({ "file_id": id }));
     record_event(c, &e)?;
     Ok(id)
+}
+
+// ---- import
+
+/// Puts every object of the batch at its id (insert, or replace the row with that id), then
+/// the files and messages; one savepoint, so a failure leaves nothing of the batch.
+pub(crate) fn import_batch(c: &Conns<'_>, b: &ImportBatch) -> StoreResult<()> {
+    for u in &b.users {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO users (id, login, login_key, display_name, email, site, disabled, admin, policy) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (id) DO UPDATE SET login = ?2, \
+                 login_key = ?3, display_name = ?4, email = ?5, site = ?6, disabled = ?7, admin = ?8, policy = ?9",
+            )
+            .db()?
+            .execute(params![
+                u.id,
+                u.login,
+                name_key(&u.login),
+                u.display_name,
+                u.email,
+                u.site,
+                u.disabled,
+                u.admin,
+                u.policy
+            ])
+            .unique(|| quoted("login", &u.login))?;
+    }
+    for g in &b.groups {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO groups (id, name, name_key) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, name_key = ?3",
+            )
+            .db()?
+            .execute(params![g.id, g.name, name_key(&g.name)])
+            .unique(|| quoted("name", &g.name))?;
+        put_lists(c.chat, "group", g.id, &[("members", &g.members)])?;
+    }
+    for a in &b.addins {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO addins (id, name, name_key, url) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, name_key = ?3, url = ?4",
+            )
+            .db()?
+            .execute(params![a.id, a.name, name_key(&a.name), a.url])
+            .unique(|| quoted("name", &a.name))?;
+    }
+    for k in &b.categories {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO categories (id, name, description, invitations, file_upload, chat_history) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = ?2, description = ?3, \
+                 invitations = ?4, file_upload = ?5, chat_history = ?6",
+            )
+            .db()?
+            .execute(params![k.id, k.name, k.description, k.invitations, k.file_upload, k.chat_history])
+            .db()?;
+        claim_name(c.chat, "category", k.id, &k.name)?;
+        put_category_lists(c.chat, k.id, k)?;
+    }
+    for (r, last_seq) in &b.rooms {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO rooms (id, name, description, category_id, privacy, room_type, invitations, addin_id, \
+                 disabled, last_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE \
+                 SET name = ?2, description = ?3, category_id = ?4, privacy = ?5, room_type = ?6, invitations = ?7, \
+                 addin_id = ?8, disabled = ?9, last_seq = max(last_seq, ?10)",
+            )
+            .db()?
+            .execute(params![
+                r.id,
+                r.name,
+                r.description,
+                r.category,
+                privacy_text(r.privacy),
+                room_type_text(r.room_type),
+                invitations_text(r.invitations),
+                r.addin,
+                r.disabled,
+                last_seq
+            ])
+            .missing(|| room_reference_missing(r))?;
+        claim_name(c.chat, "room", r.id, &r.name)?;
+        put_room_lists(c.chat, r.id, r)?;
+    }
+    for p in &b.policies {
+        put_policy(c, p)?;
+    }
+    for k in &b.configs {
+        put_config(c, k)?;
+    }
+    for f in &b.files {
+        c.chat
+            .prepare_cached(
+                "INSERT INTO files (id, room_id, uploader, key, name, content_type, size, ts) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )
+            .db()?
+            .execute(params![f.id, f.room, f.uploader, f.key, f.name, f.content_type, f.size as i64, f.ts])
+            .unique(|| format!("file {}", f.id))?;
+    }
+    let mut insert = c
+        .chat
+        .prepare_cached(
+            "INSERT INTO messages (room_id, seq, ts, author, text, alert, story_title, file_id, replaced) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .db()?;
+    // A batch holds pages of a few rooms: move each room's last number once.
+    let mut last: Vec<(RoomId, Seq)> = Vec::new();
+    for m in &b.messages {
+        insert
+            .execute(params![
+                m.room,
+                m.seq,
+                m.ts,
+                m.author,
+                m.text,
+                m.alert,
+                m.story_title,
+                m.file.as_ref().map(|f| f.id),
+                m.replaced
+            ])
+            .unique(|| format!("message {} of room {}", m.seq, m.room))?;
+        match last.iter_mut().find(|(r, _)| *r == m.room) {
+            Some((_, seq)) => *seq = (*seq).max(m.seq),
+            None => last.push((m.room, m.seq)),
+        }
+    }
+    let mut bump = c.chat.prepare_cached("UPDATE rooms SET last_seq = max(last_seq, ?2) WHERE id = ?1").db()?;
+    for (room, seq) in last {
+        let n = bump.execute(params![room, seq]).db()?;
+        expect_row(n, "room", room)?;
+    }
+    Ok(())
 }

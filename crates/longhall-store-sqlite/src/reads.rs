@@ -444,23 +444,45 @@ pub(crate) fn invitations_after(c: &Connection, user: UserId, after: i64, limit:
     .db()
 }
 
+/// Walks the room's (room_id, seq) index from `after` on: the cost is the unread range.
+pub(crate) fn count_alerts_after(c: &Connection, room: RoomId, after: Seq) -> StoreResult<u64> {
+    c.prepare_cached("SELECT count(*) FROM messages WHERE room_id = ?1 AND seq > ?2 AND alert")
+        .db()?
+        .query_row(params![room, after], |r| r.get::<_, i64>(0))
+        .db()
+        .map(|n| n as u64)
+}
+
+fn file_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FileMeta> {
+    Ok(FileMeta {
+        id: r.get(0)?,
+        room: r.get(1)?,
+        uploader: r.get(2)?,
+        key: r.get(3)?,
+        name: r.get(4)?,
+        content_type: r.get(5)?,
+        size: r.get::<_, i64>(6)? as u64,
+        ts: r.get(7)?,
+    })
+}
+
 pub(crate) fn get_file(c: &Connection, id: FileId) -> StoreResult<Option<FileMeta>> {
     c.prepare_cached("SELECT id, room_id, uploader, key, name, content_type, size, ts FROM files WHERE id = ?1")
         .db()?
-        .query_row([id], |r| {
-            Ok(FileMeta {
-                id: r.get(0)?,
-                room: r.get(1)?,
-                uploader: r.get(2)?,
-                key: r.get(3)?,
-                name: r.get(4)?,
-                content_type: r.get(5)?,
-                size: r.get::<_, i64>(6)? as u64,
-                ts: r.get(7)?,
-            })
-        })
+        .query_row([id], file_row)
         .optional()
         .db()
+}
+
+pub(crate) fn room_files(c: &Connection, room: RoomId) -> StoreResult<Vec<FileMeta>> {
+    c.prepare_cached(
+        "SELECT id, room_id, uploader, key, name, content_type, size, ts FROM files WHERE room_id = ?1 ORDER BY id",
+    )
+    .db()?
+    .query_map([room], file_row)
+    .db()?
+    .collect::<rusqlite::Result<Vec<_>>>()
+    .db()
 }
 
 pub(crate) fn compliance_events(c: &Connection, after: i64, limit: u32) -> StoreResult<Vec<(i64, ComplianceEvent)>> {

@@ -304,6 +304,14 @@ impl Store for SqliteStore {
         self.read(move |c| reads::invitations_after(c, user, after, limit))
     }
 
+    fn delete_invitation(&self, user: UserId, id: i64) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::delete_invitation(c, user, id))
+    }
+
+    fn count_alerts_after(&self, room: RoomId, after: Seq) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read(move |c| reads::count_alerts_after(c, room, after))
+    }
+
     fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>> {
         let (file, event) = (file.clone(), event.clone());
         self.write(move |c| ops::insert_file(c, &file, &event))
@@ -311,6 +319,10 @@ impl Store for SqliteStore {
 
     fn get_file(&self, id: FileId) -> BoxFuture<'_, StoreResult<Option<FileMeta>>> {
         self.read(move |c| reads::get_file(c, id))
+    }
+
+    fn room_files(&self, room: RoomId) -> BoxFuture<'_, StoreResult<Vec<FileMeta>>> {
+        self.read(move |c| reads::room_files(c, room))
     }
 
     fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>> {
@@ -404,6 +416,10 @@ impl Store for SqliteStore {
 
     fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>> {
         self.write(move |c| processing::prune_w(c, limit))
+    }
+
+    fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(move |c| ops::import_batch(c, &batch))
     }
 
     fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>> {

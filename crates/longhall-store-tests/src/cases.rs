@@ -1120,6 +1120,39 @@ pub async fn invitations_have_per_user_ids<S: Store>(s: &S) {
     assert_eq!(all.iter().filter(|i| i.room == w.room_a).count(), 1, "one invitation per room");
 }
 
+pub async fn a_dismissed_invitation_is_gone<S: Store>(s: &S) {
+    let w = world(s).await;
+    let bob = s.add_invitations(w.room_a, &[w.bob], 1_000).await.unwrap();
+    let carol = s.insert_user(&user("carol@example.org"), "h").await.unwrap();
+    let carols = s.add_invitations(w.room_a, &[carol], 1_000).await.unwrap();
+    // Ids are per user: carol's id is bob's too, and only the user's own is removed.
+    assert_eq!(bob[0].id, carols[0].id);
+    s.delete_invitation(w.bob, bob[0].id).await.unwrap();
+    assert!(s.invitations_after(w.bob, 0, 10).await.unwrap().is_empty());
+    assert_eq!(s.invitations_after(carol, 0, 10).await.unwrap(), carols);
+    s.delete_invitation(w.bob, bob[0].id).await.unwrap();
+    s.delete_invitation(w.bob, 999).await.unwrap();
+    // A later invitation to the same room shows again.
+    let again = s.add_invitations(w.room_a, &[w.bob], 2_000).await.unwrap();
+    assert_eq!(s.invitations_after(w.bob, 0, 10).await.unwrap(), again);
+}
+
+pub async fn alerts_are_counted_above_a_read_position<S: Store>(s: &S) {
+    let w = world(s).await;
+    let mut posts: Vec<NewPost> =
+        (0..6).map(|i| post(w.room_a, w.alice, 1_000 + i, &format!("m{i}"))).collect::<Vec<_>>();
+    for i in [1, 3, 4] {
+        posts[i].alert = true;
+    }
+    // Not kept (a category without history): numbered but never counted.
+    posts[4].keep = false;
+    s.commit_posts(posts).await.unwrap();
+    assert_eq!(s.count_alerts_after(w.room_a, 0).await.unwrap(), 2);
+    assert_eq!(s.count_alerts_after(w.room_a, 2).await.unwrap(), 1);
+    assert_eq!(s.count_alerts_after(w.room_a, 4).await.unwrap(), 0);
+    assert_eq!(s.count_alerts_after(w.room_b, 0).await.unwrap(), 0, "per room");
+}
+
 // ---- files and compliance
 
 pub async fn files_insert_get_and_upload_event<S: Store>(s: &S) {

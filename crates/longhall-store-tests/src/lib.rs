@@ -31,8 +31,10 @@
 //! - a removed user leaves the catalog's users for its removed users (what it posted keeps its
 //!   author), loses its tokens, follows, invitations, password and list entries, and its login
 //!   can be taken by a new account.
+//! - an imported user has no password; an import records no compliance events.
 
 pub mod cases;
+pub mod export_cases;
 pub mod file_cases;
 pub mod support;
 
@@ -80,6 +82,8 @@ macro_rules! conformance_suite {
             usage_counts_rooms_authors_and_days,
             follows_and_read_positions,
             invitations_have_per_user_ids,
+            a_dismissed_invitation_is_gone,
+            alerts_are_counted_above_a_read_position,
             files_insert_get_and_upload_event,
             record_compliance_keeps_order_and_pages,
             open_participations_follow_join_and_part_events,
@@ -94,6 +98,30 @@ macro_rules! conformance_suite {
             concurrent_posts_get_dense_seqs_and_ordered_records,
             a_failing_write_among_concurrent_ones_fails_alone,
         }
+        $crate::__expand_cases! { export_cases; $make;
+            import_batch_puts_objects_at_their_ids,
+        }
+        $crate::__expand_pair_cases! { export_cases; $make;
+            export_import_round_trip,
+        }
+    };
+}
+
+/// Cases that take two fresh stores (a source and a destination).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __expand_pair_cases {
+    ($module:ident; $make:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let (a, guard_a) = ($make)().await;
+                let (b, guard_b) = ($make)().await;
+                $crate::$module::$case(&a, &b).await;
+                drop((a, b));
+                drop((guard_a, guard_b));
+            }
+        )*
     };
 }
 

@@ -137,8 +137,19 @@ mod tests {
             assert!(Instant::now() < deadline, "the shell's child is not listed");
             std::thread::sleep(Duration::from_millis(10));
         };
-        let both = super::sample(Some(sh.id())).unwrap();
-        let (a, b) = (super::sample_one(sh.id()).unwrap(), super::sample_one(sleeper).unwrap());
+        // A process that has only just started may still be faulting its pages in: take the
+        // sum between two equal readings of each part.
+        let (both, a, b) = loop {
+            let before = (super::sample_one(sh.id()).unwrap(), super::sample_one(sleeper).unwrap());
+            let both = super::sample(Some(sh.id())).unwrap();
+            let after = (super::sample_one(sh.id()).unwrap(), super::sample_one(sleeper).unwrap());
+            let same = |x: &super::Sample, y: &super::Sample| x.rss_kib == y.rss_kib && x.hwm_kib == y.hwm_kib;
+            if same(&before.0, &after.0) && same(&before.1, &after.1) {
+                break (both, after.0, after.1);
+            }
+            assert!(Instant::now() < deadline, "the two processes' memory never held still");
+            std::thread::sleep(Duration::from_millis(20));
+        };
         let _ = std::process::Command::new("kill").arg(sleeper.to_string()).status();
         let _ = sh.kill();
         let _ = sh.wait();

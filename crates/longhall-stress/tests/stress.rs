@@ -3,12 +3,8 @@
 //! A few hundred connections, a couple of seconds of posting; every post must reach every
 //! connection joined to its room exactly once, and the report must add up.
 
-use std::sync::Arc;
-
 use clap::Parser;
-use longhall_core::ports::SystemClock;
-use longhall_core::{Longhall, Settings};
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
+use longhall::{Config, Deployment, Tuning};
 use longhall_stress::report::{PhaseReport, Report};
 use longhall_stress::{RunArgs, run_workload};
 use tokio::sync::oneshot;
@@ -37,16 +33,13 @@ struct Server {
 
 async fn longhall() -> Server {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Arc::new(SqliteStore::open(dir.path()).expect("the SQLite store opens"));
-    let files = DirFileStore::new(dir.path().join("files"));
-    let lh = Longhall::start(store, Arc::new(files), Arc::new(SystemClock), Settings::default())
-        .await
-        .expect("the server starts");
-    lh.first_start(ADMIN, Some(PASSWORD.into())).await.expect("first start");
+    let config = Config { data_dir: dir.path().to_owned(), admin_login: ADMIN.into(), ..Config::default() };
+    let deployment = Deployment::open(&config, Tuning::default()).await.expect("the deployment opens");
+    deployment.first_start(Some(PASSWORD.into())).await.expect("first start");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(longhall_server::serve(listener, lh, async move {
+    let task = tokio::spawn(deployment.serve(listener, async move {
         let _ = stopped.await;
     }));
     Server { _dir: dir, addr, stop: Some(stop), task }

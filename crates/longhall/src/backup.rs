@@ -145,7 +145,7 @@ fn extract(file: &Path, work: &Path) -> anyhow::Result<()> {
 }
 
 /// `path` with `.suffix` added to its file name, in the same directory.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".{suffix}"));
     path.with_file_name(name)

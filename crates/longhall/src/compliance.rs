@@ -1,8 +1,6 @@
-//! Compliance in the binary: the processor `serve` runs, and `longhall compliance …`, the
-//! administrators' commands that talk to a running server's admin API.
+//! `longhall compliance …`: the administrators' commands that talk to a running server's admin
+//! API (the processor `serve` runs is started by `longhall::deployment`).
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -11,48 +9,6 @@ use crate::cli::{ClientArgs, explain, print_json, yes};
 use clap::{Args, Subcommand};
 use longhall_client::Client;
 use longhall_client::api::{ComplianceConfigPut, ComplianceConfigView, ComplianceRunView};
-use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
-use longhall_core::Longhall;
-use longhall_core::ports::{Clock, Store};
-
-// ---- the processor of `serve`
-
-/// The processor task of a running server.
-pub struct Running {
-    processor: Arc<Processor>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-/// Starts this server's compliance processor (a new server id per process) and hands it to
-/// the services.
-pub fn start(
-    lh: &Arc<Longhall>,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    data_dir: &Path,
-    admin_login: &str,
-) -> Running {
-    let domain = admin_login.rsplit_once('@').map(|(_, d)| d).unwrap_or("longhall.local").to_owned();
-    let settings = ProcessorSettings::new(new_server_id(), domain, data_dir.join("files"));
-    tracing::info!(server = %settings.server_id, "compliance processor ready");
-    let processor = Arc::new(Processor::new(lh.clone(), store, clock, settings));
-    processor.register();
-    let task = tokio::spawn(processor.clone().run());
-    Running { processor, task }
-}
-
-impl Running {
-    /// Lets a batch being processed finish (for up to `grace`), then returns. A batch cut off
-    /// by the deadline is safe: it is completed or processed again at the next start.
-    pub async fn stop(self, grace: Duration) {
-        self.processor.stop();
-        if tokio::time::timeout(grace, self.task).await.is_err() {
-            tracing::warn!("a compliance batch was still running at stop; it is completed at the next start");
-        }
-    }
-}
-
-// ---- `longhall compliance …`
 
 #[derive(Subcommand)]
 pub enum ComplianceCommand {

@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// The store backend.
+    pub store: StoreBackend,
     /// Directory holding the chat store, the compliance store and the file store.
     pub data_dir: PathBuf,
+    /// The deployment's domain: it names rooms in compliance output (`ma-chan://<domain>/<id>`).
+    pub domain: String,
     /// Address and port of the web client, API and WebSocket.
     pub listen: String,
     /// Login of the administrator created on first start.
@@ -30,7 +34,9 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            store: StoreBackend::Sqlite,
             data_dir: PathBuf::from("longhall-data"),
+            domain: "longhall.local".into(),
             listen: "127.0.0.1:8080".into(),
             admin_login: "admin@longhall.local".into(),
             log_format: "text".into(),
@@ -41,9 +47,25 @@ impl Default for Config {
     }
 }
 
+/// Where the deployment's data lives. SQLite files in `data_dir` are the only backend for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Sqlite,
+}
+
 /// Every key, which is also the name of its environment variable after `LONGHALL_`.
-const KEYS: &[&str] =
-    &["data_dir", "listen", "admin_login", "log_format", "log_level", "allowed_origins", "trusted_proxies"];
+const KEYS: &[&str] = &[
+    "store",
+    "data_dir",
+    "domain",
+    "listen",
+    "admin_login",
+    "log_format",
+    "log_level",
+    "allowed_origins",
+    "trusted_proxies",
+];
 
 /// Keys holding a list; their environment variable separates the entries by commas.
 const LIST_KEYS: &[&str] = &["allowed_origins", "trusted_proxies"];
@@ -53,9 +75,16 @@ pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also b
 # (LONGHALL_<KEY>, e.g. LONGHALL_LISTEN); data_dir and listen also by a flag
 # (--data-dir, --listen). Flags win over the environment, which wins over this file.
 
+# The store backend: "sqlite" (files in data_dir) is the only one for now.
+store = "sqlite"
+
 # Directory holding the chat store (chat.db), the compliance store (compliance.db)
 # and the file store (files/). Created on first start.
 data_dir = "longhall-data"
+
+# The deployment's domain, e.g. "example.org". Compliance output names each room
+# ma-chan://<domain>/<room id>; keep it the same for the deployment's whole life.
+domain = "longhall.local"
 
 # Address and port of the web client, the API and the WebSocket. Loopback by default:
 # set "0.0.0.0:8080" to serve other machines.
@@ -150,6 +179,13 @@ impl Config {
                  scheme://host[:port] (http or https, no path), e.g. \"https://chat.example.org\", or \"*\""
             );
         }
+        if !is_domain(&config.domain) {
+            anyhow::bail!(
+                "invalid configuration: domain {:?} is not a domain name; write lower-case labels \
+                 separated by dots, e.g. \"example.org\"",
+                config.domain
+            );
+        }
         if let Some(bad) = config.trusted_proxies.iter().find(|p| p.parse::<std::net::IpAddr>().is_err()) {
             anyhow::bail!(
                 "invalid configuration: trusted_proxies entry {bad:?} is not an IP address; write e.g. \"127.0.0.1\" or \"::1\""
@@ -162,6 +198,11 @@ impl Config {
     pub fn trusted_proxy_addresses(&self) -> Vec<std::net::IpAddr> {
         self.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
     }
+}
+
+/// A domain as logins carry it: DNS labels, lower case.
+fn is_domain(s: &str) -> bool {
+    longhall_core::principal::valid_domain(s) && !s.bytes().any(|b| b.is_ascii_uppercase())
 }
 
 #[cfg(test)]
@@ -199,6 +240,21 @@ mod tests {
         std::fs::write(&f, "allowed_origins = [\"chat.example.org/app\"]\n").unwrap();
         let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("chat.example.org/app") && err.contains("scheme://host"), "{err}");
+    }
+
+    #[test]
+    fn the_store_backend_and_the_domain_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "store = \"sqlite\"\ndomain = \"chat.example.org\"\n").unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!((c.store, c.domain.as_str()), (StoreBackend::Sqlite, "chat.example.org"));
+        std::fs::write(&f, "store = \"oracle\"\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("oracle") && err.contains("sqlite"), "{err}");
+        std::fs::write(&f, "domain = \"Example.org/x\"\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("Example.org/x") && err.contains("domain"), "{err}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod categories;
 mod chat_config;
 mod cli;
 mod compliance;
-mod config;
+mod export;
 mod groups;
 mod messages;
 mod policies;
@@ -22,15 +22,11 @@ mod usage;
 mod users;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use longhall_core::ports::SystemClock;
-use longhall_core::{Longhall, Settings};
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
-
-use crate::config::{Config, Overrides};
+use longhall::config::{self, Config, Overrides};
+use longhall::{Deployment, Tuning};
 
 #[derive(Parser)]
 #[command(
@@ -183,6 +179,12 @@ longhall usage --since 2026-01-01 --format html -o usage.html")]
     Status(status::StatusArgs),
     /// Restore a backup into a new data directory (offline; checks everything before writing).
     Restore(backup::RestoreArgs),
+    /// Export users, categories, rooms and content of a stopped deployment into a portable file
+    /// (offline; docs/operations.md).
+    Export(export::ExportArgs),
+    /// Import a file `longhall export` wrote into a stopped deployment (offline; checks the
+    /// whole file first; --dry-run lists the conflicts).
+    Import(export::ImportArgs),
     /// Load-test a server with the seeded capacity model, or run the baseline broadcaster
     /// (loopback or the host named with --server only; bounded counts and duration).
     Stress(longhall_stress::StressArgs),
@@ -227,6 +229,8 @@ fn main() -> anyhow::Result<()> {
         Command::Audit(args) => cli::finish("audit", audit::run(args)),
         Command::Backup(args) => cli::finish("backup", backup::backup(args)),
         Command::Restore(args) => backup::restore(args),
+        Command::Export(args) => cli::finish("export", export::run_export(args)),
+        Command::Import(args) => cli::finish("import", export::run_import(args)),
         Command::Status(args) => std::process::exit(status::run(args)),
         Command::Stress(args) => longhall_stress::run(args),
     }
@@ -244,31 +248,9 @@ fn init_logging(config: &Config) {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    // Each connection is a file descriptor: allow as many as the hard limit does.
-    let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
-    tracing::info!(nofile, "open-file limit");
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&config.data_dir)
-        .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
-    let store = Arc::new(store);
-    let files = DirFileStore::new(config.data_dir.join("files"));
-    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
-    let settings = Settings {
-        max_connections: max_connections(nofile),
-        compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
-        allowed_origins: config.allowed_origins.clone(),
-        // Each check holds ~19 MiB; more at once than there are CPUs only adds memory.
-        password_checks: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
-        ..Settings::default()
-    };
-    let lh = Longhall::start(store.clone(), Arc::new(files), Arc::new(SystemClock), settings)
-        .await
-        .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+    let deployment = Deployment::open(&config, Tuning::for_this_process()).await?;
     let password = std::env::var("LONGHALL_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    if let Some(first) =
-        lh.first_start(&config.admin_login, password).await.map_err(|e| anyhow::anyhow!("first start: {e}"))?
-    {
+    if let Some(first) = deployment.first_start(password).await? {
         println!("Longhall: new deployment in {}.", config.data_dir.display());
         println!("Longhall: the global policy now enables persistent chat for every user.");
         match first.generated_password {
@@ -288,35 +270,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("Longhall: serving http://{addr}/ (API under /api/v1, WebSocket at /api/v1/ws)");
     tracing::info!(%addr, "serving");
-    let processor = compliance::start(&lh, store, Arc::new(SystemClock), &data_dir, &config.admin_login);
-    let transport = longhall_server::TransportSettings {
-        trusted_proxies: config.trusted_proxy_addresses(),
-        max_http_connections: max_http_connections(nofile),
-        ..longhall_server::TransportSettings::default()
-    };
-    longhall_server::serve_with(listener, lh, transport, shutdown_signal()).await?;
-    processor.stop(std::time::Duration::from_secs(30)).await;
+    deployment.serve(listener, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Live connections allowed under an open-file limit: the stores, the file store, the
-/// compliance worker and HTTP requests keep a reserve of descriptors (a quarter, at most 1024).
-fn max_connections(nofile: u64) -> usize {
-    if nofile == 0 {
-        return usize::MAX; // the limit could not be read: don't guess
-    }
-    let reserve = (nofile / 4).min(1024);
-    usize::try_from(nofile - reserve).unwrap_or(usize::MAX)
-}
-
-/// HTTP connections (not WebSocket sessions) allowed at once: half of the descriptor reserve
-/// that `max_connections` keeps back, at most 512.
-fn max_http_connections(nofile: u64) -> usize {
-    if nofile == 0 {
-        return longhall_server::TransportSettings::default().max_http_connections;
-    }
-    usize::try_from((nofile / 4).min(1024) / 2).unwrap_or(512).clamp(16, 512)
 }
 
 /// Ctrl-C or SIGTERM.
@@ -341,8 +297,6 @@ async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::max_connections;
-
     /// The administration commands: every one has an example in its help, and none of their
     /// own arguments takes a global option's name (clap would merge the two: an add-in's `url`
     /// would become the server's address).
@@ -380,25 +334,12 @@ mod tests {
             "compliance",
             "status",
             "backup",
+            "export",
+            "import",
         ] {
             let cmd = cli.find_subcommand(name).unwrap_or_else(|| panic!("no `longhall {name}`"));
             walk(cmd, format!("longhall {name}"), &mut problems);
         }
         assert!(problems.is_empty(), "{problems:#?}");
-    }
-
-    #[test]
-    fn connection_cap_keeps_a_descriptor_reserve_for_the_stores() {
-        assert_eq!(max_connections(20_000), 18_976, "1024 kept back under a large limit");
-        assert_eq!(max_connections(1_024), 768, "a quarter kept back under a small one");
-        assert_eq!(max_connections(0), usize::MAX, "an unreadable limit imposes none");
-    }
-
-    #[test]
-    fn http_connections_take_half_of_the_reserve() {
-        use super::max_http_connections;
-        assert_eq!(max_http_connections(20_000), 512);
-        assert_eq!(max_http_connections(1_024), 128);
-        assert_eq!(max_http_connections(0), 512, "the default when the limit is unknown");
     }
 }

@@ -9,13 +9,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use longhall::{Config, Deployment, Tuning};
 use longhall_compliance::adapter::{Adapter, AdapterConfig, AdapterError, Output};
 use longhall_compliance::batch::{BatchInfo, EventSource};
 use longhall_compliance::processor::{AdapterFactory, Processor, ProcessorSettings, Step};
 use longhall_core::model::{ComplianceEvent, ComplianceKind, Millis, RoomId, UserId};
 use longhall_core::ports::{Clock, Store};
-use longhall_core::{Actor, Longhall, Settings};
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
+use longhall_core::{Actor, Longhall};
+use longhall_store_sqlite::SqliteStore;
 use longhall_types::api::{ComplianceConfigPut, NewRoom, NewUser, Privacy};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -173,13 +174,19 @@ pub async fn world() -> World {
 /// A deployment with the default compliance configuration (off).
 pub async fn bare_world() -> World {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Arc::new(SqliteStore::open(&dir.path().join("data")).expect("the store opens"));
     let clock = Arc::new(TestClock(AtomicI64::new(1_700_000_000_000)));
-    let out = dir.path().join("out");
-    let settings = Settings { compliance_output_dir: out.to_string_lossy().into_owned(), ..Default::default() };
-    let files = DirFileStore::new(dir.path().join("data/files"));
-    let lh = Longhall::start(store.clone(), Arc::new(files), clock.clone(), settings).await.expect("starts");
-    lh.first_start(ADMIN, Some(PASSWORD.into())).await.expect("first start");
+    let config = Config {
+        data_dir: dir.path().join("data"),
+        admin_login: ADMIN.into(),
+        domain: "example.org".into(),
+        ..Config::default()
+    };
+    // The tests drive their own processors (their adapters, their crash points).
+    let tuning = Tuning { clock: clock.clone(), compliance_processor: false, ..Tuning::default() };
+    let deployment = Deployment::open(&config, tuning).await.expect("the deployment opens");
+    deployment.first_start(Some(PASSWORD.into())).await.expect("first start");
+    let (lh, store) = (deployment.lh.clone(), deployment.store.clone());
+    let out = deployment.data_dir.join("compliance-output");
     let system = Actor::system();
     let mut users = Vec::new();
     for login in ["alice@example.org", "bob@example.org"] {

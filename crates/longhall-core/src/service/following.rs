@@ -25,28 +25,44 @@ impl Longhall {
     pub async fn followed(&self, actor: &Actor) -> CoreResult<Vec<FollowedRoom>> {
         self.require_chat(actor)?;
         let follows = self.store.followed(actor.id()).await?;
-        let cat = self.cat();
-        let aff = cat.affiliations(actor.id());
-        let mut out: Vec<FollowedRoom> = follows
-            .into_iter()
-            .filter_map(|f| {
-                let r = cat.rooms.get(&f.room)?;
-                let c = cat.categories.get(&r.category)?;
-                if !Access::of(c, r, &aff, actor.is_admin()).can_read() {
-                    return None;
-                }
-                let last_seq = self.hub.last_seq(r.id);
-                Some(FollowedRoom {
-                    room: r.id,
-                    name: r.name.clone(),
-                    last_seq,
-                    read_seq: f.read_seq,
-                    unread: (last_seq - f.read_seq).max(0),
+        let mut out: Vec<FollowedRoom> = {
+            let cat = self.cat();
+            let aff = cat.affiliations(actor.id());
+            follows
+                .into_iter()
+                .filter_map(|f| {
+                    let r = cat.rooms.get(&f.room)?;
+                    let c = cat.categories.get(&r.category)?;
+                    if !Access::of(c, r, &aff, actor.is_admin()).can_read() {
+                        return None;
+                    }
+                    let last_seq = self.hub.last_seq(r.id);
+                    Some(FollowedRoom {
+                        room: r.id,
+                        name: r.name.clone(),
+                        last_seq,
+                        read_seq: f.read_seq,
+                        unread: (last_seq - f.read_seq).max(0),
+                        unread_alerts: 0,
+                    })
                 })
-            })
-            .collect();
+                .collect()
+        };
+        // Only rooms with unread messages can have unread alerts: read rooms cost no query.
+        for f in out.iter_mut().filter(|f| f.unread > 0) {
+            f.unread_alerts = self.store.count_alerts_after(f.room, f.read_seq).await?;
+        }
         out.sort_by_key(|f| f.name.to_lowercase());
         Ok(out)
+    }
+
+    /// Dismisses one of the caller's invitations: it is no longer listed. Answers the same
+    /// whether or not it existed (ids are the caller's own, so this tells nothing about rooms).
+    /// A later invitation to the same room shows again.
+    pub async fn dismiss_invitation(&self, actor: &Actor, id: i64) -> CoreResult<()> {
+        self.require_chat(actor)?;
+        self.store.delete_invitation(actor.id(), id).await?;
+        Ok(())
     }
 
     /// Invitations with id greater than `after`, oldest first, of rooms the caller may still

@@ -67,6 +67,7 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(rooms::mark_read))
         .routes(routes!(rooms::followed))
         .routes(routes!(rooms::invitations))
+        .routes(routes!(rooms::dismiss_invitation))
         .routes(routes!(categories::categories))
         .routes(routes!(addins::addins))
         .routes(routes!(messages::history, messages::post))

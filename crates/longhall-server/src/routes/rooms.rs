@@ -157,3 +157,16 @@ pub async fn invitations(
 ) -> ApiResult<Json<Vec<InvitationView>>> {
     Ok(Json(s.lh.invitations(&caller.actor, q.after, q.limit.unwrap_or(100)).await?))
 }
+
+/// Dismisses one of the caller's invitations (204 also when there is none by that id).
+#[utoipa::path(delete, path = "/api/v1/invitations/{id}", tag = "following", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The invitation's id")),
+    responses((status = 204, description = "Dismissed"), (status = "default", body = ErrorBody)))]
+pub async fn dismiss_invitation(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    s.lh.dismiss_invitation(&caller.actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

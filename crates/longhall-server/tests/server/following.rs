@@ -200,3 +200,41 @@ async fn invitations_go_only_to_others_who_can_chat_and_vanish_with_the_room_out
     assert_eq!(later.as_array().map(|l| l.len()), Some(1));
     assert_eq!(later[0]["room"], open, "a page skips invitations that vanished");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn followed_rooms_count_unread_alerts_and_invitations_can_be_dismissed() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token().to_owned();
+    let t = s.users(&["reader@example.org", "talker@example.org"]).await;
+    let (reader, talker) = (&t[0], &t[1]);
+    let cat =
+        s.category(json!({ "name": "Desks", "invitations": true, "allowed_members": ["domain:example.org"] })).await;
+    let desk = s.room(&admin, json!({ "name": "Desk", "category": cat.to_string(), "privacy": "open" })).await;
+    s.put_empty(reader, &format!("/api/v1/rooms/{desk}/follow")).await.ok();
+    let path = format!("/api/v1/rooms/{desk}/messages");
+    s.post(talker, &path, json!({ "text": "plain" })).await.ok();
+    s.post(talker, &path, json!({ "text": "the build is red", "alert": true })).await.ok();
+    s.post(talker, &path, json!({ "text": "and the deploy too", "alert": true })).await.ok();
+    let alerts = |v: &Value| (v[0]["unread"].as_i64().unwrap(), v[0]["unread_alerts"].as_i64().unwrap());
+    assert_eq!(alerts(&s.get(reader, "/api/v1/followed").await.ok()), (3, 2));
+    s.put(reader, &format!("/api/v1/rooms/{desk}/read"), json!({ "seq": 2 })).await.ok();
+    assert_eq!(alerts(&s.get(reader, "/api/v1/followed").await.ok()), (1, 1), "only alerts above the read position");
+    s.put(reader, &format!("/api/v1/rooms/{desk}/read"), json!({ "seq": 3 })).await.ok();
+    assert_eq!(alerts(&s.get(reader, "/api/v1/followed").await.ok()), (0, 0));
+
+    // Dismissed on the server, an invitation is gone for every client of the user.
+    let invited = s
+        .room(&admin, json!({ "name": "Invited", "category": cat.to_string(), "members": ["user:reader@example.org"] }))
+        .await;
+    let list = s.get(reader, "/api/v1/invitations?after=0").await.ok();
+    assert_eq!(list[0]["room"], invited);
+    let id = id_of(&list[0]);
+    // Another user's dismissal of the same id touches only their own invitations.
+    s.delete(talker, &format!("/api/v1/invitations/{id}")).await.ok();
+    assert_eq!(s.get(reader, "/api/v1/invitations?after=0").await.ok().as_array().unwrap().len(), 1);
+    s.delete(reader, &format!("/api/v1/invitations/{id}")).await.ok();
+    let other_client = s.sign_in("reader@example.org").await;
+    assert_eq!(s.get(&other_client, "/api/v1/invitations?after=0").await.ok(), json!([]));
+    s.delete(reader, &format!("/api/v1/invitations/{id}")).await.ok();
+    s.delete(reader, "/api/v1/invitations/abc").await.err(400, "invalid_request");
+}

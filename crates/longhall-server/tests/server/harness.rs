@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use longhall_core::ports::SystemClock;
-use longhall_core::{Longhall, Settings};
+use longhall::{Config, Deployment, Tuning};
+use longhall_core::Settings;
 use longhall_server::TransportSettings;
-use longhall_store_sqlite::{DirFileStore, SqliteStore};
+use longhall_store_sqlite::SqliteStore;
 use longhall_types::ErrorCode;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -68,26 +68,34 @@ pub struct TestServer {
 }
 
 async fn launch(dir: &std::path::Path, settings: Settings, limits: TransportSettings) -> (Running, SocketAddr) {
+    // The deployment's configuration carries what the tests set as settings (the origins and
+    // proxies a server's configuration file names); this server runs no compliance processor.
+    let config = Config {
+        data_dir: dir.to_owned(),
+        admin_login: ADMIN.into(),
+        allowed_origins: settings.allowed_origins.clone(),
+        trusted_proxies: limits.trusted_proxies.iter().map(|a| a.to_string()).collect(),
+        ..Config::default()
+    };
+    let tuning = Tuning { core: settings, transport: limits, compliance_processor: false, ..Tuning::default() };
     // After a stop the old store may still be finishing its drop (its last handle is gone, its
     // writer thread is stopping): the directory's lock is released a moment later.
     let deadline = tokio::time::Instant::now() + WAIT;
-    let store = loop {
-        match SqliteStore::open(dir) {
-            Ok(store) => break Arc::new(store),
+    let deployment = loop {
+        match Deployment::open(&config, tuning.clone()).await {
+            Ok(d) => break d,
             Err(e) if e.to_string().contains("in use by") && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
-            Err(e) => panic!("the SQLite store opens: {e}"),
+            Err(e) => panic!("the deployment opens: {e:#}"),
         }
     };
-    let weak = Arc::downgrade(&store);
-    let files = DirFileStore::new(dir.join("files"));
-    let lh = Longhall::start(store, Arc::new(files), Arc::new(SystemClock), settings).await.expect("the server starts");
-    lh.first_start(ADMIN, Some(PASSWORD.into())).await.expect("first start");
+    let weak = Arc::downgrade(&deployment.store);
+    deployment.first_start(Some(PASSWORD.into())).await.expect("first start");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     let addr = listener.local_addr().expect("local address");
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(longhall_server::serve_with(listener, lh, limits, async move {
+    let task = tokio::spawn(deployment.serve(listener, async move {
         let _ = stopped.await;
     }));
     (Running { stop, task, store: weak }, addr)
@@ -466,7 +474,7 @@ fn record_frame_codes(v: &Value) {
 }
 
 impl Ws {
-    fn new(stream: Socket) -> Ws {
+    pub fn new(stream: Socket) -> Ws {
         let (sink, mut stream) = stream.split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {

@@ -4,6 +4,7 @@
 use longhall_core::Settings;
 use reqwest::Method;
 use serde_json::json;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::harness::*;
 
@@ -59,4 +60,51 @@ async fn the_websocket_opens_to_its_own_origin_listed_ones_and_non_browsers() {
     let (status, _) = plain.ws_from(&t, Some("https://web.example.org")).await.expect_err("refused");
     assert_eq!(status.as_u16(), 403);
     assert!(plain.ws_from(&t, Some(&format!("http://{}", plain.addr))).await.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_client_runs_only_its_own_files_and_api_answers_run_nothing() {
+    let s = TestServer::start().await;
+    let page = s.call(Method::GET, "/", None, Body::None).await;
+    let html = String::from_utf8_lossy(&page.bytes).into_owned();
+    assert!(html.contains(r#"<script type="module" src="/web/app.js"></script>"#), "{html}");
+    let csp = header(&page, "content-security-policy");
+    for directive in ["script-src 'self'", "style-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"] {
+        assert!(csp.contains(directive), "{csp} lacks {directive}");
+    }
+    assert!(!csp.contains("unsafe"), "no inline script or style is allowed: {csp}");
+
+    let script = s.call(Method::GET, "/web/app.js", None, Body::None).await;
+    assert_eq!(script.status, 200);
+    assert!(header(&script, "content-type").starts_with("text/javascript"));
+    assert_eq!(header(&script, "content-security-policy"), csp, "the client's files carry the client's policy");
+    let missing = s.call(Method::GET, "/web/nope.js", None, Body::None).await;
+    assert_eq!((missing.status.as_u16(), missing.body["code"].as_str()), (404, Some("route_not_found")));
+
+    // The API's answers (and files downloaded from it) keep the policy that runs nothing.
+    let api = s.call(Method::GET, "/api/v1/openapi.json", None, Body::None).await;
+    assert!(header(&api, "content-security-policy").ends_with("sandbox"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_opens_the_websocket_with_its_token_in_a_subprotocol_not_the_url() {
+    let s = TestServer::start().await;
+    let t = s.user("reader@example.org").await;
+    let mut req = format!("ws://{}/api/v1/ws", s.addr).into_client_request().expect("a WebSocket request");
+    let offer = format!("longhall, longhall.bearer.{t}");
+    req.headers_mut().insert("sec-websocket-protocol", offer.parse().expect("a header value"));
+    req.headers_mut().insert("origin", format!("http://{}", s.addr).parse().expect("a header value"));
+    let (stream, answer) = tokio_tungstenite::connect_async(req).await.expect("the upgrade is accepted");
+    assert_eq!(answer.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()), Some("longhall"));
+    let mut ws = Ws::new(stream);
+    assert_eq!(ws.next_event("ready").await["login"], "reader@example.org");
+
+    // A wrong token in the subprotocol is refused like any other.
+    let mut req = format!("ws://{}/api/v1/ws", s.addr).into_client_request().expect("a WebSocket request");
+    req.headers_mut()
+        .insert("sec-websocket-protocol", "longhall, longhall.bearer.lh_wrong".parse().expect("a header value"));
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => assert_eq!(resp.status().as_u16(), 401),
+        other => panic!("a wrong token must be refused: {:?}", other.map(|(_, r)| r.status())),
+    }
 }

@@ -215,6 +215,9 @@ pub struct FollowedRoom {
     pub last_seq: i64,
     pub read_seq: i64,
     pub unread: i64,
+    /// Kept alert messages above the read position.
+    #[serde(default)]
+    pub unread_alerts: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,221 @@
+//! Opening a deployment from its configuration, in one place: the binary's `serve` and every
+//! test harness call [`Deployment::open`], so what a test runs is wired as a server is.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
+use longhall_core::ports::{Clock, SystemClock};
+use longhall_core::service::FirstStart;
+use longhall_core::{Longhall, Settings};
+use longhall_server::TransportSettings;
+use longhall_store_sqlite::{DirFileStore, SqliteStore};
+
+use crate::config::{Config, StoreBackend};
+
+/// What a deployment takes besides its configuration: the limits of this process (derived from
+/// the machine by `serve`, small in tests), the clock, and whether it runs its compliance
+/// processor. Values the configuration holds (allowed origins, trusted proxies, the compliance
+/// output folder) are taken from the configuration, not from here.
+#[derive(Clone)]
+pub struct Tuning {
+    pub core: Settings,
+    pub transport: TransportSettings,
+    pub clock: Arc<dyn Clock>,
+    /// Start the compliance processor (a test that drives its own processor turns it off).
+    pub compliance_processor: bool,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            core: Settings::default(),
+            transport: TransportSettings::default(),
+            clock: Arc::new(SystemClock),
+            compliance_processor: true,
+        }
+    }
+}
+
+impl Tuning {
+    /// The limits of a server process on this machine: raises the open-file limit to its hard
+    /// limit and sizes the connection caps and the password-check pool from it and the CPUs.
+    pub fn for_this_process() -> Tuning {
+        // Each connection is a file descriptor: allow as many as the hard limit does.
+        let nofile = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+        tracing::info!(nofile, "open-file limit");
+        let core = Settings {
+            max_connections: max_connections(nofile),
+            // Each check holds ~19 MiB; more at once than there are CPUs only adds memory.
+            password_checks: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
+            ..Settings::default()
+        };
+        let transport =
+            TransportSettings { max_http_connections: max_http_connections(nofile), ..TransportSettings::default() };
+        Tuning { core, transport, ..Tuning::default() }
+    }
+}
+
+/// One open deployment: the services over its stores, and its compliance processor.
+pub struct Deployment {
+    pub lh: Arc<Longhall>,
+    pub store: Arc<SqliteStore>,
+    /// The data directory, absolute.
+    pub data_dir: PathBuf,
+    admin_login: String,
+    transport: TransportSettings,
+    processor: Option<RunningProcessor>,
+}
+
+impl Deployment {
+    /// Opens the stores named by `config` (creating the data directory), starts the services
+    /// and, if `tuning` says so, the compliance processor.
+    pub async fn open(config: &Config, tuning: Tuning) -> anyhow::Result<Deployment> {
+        let (store, data_dir) = open_store(config)?;
+        let files = DirFileStore::new(data_dir.join("files"));
+        let settings = Settings {
+            compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
+            allowed_origins: config.allowed_origins.clone(),
+            ..tuning.core
+        };
+        let lh = Longhall::start(store.clone(), Arc::new(files), tuning.clock.clone(), settings)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+        let processor = tuning.compliance_processor.then(|| {
+            let settings = ProcessorSettings::new(new_server_id(), config.domain.clone(), data_dir.join("files"));
+            RunningProcessor::start(&lh, store.clone(), tuning.clock.clone(), settings)
+        });
+        let transport = TransportSettings { trusted_proxies: config.trusted_proxy_addresses(), ..tuning.transport };
+        Ok(Deployment { lh, store, data_dir, admin_login: config.admin_login.clone(), transport, processor })
+    }
+
+    /// On a new deployment, creates the administrator of the configuration (with `password`, or
+    /// a generated one) and the global policy; `None` when the deployment already has them.
+    pub async fn first_start(&self, password: Option<String>) -> anyhow::Result<Option<FirstStart>> {
+        self.lh.first_start(&self.admin_login, password).await.map_err(|e| anyhow::anyhow!("first start: {e}"))
+    }
+
+    /// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then lets the
+    /// compliance processor finish its batch (up to 30 s).
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = longhall_server::serve_with(listener, self.lh, self.transport, shutdown).await;
+        if let Some(p) = self.processor {
+            p.stop(Duration::from_secs(30)).await;
+        }
+        served
+    }
+
+    /// Stops a deployment that is not serving: the processor, the services, then the stores
+    /// (waiting, up to 10 s, for background tasks to let go of them), so the data directory
+    /// is free for another process at once.
+    pub async fn close(self) {
+        if let Some(p) = self.processor {
+            p.stop(Duration::from_secs(30)).await;
+        }
+        drop(self.lh);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut store = self.store;
+        loop {
+            match Arc::try_unwrap(store) {
+                Ok(s) => return s.close(),
+                Err(still) if tokio::time::Instant::now() < deadline => {
+                    store = still;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err(_) => {
+                    tracing::warn!("the stores were still in use at close; they close with their last user");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Opens the stores `config` names, without starting a server (`serve` does it through
+/// [`Deployment::open`]; the offline commands, export and import, directly). Returns them and
+/// the absolute data directory.
+pub fn open_store(config: &Config) -> anyhow::Result<(Arc<SqliteStore>, PathBuf)> {
+    let StoreBackend::Sqlite = config.store;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
+    let store = SqliteStore::open(&data_dir)
+        .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
+    Ok((Arc::new(store), data_dir))
+}
+
+/// The compliance processor task of a running deployment.
+struct RunningProcessor {
+    processor: Arc<Processor>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningProcessor {
+    /// Starts the processor (a new server id per process) and hands it to the services.
+    fn start(
+        lh: &Arc<Longhall>,
+        store: Arc<SqliteStore>,
+        clock: Arc<dyn Clock>,
+        settings: ProcessorSettings,
+    ) -> RunningProcessor {
+        tracing::info!(server = %settings.server_id, "compliance processor ready");
+        let processor = Arc::new(Processor::new(lh.clone(), store, clock, settings));
+        processor.register();
+        let task = tokio::spawn(processor.clone().run());
+        RunningProcessor { processor, task }
+    }
+
+    /// Lets a batch being processed finish (for up to `grace`), then returns. A batch cut off
+    /// by the deadline is safe: it is completed or processed again at the next start.
+    async fn stop(self, grace: Duration) {
+        self.processor.stop();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!("a compliance batch was still running at stop; it is completed at the next start");
+        }
+    }
+}
+
+/// Live connections allowed under an open-file limit: the stores, the file store, the
+/// compliance worker and HTTP requests keep a reserve of descriptors (a quarter, at most 1024).
+fn max_connections(nofile: u64) -> usize {
+    if nofile == 0 {
+        return usize::MAX; // the limit could not be read: don't guess
+    }
+    let reserve = (nofile / 4).min(1024);
+    usize::try_from(nofile - reserve).unwrap_or(usize::MAX)
+}
+
+/// HTTP connections (not WebSocket sessions) allowed at once: half of the descriptor reserve
+/// that `max_connections` keeps back, at most 512.
+fn max_http_connections(nofile: u64) -> usize {
+    if nofile == 0 {
+        return TransportSettings::default().max_http_connections;
+    }
+    usize::try_from((nofile / 4).min(1024) / 2).unwrap_or(512).clamp(16, 512)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{max_connections, max_http_connections};
+
+    #[test]
+    fn connection_cap_keeps_a_descriptor_reserve_for_the_stores() {
+        assert_eq!(max_connections(20_000), 18_976, "1024 kept back under a large limit");
+        assert_eq!(max_connections(1_024), 768, "a quarter kept back under a small one");
+        assert_eq!(max_connections(0), usize::MAX, "an unreadable limit imposes none");
+    }
+
+    #[test]
+    fn http_connections_take_half_of_the_reserve() {
+        assert_eq!(max_http_connections(20_000), 512);
+        assert_eq!(max_http_connections(1_024), 128);
+        assert_eq!(max_http_connections(0), 512, "the default when the limit is unknown");
+    }
+}
