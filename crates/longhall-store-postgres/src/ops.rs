@@ -8,6 +8,7 @@ use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
 use serde_json::{Value, json};
+use tokio_postgres::error::SqlState;
 
 use crate::conn::{Conn, DbResult};
 use crate::conv::*;
@@ -761,6 +762,12 @@ pub(crate) async fn add_invitations(
     Ok(out)
 }
 
+/// Removes a user's invitation (dismissed); nothing when there is none.
+pub(crate) async fn delete_invitation(c: &Conn, (user, id): &(UserId, i64)) -> StoreResult<()> {
+    c.execute("DELETE FROM chat.invitations WHERE user_id = $1 AND inv_id = $2", &[user, id]).await.db()?;
+    Ok(())
+}
+
 // ---- files
 
 pub(crate) async fn insert_file(c: &Conn, (f, event): &(FileMeta, ComplianceEvent)) -> StoreResult<FileId> {
@@ -788,4 +795,180 @@ pub(crate) async fn probe(c: &Conn, now: &Millis) -> StoreResult<()> {
     .await
     .db()?;
     put_meta(c, &("health_probe".to_owned(), now.to_string())).await
+}
+
+// ---- import
+
+/// Moves the identity sequence of `table` past `max_id` (ids put by an import), never back:
+/// later inserts must not take an imported id.
+async fn advance_ids(c: &Conn, table: &'static str, max_id: Option<i64>) -> StoreResult<()> {
+    let Some(max_id) = max_id else { return Ok(()) };
+    c.query(
+        "SELECT setval(s, $2) FROM (SELECT pg_get_serial_sequence($1, 'id')::regclass AS s) q \
+         WHERE $2 > coalesce(pg_sequence_last_value(s), 0)",
+        &[&table, &max_id],
+    )
+    .await
+    .db()?;
+    Ok(())
+}
+
+/// Puts every object of the batch at its id (insert, or replace the row with that id), then
+/// the files and messages, in the writer's transaction: a failure leaves nothing of the batch.
+pub(crate) async fn import_batch(c: &Conn, b: &ImportBatch) -> StoreResult<()> {
+    for u in &b.users {
+        c.execute(
+            "INSERT INTO chat.users (id, login, login_key, display_name, email, site, disabled, admin, policy) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET login = excluded.login, \
+             login_key = excluded.login_key, display_name = excluded.display_name, email = excluded.email, \
+             site = excluded.site, disabled = excluded.disabled, admin = excluded.admin, policy = excluded.policy",
+            &[
+                &u.id,
+                &u.login,
+                &name_key(&u.login),
+                &u.display_name,
+                &u.email,
+                &u.site,
+                &u.disabled,
+                &u.admin,
+                &u.policy,
+            ],
+        )
+        .await
+        .unique(|| quoted("login", &u.login))?;
+    }
+    for g in &b.groups {
+        c.execute(
+            "INSERT INTO chat.groups (id, name, name_key) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key",
+            &[&g.id, &g.name, &name_key(&g.name)],
+        )
+        .await
+        .unique(|| quoted("name", &g.name))?;
+        put_lists(c, "group", g.id, &[("members", &g.members)]).await?;
+    }
+    for a in &b.addins {
+        c.execute(
+            "INSERT INTO chat.addins (id, name, name_key, url) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, name_key = excluded.name_key, url = excluded.url",
+            &[&a.id, &a.name, &name_key(&a.name), &a.url],
+        )
+        .await
+        .unique(|| quoted("name", &a.name))?;
+    }
+    for k in &b.categories {
+        c.execute(
+            "INSERT INTO chat.categories (id, name, description, invitations, file_upload, chat_history) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             description = excluded.description, invitations = excluded.invitations, \
+             file_upload = excluded.file_upload, chat_history = excluded.chat_history",
+            &[&k.id, &k.name, &k.description, &k.invitations, &k.file_upload, &k.chat_history],
+        )
+        .await
+        .db()?;
+        claim_name(c, "category", k.id, &k.name).await?;
+        put_category_lists(c, k.id, k).await?;
+    }
+    for (r, last_seq) in &b.rooms {
+        c.execute(
+            "INSERT INTO chat.rooms (id, name, description, category_id, privacy, room_type, invitations, addin_id, \
+             disabled, last_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE \
+             SET name = excluded.name, description = excluded.description, category_id = excluded.category_id, \
+             privacy = excluded.privacy, room_type = excluded.room_type, invitations = excluded.invitations, \
+             addin_id = excluded.addin_id, disabled = excluded.disabled, \
+             last_seq = greatest(chat.rooms.last_seq, excluded.last_seq)",
+            &[
+                &r.id,
+                &r.name,
+                &r.description,
+                &r.category,
+                &privacy_text(r.privacy),
+                &room_type_text(r.room_type),
+                &invitations_text(r.invitations),
+                &r.addin,
+                &r.disabled,
+                last_seq,
+            ],
+        )
+        .await
+        .missing(|| room_reference_missing(r))?;
+        claim_name(c, "room", r.id, &r.name).await?;
+        put_room_lists(c, r.id, r).await?;
+    }
+    for p in &b.policies {
+        put_policy(c, p).await?;
+    }
+    for k in &b.configs {
+        put_config(c, k).await?;
+    }
+    for f in &b.files {
+        c.execute(
+            "INSERT INTO chat.files (id, room_id, uploader, key, name, content_type, size, ts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            &[&f.id, &f.room, &f.uploader, &f.key, &f.name, &f.content_type, &(f.size as i64), &f.ts],
+        )
+        .await
+        .map_err(|e| match e.code() {
+            Some(&SqlState::UNIQUE_VIOLATION) => StoreError::Conflict(format!("file {}", f.id)),
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => not_found("room", f.room),
+            _ => crate::conn::unavailable(e),
+        })?;
+    }
+    if !b.messages.is_empty() {
+        let m = &b.messages;
+        let col = |f: fn(&StoredMessage) -> i64| m.iter().map(f).collect::<Vec<i64>>();
+        let texts: Vec<&str> = m.iter().map(|m| m.text.as_str()).collect();
+        let alerts: Vec<bool> = m.iter().map(|m| m.alert).collect();
+        let titles: Vec<Option<&str>> = m.iter().map(|m| m.story_title.as_deref()).collect();
+        let files: Vec<Option<FileId>> = m.iter().map(|m| m.file.as_ref().map(|f| f.id)).collect();
+        let replaced: Vec<bool> = m.iter().map(|m| m.replaced).collect();
+        // One statement for the whole batch, in batch order (message ids follow it).
+        c.execute(
+            "INSERT INTO chat.messages (room_id, seq, ts, author, text, alert, story_title, file_id, replaced) \
+             SELECT room_id, seq, ts, author, text, alert, story_title, file_id, replaced \
+             FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::boolean[], \
+             $7::text[], $8::bigint[], $9::boolean[]) WITH ORDINALITY \
+             AS p(room_id, seq, ts, author, text, alert, story_title, file_id, replaced) ORDER BY ordinality",
+            &[
+                &col(|m| m.room),
+                &col(|m| m.seq),
+                &col(|m| m.ts),
+                &col(|m| m.author),
+                &texts,
+                &alerts,
+                &titles,
+                &files,
+                &replaced,
+            ],
+        )
+        .await
+        .map_err(|e| match e.code() {
+            Some(&SqlState::UNIQUE_VIOLATION) => {
+                StoreError::Conflict("a message at a sequence number its room already has".to_owned())
+            }
+            Some(&SqlState::FOREIGN_KEY_VIOLATION) => StoreError::NotFound("the room of an imported message".into()),
+            _ => crate::conn::unavailable(e),
+        })?;
+        // A batch holds pages of a few rooms: each room's last number moves once.
+        let mut last: HashMap<RoomId, Seq> = HashMap::new();
+        for m in m {
+            let seq = last.entry(m.room).or_insert(m.seq);
+            *seq = (*seq).max(m.seq);
+        }
+        let (rooms, seqs): (Vec<RoomId>, Vec<Seq>) = last.into_iter().unzip();
+        c.execute(
+            "UPDATE chat.rooms r SET last_seq = greatest(r.last_seq, l.seq) \
+             FROM unnest($1::bigint[], $2::bigint[]) AS l(room_id, seq) WHERE r.id = l.room_id",
+            &[&rooms, &seqs],
+        )
+        .await
+        .db()?;
+    }
+    advance_ids(c, "chat.users", b.users.iter().map(|u| u.id).max()).await?;
+    advance_ids(c, "chat.groups", b.groups.iter().map(|g| g.id).max()).await?;
+    advance_ids(c, "chat.addins", b.addins.iter().map(|a| a.id).max()).await?;
+    advance_ids(c, "chat.categories", b.categories.iter().map(|k| k.id).max()).await?;
+    advance_ids(c, "chat.rooms", b.rooms.iter().map(|(r, _)| r.id).max()).await?;
+    advance_ids(c, "chat.files", b.files.iter().map(|f| f.id).max()).await?;
+    Ok(())
 }

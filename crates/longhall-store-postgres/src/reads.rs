@@ -482,27 +482,45 @@ pub(crate) async fn invitations_after(
     .collect()
 }
 
+pub(crate) async fn count_alerts_after(c: &Conn, (room, after): &(RoomId, Seq)) -> StoreResult<u64> {
+    let r = c
+        .query_one("SELECT count(*) FROM chat.messages WHERE room_id = $1 AND seq > $2 AND alert", &[room, after])
+        .await
+        .db()?;
+    Ok(get::<i64>(&r, 0)? as u64)
+}
+
+/// Columns of a file record, in the order `file_row` reads them.
+macro_rules! file_select {
+    () => {
+        "SELECT id, room_id, uploader, key, name, content_type, size, ts FROM chat.files "
+    };
+}
+
+fn file_row(r: &tokio_postgres::Row) -> StoreResult<FileMeta> {
+    Ok(FileMeta {
+        id: get(r, 0)?,
+        room: get(r, 1)?,
+        uploader: get(r, 2)?,
+        key: get(r, 3)?,
+        name: get(r, 4)?,
+        content_type: get(r, 5)?,
+        size: get::<i64>(r, 6)? as u64,
+        ts: get(r, 7)?,
+    })
+}
+
 pub(crate) async fn get_file(c: &Conn, id: &FileId) -> StoreResult<Option<FileMeta>> {
-    let Some(r) = c
-        .query_opt(
-            "SELECT id, room_id, uploader, key, name, content_type, size, ts FROM chat.files WHERE id = $1",
-            &[id],
-        )
+    c.query_opt(concat!(file_select!(), "WHERE id = $1"), &[id]).await.db()?.as_ref().map(file_row).transpose()
+}
+
+pub(crate) async fn room_files(c: &Conn, room: &RoomId) -> StoreResult<Vec<FileMeta>> {
+    c.query(concat!(file_select!(), "WHERE room_id = $1 ORDER BY id"), &[room])
         .await
         .db()?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(FileMeta {
-        id: get(&r, 0)?,
-        room: get(&r, 1)?,
-        uploader: get(&r, 2)?,
-        key: get(&r, 3)?,
-        name: get(&r, 4)?,
-        content_type: get(&r, 5)?,
-        size: get::<i64>(&r, 6)? as u64,
-        ts: get(&r, 7)?,
-    }))
+        .iter()
+        .map(file_row)
+        .collect()
 }
 
 pub(crate) async fn compliance_events(

@@ -259,12 +259,24 @@ impl Store for PgStore {
         self.read((user, after, limit), |c, d| Box::pin(reads::invitations_after(c, d)))
     }
 
+    fn delete_invitation(&self, user: UserId, id: i64) -> BoxFuture<'_, StoreResult<()>> {
+        self.write((user, id), |c, d| Box::pin(ops::delete_invitation(c, d)))
+    }
+
+    fn count_alerts_after(&self, room: RoomId, after: Seq) -> BoxFuture<'_, StoreResult<u64>> {
+        self.read((room, after), |c, d| Box::pin(reads::count_alerts_after(c, d)))
+    }
+
     fn insert_file<'a>(&'a self, file: &'a FileMeta, event: &'a ComplianceEvent) -> BoxFuture<'a, StoreResult<FileId>> {
         self.write((file.clone(), event.clone()), |c, d| Box::pin(ops::insert_file(c, d)))
     }
 
     fn get_file(&self, id: FileId) -> BoxFuture<'_, StoreResult<Option<FileMeta>>> {
         self.read(id, |c, d| Box::pin(reads::get_file(c, d)))
+    }
+
+    fn room_files(&self, room: RoomId) -> BoxFuture<'_, StoreResult<Vec<FileMeta>>> {
+        self.read(room, |c, d| Box::pin(reads::room_files(c, d)))
     }
 
     fn record_compliance(&self, events: Vec<ComplianceEvent>) -> BoxFuture<'_, StoreResult<()>> {
@@ -348,6 +360,10 @@ impl Store for PgStore {
 
     fn prune_compliance_events(&self, limit: u32) -> BoxFuture<'_, StoreResult<u64>> {
         self.write(limit, |c, d| Box::pin(processing::prune_w(c, d)))
+    }
+
+    fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>> {
+        self.write(batch, |c, d| Box::pin(ops::import_batch(c, d)))
     }
 
     fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>> {

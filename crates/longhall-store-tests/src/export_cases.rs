@@ -68,7 +68,7 @@ pub async fn import_batch_puts_objects_at_their_ids<S: Store>(s: &S) {
     assert_eq!(c.categories, vec![cat]);
     assert_eq!(c.rooms, vec![(lobby.clone(), 40)], "the room's last number is the imported one");
     assert_eq!(s.password_hash(7).await.unwrap(), None, "imported users have no password");
-    assert_eq!(s.get_file(4).await.unwrap(), Some(file));
+    assert_eq!(s.get_file(4).await.unwrap(), Some(file.clone()));
     let got = s.messages_after(9, 0, 10).await.unwrap();
     assert_eq!(seqs(&got), [3, 10], "messages keep their numbers");
     assert_eq!(got[1].file.as_ref().map(|f| (f.id, f.name.as_str())), Some((4, "plan.txt")));
@@ -95,6 +95,15 @@ pub async fn import_batch_puts_objects_at_their_ids<S: Store>(s: &S) {
     assert_conflict(s.import_batch(batch).await, "a message at a taken number");
     assert_eq!(s.load_catalog().await.unwrap().users.len(), 1, "nothing of the failed batch");
     assert_eq!(seqs(&s.messages_after(9, 0, 10).await.unwrap()), [3, 10, 41]);
+
+    // Objects created after an import take ids past the imported ones.
+    let carol = s.insert_user(&user("carol@example.org"), "h").await.unwrap();
+    let team2 = s.insert_group(&group("team two", vec![])).await.unwrap();
+    let cat2 = s.insert_category(&category("After")).await.unwrap();
+    let room2 = s.insert_room(&room("After room", cat2)).await.unwrap();
+    let file2 = FileMeta { id: 0, key: "k-new".into(), ..file.clone() };
+    let file2 = s.insert_file(&file2, &event(ComplianceKind::FileUpload, 9, 7, 60_000)).await.unwrap();
+    assert!(carol > 7 && team2 > 3 && cat2 > 5 && room2 > 9 && file2 > 4, "{carol} {team2} {cat2} {room2} {file2}");
 }
 
 /// A deployment with every kind of object the format holds.
