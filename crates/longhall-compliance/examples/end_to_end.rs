@@ -15,7 +15,7 @@ use longhall::{Config, Deployment, Tuning};
 use longhall_compliance::processor::{Processor, ProcessorSettings};
 use longhall_core::Actor;
 use longhall_core::model::{ComplianceEvent, ComplianceKind};
-use longhall_core::ports::{Clock, Store, SystemClock};
+use longhall_core::ports::{Clock, SystemClock};
 use longhall_types::api::{ComplianceConfigPut, NewRoom, NewUser, Privacy};
 use serde_json::json;
 

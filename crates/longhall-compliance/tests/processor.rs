@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use longhall_compliance::processor::Step;
 use longhall_core::Actor;
 use longhall_core::model::{ComplianceEvent, ComplianceKind};
-use longhall_core::ports::{Clock, Store};
+use longhall_core::ports::Clock;
 use longhall_types::ErrorCode;
 use longhall_types::api::{ComplianceConfigPut, NewGroup, UserUpdate};
 use serde_json::json;

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// The store backend.
     pub store: StoreBackend,
+    /// The PostgreSQL database of `store = "postgres"` (a `postgres://` URL or `key=value` string).
+    pub postgres_url: String,
     /// Directory holding the chat store, the compliance store and the file store.
     pub data_dir: PathBuf,
     /// The deployment's domain: it names rooms in compliance output (`ma-chan://<domain>/<id>`).
@@ -35,6 +37,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             store: StoreBackend::Sqlite,
+            postgres_url: String::new(),
             data_dir: PathBuf::from("longhall-data"),
             domain: "longhall.local".into(),
             listen: "127.0.0.1:8080".into(),
@@ -47,16 +50,19 @@ impl Default for Config {
     }
 }
 
-/// Where the deployment's data lives. SQLite files in `data_dir` are the only backend for now.
+/// Where the deployment's chat and compliance stores live: SQLite files in `data_dir`, or a
+/// PostgreSQL database (`postgres_url`). Uploaded files are in `data_dir` either way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoreBackend {
     Sqlite,
+    Postgres,
 }
 
 /// Every key, which is also the name of its environment variable after `LONGHALL_`.
 const KEYS: &[&str] = &[
     "store",
+    "postgres_url",
     "data_dir",
     "domain",
     "listen",
@@ -75,8 +81,13 @@ pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also b
 # (LONGHALL_<KEY>, e.g. LONGHALL_LISTEN); data_dir and listen also by a flag
 # (--data-dir, --listen). Flags win over the environment, which wins over this file.
 
-# The store backend: "sqlite" (files in data_dir) is the only one for now.
+# The store backend: "sqlite" (chat.db and compliance.db in data_dir) or "postgres"
+# (the PostgreSQL database of postgres_url; one server at a time per database for now).
 store = "sqlite"
+
+# With store = "postgres": the database, e.g. "postgres://longhall@127.0.0.1/longhall"
+# (a password is better given in LONGHALL_POSTGRES_URL or ~/.pgpass than in this file).
+postgres_url = ""
 
 # Directory holding the chat store (chat.db), the compliance store (compliance.db)
 # and the file store (files/). Created on first start.
@@ -179,6 +190,12 @@ impl Config {
                  scheme://host[:port] (http or https, no path), e.g. \"https://chat.example.org\", or \"*\""
             );
         }
+        if config.store == StoreBackend::Postgres && config.postgres_url.trim().is_empty() {
+            anyhow::bail!(
+                "invalid configuration: store = \"postgres\" needs postgres_url, the database to use, e.g. \
+                 \"postgres://longhall@127.0.0.1/longhall\""
+            );
+        }
         if !is_domain(&config.domain) {
             anyhow::bail!(
                 "invalid configuration: domain {:?} is not a domain name; write lower-case labels \
@@ -249,6 +266,12 @@ mod tests {
         std::fs::write(&f, "store = \"sqlite\"\ndomain = \"chat.example.org\"\n").unwrap();
         let c = Config::load(Some(&f), Overrides::default()).unwrap();
         assert_eq!((c.store, c.domain.as_str()), (StoreBackend::Sqlite, "chat.example.org"));
+        std::fs::write(&f, "store = \"postgres\"\n").unwrap();
+        let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("postgres_url"), "{err}");
+        std::fs::write(&f, "store = \"postgres\"\npostgres_url = \"postgres://db.example.org/lh\"\n").unwrap();
+        let c = Config::load(Some(&f), Overrides::default()).unwrap();
+        assert_eq!((c.store, c.postgres_url.as_str()), (StoreBackend::Postgres, "postgres://db.example.org/lh"));
         std::fs::write(&f, "store = \"oracle\"\n").unwrap();
         let err = Config::load(Some(&f), Overrides::default()).unwrap_err().to_string();
         assert!(err.contains("oracle") && err.contains("sqlite"), "{err}");

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
-use longhall_core::ports::{Clock, SystemClock};
+use longhall_core::ports::{Clock, Store, SystemClock};
 use longhall_core::service::FirstStart;
 use longhall_core::{Longhall, Settings};
 use longhall_server::TransportSettings;
+use longhall_store_postgres::PgStore;
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 
 use crate::config::{Config, StoreBackend};
@@ -62,7 +63,9 @@ impl Tuning {
 /// One open deployment: the services over its stores, and its compliance processor.
 pub struct Deployment {
     pub lh: Arc<Longhall>,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// The same stores, of their backend's type, for closing them.
+    stores: Stores,
     /// The data directory, absolute.
     pub data_dir: PathBuf,
     admin_login: String,
@@ -74,7 +77,8 @@ impl Deployment {
     /// Opens the stores named by `config` (creating the data directory), starts the services
     /// and, if `tuning` says so, the compliance processor.
     pub async fn open(config: &Config, tuning: Tuning) -> anyhow::Result<Deployment> {
-        let (store, data_dir) = open_store(config)?;
+        let (stores, data_dir) = open_store(config).await?;
+        let store = stores.store();
         let files = DirFileStore::new(data_dir.join("files"));
         let settings = Settings {
             compliance_output_dir: data_dir.join("compliance-output").to_string_lossy().into_owned(),
@@ -89,7 +93,7 @@ impl Deployment {
             RunningProcessor::start(&lh, store.clone(), tuning.clock.clone(), settings)
         });
         let transport = TransportSettings { trusted_proxies: config.trusted_proxy_addresses(), ..tuning.transport };
-        Ok(Deployment { lh, store, data_dir, admin_login: config.admin_login.clone(), transport, processor })
+        Ok(Deployment { lh, store, stores, data_dir, admin_login: config.admin_login.clone(), transport, processor })
     }
 
     /// On a new deployment, creates the administrator of the configuration (with `password`, or
@@ -120,35 +124,71 @@ impl Deployment {
             p.stop(Duration::from_secs(30)).await;
         }
         drop(self.lh);
+        drop(self.store);
+        self.stores.close().await;
+    }
+}
+
+/// The open stores of a deployment, of the backend its configuration names.
+#[derive(Clone)]
+pub enum Stores {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl Stores {
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Stores::Sqlite(s) => s.clone(),
+            Stores::Postgres(s) => s.clone(),
+        }
+    }
+
+    /// Closes the stores once nothing else holds them (waiting up to 10 s for background tasks
+    /// to let go), so the data directory or database is free for another process at once.
+    pub async fn close(self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        let mut store = self.store;
+        let mut stores = self;
         loop {
-            match Arc::try_unwrap(store) {
-                Ok(s) => return s.close(),
-                Err(still) if tokio::time::Instant::now() < deadline => {
-                    store = still;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(_) => {
-                    tracing::warn!("the stores were still in use at close; they close with their last user");
-                    return;
-                }
+            stores = match stores {
+                Stores::Sqlite(s) => match Arc::try_unwrap(s) {
+                    Ok(s) => return s.close(),
+                    Err(still) => Stores::Sqlite(still),
+                },
+                Stores::Postgres(s) => match Arc::try_unwrap(s) {
+                    Ok(s) => return s.close().await,
+                    Err(still) => Stores::Postgres(still),
+                },
+            };
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("the stores were still in use at close; they close with their last user");
+                return;
             }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 }
 
 /// Opens the stores `config` names, without starting a server (`serve` does it through
 /// [`Deployment::open`]; the offline commands, export and import, directly). Returns them and
-/// the absolute data directory.
-pub fn open_store(config: &Config) -> anyhow::Result<(Arc<SqliteStore>, PathBuf)> {
-    let StoreBackend::Sqlite = config.store;
+/// the absolute data directory (which holds the uploaded files with either backend).
+pub async fn open_store(config: &Config) -> anyhow::Result<(Stores, PathBuf)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
-    let store = SqliteStore::open(&data_dir)
-        .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?;
-    Ok((Arc::new(store), data_dir))
+    let stores = match config.store {
+        StoreBackend::Sqlite => Stores::Sqlite(Arc::new(
+            SqliteStore::open(&data_dir)
+                .map_err(|e| anyhow::anyhow!("opening the stores in {}: {e}", config.data_dir.display()))?,
+        )),
+        // The URL may hold a password: the error names the database only through its own message.
+        StoreBackend::Postgres => Stores::Postgres(Arc::new(
+            PgStore::open(&config.postgres_url)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening the PostgreSQL stores (postgres_url): {e}"))?,
+        )),
+    };
+    Ok((stores, data_dir))
 }
 
 /// The compliance processor task of a running deployment.
@@ -161,7 +201,7 @@ impl RunningProcessor {
     /// Starts the processor (a new server id per process) and hands it to the services.
     fn start(
         lh: &Arc<Longhall>,
-        store: Arc<SqliteStore>,
+        store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         settings: ProcessorSettings,
     ) -> RunningProcessor {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use longhall::config::{Config, Overrides};
-use longhall::deployment::open_store;
+use longhall::deployment::{Stores, open_store};
 use longhall_core::export::{ExportOptions, ExportReport, ImportReport, Level, Progress, export, import};
 use longhall_core::model::Millis;
 
@@ -88,20 +88,17 @@ pub struct ImportArgs {
     dry_run: bool,
 }
 
-fn open(args: &StoreArgs) -> anyhow::Result<std::sync::Arc<longhall_store_sqlite::SqliteStore>> {
+/// The deployment's stores, opened on `rt` (a PostgreSQL store's connections run on it).
+fn open(rt: &tokio::runtime::Runtime, args: &StoreArgs) -> anyhow::Result<Stores> {
     let config = Config::load(args.config.as_deref(), Overrides { data_dir: args.data_dir.clone(), listen: None })?;
-    let (store, _) = open_store(&config).context("export and import run on a stopped deployment")?;
-    Ok(store)
-}
-
-fn close(store: std::sync::Arc<longhall_store_sqlite::SqliteStore>) {
-    if let Some(s) = std::sync::Arc::into_inner(store) {
-        s.close();
-    }
+    let (stores, _) = rt.block_on(open_store(&config)).context("export and import run on a stopped deployment")?;
+    Ok(stores)
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
-    let store = open(&args.store)?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stores = open(&rt, &args.store)?;
+    let store = stores.store();
     let partial = sibling(&args.file, "partial");
     let opts = ExportOptions {
         level: args.level.into(),
@@ -110,7 +107,6 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         disable_exported_rooms: args.disable_exported_rooms,
         created: now_ms(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let result = rt.block_on(async {
         let f = std::fs::File::create(&partial).with_context(|| format!("creating {}", partial.display()))?;
         let mut out = BufWriter::with_capacity(1 << 20, f);
@@ -122,7 +118,8 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
         f.sync_all().with_context(|| format!("syncing {}", partial.display()))?;
         anyhow::Ok(report)
     });
-    close(store);
+    drop(store);
+    rt.block_on(stores.close());
     match result {
         Ok(report) => {
             std::fs::rename(&partial, &args.file)
@@ -143,8 +140,9 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<()> {
 
 pub fn run_import(args: ImportArgs) -> anyhow::Result<()> {
     let size = std::fs::metadata(&args.file).with_context(|| format!("reading {}", args.file.display()))?.len();
-    let store = open(&args.store)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let stores = open(&rt, &args.store)?;
+    let store = stores.store();
     let file = args.file.clone();
     let result = rt.block_on(async {
         let mut opener = || std::fs::File::open(&file).map(|f| BufReader::with_capacity(1 << 20, f));
@@ -153,7 +151,8 @@ pub fn run_import(args: ImportArgs) -> anyhow::Result<()> {
         bar.finish();
         report
     });
-    close(store);
+    drop(store);
+    rt.block_on(stores.close());
     let report = match result {
         Ok(r) => r,
         Err(longhall_core::export::ImportError::Blocked(conflicts)) => {

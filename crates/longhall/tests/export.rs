@@ -375,9 +375,9 @@ async fn category_scope_start_date_and_cut_over() {
         of_type(&now, "room").iter().map(|r| (r["name"].as_str().unwrap(), r["disabled"].as_bool().unwrap())).collect();
     assert_eq!(disabled, [("Lobby", false), ("Hall", false), ("Cases", true), ("Archive", true)]);
     // Each is an administrative change in the audit log, by the offline command.
-    let (store, _) = longhall::deployment::open_store(&config(&a)).expect("the store opens");
+    let (stores, _) = longhall::deployment::open_store(&config(&a)).await.expect("the store opens");
     let query = longhall_core::change::AuditQuery { limit: 100, ..Default::default() };
-    let records = longhall_core::ports::Store::audit_records(&*store, &query).await.expect("audit records");
+    let records = stores.store().audit_records(&query).await.expect("audit records");
     let cut_over: Vec<(&str, &str, &str)> = records
         .iter()
         .filter(|r| r.actor == "longhall export (offline)")
@@ -387,7 +387,7 @@ async fn category_scope_start_date_and_cut_over() {
     assert!(
         records.iter().all(|r| r.actor != "longhall export (offline)" || r.after.as_ref().unwrap()["disabled"] == true)
     );
-    drop(store);
+    stores.close().await;
 
     // A category that does not exist is an error that names it; nothing is left behind.
     let missing = tmp.path().join("missing.lhx");

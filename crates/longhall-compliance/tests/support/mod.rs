@@ -16,7 +16,6 @@ use longhall_compliance::processor::{AdapterFactory, Processor, ProcessorSetting
 use longhall_core::model::{ComplianceEvent, ComplianceKind, Millis, RoomId, UserId};
 use longhall_core::ports::{Clock, Store};
 use longhall_core::{Actor, Longhall};
-use longhall_store_sqlite::SqliteStore;
 use longhall_types::api::{ComplianceConfigPut, NewRoom, NewUser, Privacy};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -154,7 +153,7 @@ pub fn factory(probe: Arc<Probe>) -> AdapterFactory {
 
 pub struct World {
     pub dir: TempDir,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub lh: Arc<Longhall>,
     pub clock: Arc<TestClock>,
     pub probe: Arc<Probe>,

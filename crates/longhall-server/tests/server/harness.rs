@@ -13,8 +13,8 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use longhall::{Config, Deployment, Tuning};
 use longhall_core::Settings;
+use longhall_core::ports::Store;
 use longhall_server::TransportSettings;
-use longhall_store_sqlite::SqliteStore;
 use longhall_types::ErrorCode;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ fn record_code(code: &str, context: &str) {
 struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
-    store: Weak<SqliteStore>,
+    store: Weak<dyn Store>,
 }
 
 pub struct TestServer {
