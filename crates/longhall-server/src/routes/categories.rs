@@ -54,6 +54,7 @@ pub async fn delete_category(State(s): State<AppState>, c: Caller, Path(cat): Pa
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
     /// Text in the login or display name.

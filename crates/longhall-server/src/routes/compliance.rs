@@ -11,6 +11,7 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Query};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventParams {
     /// Only events with a greater id.
@@ -59,6 +60,7 @@ pub async fn run_compliance(State(s): State<AppState>, c: Caller) -> ApiResult<J
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RunParams {
     /// At most this many, 1–500 (default 20).

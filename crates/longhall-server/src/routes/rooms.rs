@@ -76,6 +76,7 @@ pub async fn participants(
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EligibleQuery {
     /// Only users who may present (auditorium presenters).
@@ -137,6 +138,7 @@ pub async fn followed(State(s): State<AppState>, caller: Caller) -> ApiResult<Js
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct InvitationQuery {
     /// Only invitations with a greater id.

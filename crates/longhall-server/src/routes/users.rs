@@ -12,6 +12,7 @@ use crate::auth::Caller;
 use crate::error::{ApiResult, Json, Path, Query};
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Text in the login/name or display name.

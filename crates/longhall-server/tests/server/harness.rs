@@ -63,7 +63,10 @@ pub struct TestServer {
     limits: TransportSettings,
     running: Option<Running>,
     pub addr: SocketAddr,
+    /// Raw HTTP, for tests of the wire itself (status lines, headers, malformed bodies).
     http: reqwest::Client,
+    /// The typed client, for setting the scene as any client of the API would.
+    api: longhall_client::Client,
     admin: String,
 }
 
@@ -121,6 +124,7 @@ impl TestServer {
             running: Some(running),
             addr,
             http: reqwest::Client::new(),
+            api: typed_client(addr),
             admin: String::new(),
         };
         s.admin = s.sign_in(ADMIN).await;
@@ -143,8 +147,9 @@ impl TestServer {
         let (running, addr) = launch(self.dir.path(), self.settings.clone(), self.limits.clone()).await;
         self.running = Some(running);
         self.addr = addr;
-        // A fresh client: the old one's pooled connections point at the old port.
+        // Fresh clients: the old ones' pooled connections point at the old port.
         self.http = reqwest::Client::new();
+        self.api = typed_client(addr);
     }
 
     pub async fn stop(&mut self) {
@@ -219,13 +224,18 @@ impl TestServer {
 
     // ---- setting the scene
 
+    /// The typed client acting as `token`.
+    pub fn api(&self, token: &str) -> longhall_client::Client {
+        self.api.with_token(token)
+    }
+
     /// Creates a user through the admin API. `extra` adds fields (site, display_name…).
     pub async fn create_user(&self, login: &str, extra: Value) {
         let mut body = json!({ "login": login, "password": PASSWORD });
         if let Value::Object(m) = extra {
             body.as_object_mut().unwrap().extend(m);
         }
-        self.post(&self.admin, "/api/v1/admin/users", body).await.ok();
+        self.api(&self.admin).create_user(&typed(body)).await.expect("the user is created");
     }
 
     pub async fn try_sign_in(&self, login: &str) -> Resp {
@@ -234,7 +244,7 @@ impl TestServer {
     }
 
     pub async fn sign_in(&self, login: &str) -> String {
-        self.try_sign_in(login).await.ok()["token"].as_str().expect("a token").to_owned()
+        self.api.sign_in(login, PASSWORD).await.expect("signed in").token
     }
 
     /// A new user, signed in: its token.
@@ -249,26 +259,28 @@ impl TestServer {
     }
 
     pub async fn group(&self, name: &str, members: &[&str]) {
-        self.post(&self.admin, "/api/v1/admin/groups", json!({ "name": name, "members": members })).await.ok();
+        let group = typed(json!({ "name": name, "members": members }));
+        self.api(&self.admin).create_group(&group).await.expect("the group is created");
     }
 
     /// Creates a category (administrator); returns its id.
     pub async fn category(&self, body: Value) -> i64 {
-        id_of(&self.post(&self.admin, "/api/v1/admin/categories", body).await.ok())
+        self.api(&self.admin).create_category(&typed(body)).await.expect("the category is created").id
     }
 
     /// Creates a room as `token`; returns its id.
     pub async fn room(&self, token: &str, body: Value) -> i64 {
-        id_of(&self.post(token, "/api/v1/rooms", body).await.ok())
+        self.api(token).create_room(&typed(body)).await.expect("the room is created").id
     }
 
     pub async fn set_config(&self, body: Value) {
-        self.put(&self.admin, "/api/v1/admin/config/global", body).await.ok();
+        self.api(&self.admin).put_config("global", &typed(body)).await.expect("the configuration is set");
     }
 
     /// Posts over HTTP (as a member, without joining); returns the `Posted` answer.
     pub async fn say(&self, token: &str, room: i64, text: &str) -> Value {
-        self.post(token, &format!("/api/v1/rooms/{room}/messages"), json!({ "text": text })).await.ok()
+        let posted = self.api(token).post_message(room, &typed(json!({ "text": text }))).await.expect("posted");
+        serde_json::to_value(posted).expect("Posted is JSON")
     }
 
     /// Every recorded compliance event (administrator), oldest first.
@@ -359,6 +371,15 @@ fn check_error_body(what: &str, status: StatusCode, body: &Value, bytes: &[u8]) 
     record_code(code, what);
     let expected = ErrorCode::parse(code).unwrap().http_status();
     assert_eq!(status.as_u16(), expected, "{what}: code {code} must come with HTTP {expected}");
+}
+
+fn typed_client(addr: SocketAddr) -> longhall_client::Client {
+    longhall_client::Client::builder(&format!("http://{addr}")).build().expect("a client of the test server")
+}
+
+/// A request body written as JSON in a test, as the typed client's request type.
+fn typed<T: serde::de::DeserializeOwned>(body: Value) -> T {
+    serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("{body} is not a valid request: {e}"))
 }
 
 pub fn id_of(v: &Value) -> i64 {

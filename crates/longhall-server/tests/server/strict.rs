@@ -56,6 +56,9 @@ async fn a_page_size_outside_1_to_500_is_refused_on_every_list_route() {
         }
         s.get(token, &format!("{route}limit=500")).await.ok();
         s.get(token, &format!("{route}limit=1")).await.ok();
+        // A misspelt parameter is refused, naming it, rather than silently ignored.
+        let body = s.get(token, &format!("{route}limt=10")).await.err(400, "invalid_request");
+        assert!(body["message"].as_str().unwrap().contains("limt"), "{route}: {body}");
     }
 }
 

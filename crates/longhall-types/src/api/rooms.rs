@@ -238,6 +238,7 @@ pub struct ReadPosition {
 /// A room directory search (`GET /api/v1/rooms`): every filter given must match; fields left
 /// out are not filtered on. One type for the route's parameters, the client and the core.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct RoomSearch {
     /// Text in the name or description (case-insensitive).

@@ -5,6 +5,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// What the usage report covers: posts in `[since, until]` (ms since 1970, both inclusive).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// Start of the period, inclusive (default: the beginning).
