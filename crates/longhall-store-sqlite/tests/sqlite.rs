@@ -361,7 +361,7 @@ async fn an_import_interrupted_before_its_index_is_searchable_after_the_next_ope
     let imported = |seq: Seq, text: &str| StoredMessage {
         room: w.room_a,
         seq,
-        ts: 2_000 + seq as i64,
+        ts: 2_000 + seq,
         author: w.alice,
         text: text.into(),
         alert: false,
@@ -395,4 +395,53 @@ async fn an_import_interrupted_before_its_index_is_searchable_after_the_next_ope
 
 async fn found(s: &SqliteStore, room: RoomId, text: &str) -> Vec<String> {
     s.search(&query(&[room], Some(text))).await.unwrap().into_iter().map(|m| m.text).collect()
+}
+
+/// An import into a store without messages also builds the messages' secondary indexes at its
+/// end; interrupted, the next open builds them.
+#[tokio::test]
+async fn an_interrupted_import_into_an_empty_store_gets_its_indexes_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    let m = StoredMessage {
+        room: w.room_b,
+        seq: 1,
+        ts: 3_000,
+        author: w.bob,
+        text: "imported agenda".into(),
+        alert: false,
+        story_title: None,
+        file: None,
+        replaced: false,
+    };
+    s.import_batch(ImportBatch { messages: vec![m], ..ImportBatch::default() }).await.unwrap();
+    drop(s);
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let left: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('messages_by_room_ts', 'messages_fts_insert')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the import put them off");
+    drop(c);
+
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(found(&s, w.room_b, "agenda").await, ["imported agenda"]);
+    s.close();
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let mut names: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('messages_by_room_ts', 'messages_by_author_ts')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["messages_by_author_ts", "messages_by_room_ts"]);
+    let triggers: i64 =
+        c.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'", [], |r| r.get(0)).unwrap();
+    assert_eq!(triggers, 1);
 }
