@@ -1264,6 +1264,7 @@ pub async fn import<R: BufRead>(
         done += batch.messages.len() as u64;
         store.import_batch(batch).await?;
     }
+    store.finish_import().await?;
     progress(Progress { messages: done, messages_total, bytes: r.bytes, bytes_total: total_bytes });
     if r.bytes != scanned.bytes {
         return Err(ImportError::Altered("the file changed while it was imported".into()));

@@ -253,6 +253,13 @@ pub trait Store: Send + Sync + 'static {
     /// first posted.
     fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>>;
 
+    /// Called once after an import's last batch: a store that put off work during the import
+    /// (SQLite indexes the imported messages for search in bulk here) finishes it before the
+    /// import reports success. A store that did everything in `import_batch` has nothing to do.
+    fn finish_import(&self) -> BoxFuture<'_, StoreResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// Check that the store answers and takes durable writes (a small write to every file,
     /// committed like a post): what readiness means.
     fn ping(&self) -> BoxFuture<'_, StoreResult<()>>;

@@ -15,6 +15,7 @@ const CHAT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/chat/002_compliance_config.sql"),
     include_str!("../migrations/chat/003_removed_users.sql"),
     include_str!("../migrations/chat/004_room_content_bytes.sql"),
+    include_str!("../migrations/chat/005_fts_pending.sql"),
 ];
 const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/001_init.sql"),

@@ -104,6 +104,12 @@ impl SqliteStore {
         let chat_path = dir.join(schema::CHAT_FILE);
         let comp_path = dir.join(schema::COMPLIANCE_FILE);
         let chat = schema::open_writer(&chat_path, true)?;
+        // An import interrupted before it finished indexing: catch up before serving, so
+        // search never misses a stored message.
+        let indexed = crate::ops::index_all_pending(&chat)?;
+        if indexed > 0 {
+            tracing::info!(messages = indexed, "indexed the messages of an interrupted import for search");
+        }
         let comp = schema::open_writer(&comp_path, false)?;
         let writer = Writer::start(chat, comp)
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
@@ -420,6 +426,14 @@ impl Store for SqliteStore {
 
     fn import_batch(&self, batch: ImportBatch) -> BoxFuture<'_, StoreResult<()>> {
         self.write(move |c| ops::import_batch(c, &batch))
+    }
+
+    fn finish_import(&self) -> BoxFuture<'_, StoreResult<()>> {
+        // One chunk per write job, so each commits on its own and the writer's batches stay small.
+        Box::pin(async move {
+            while !self.write(|c| ops::index_pending(c.chat).map(|(_, done)| done)).await? {}
+            Ok(())
+        })
     }
 
     fn snapshot(&self) -> BoxFuture<'_, StoreResult<StoreSnapshot>> {

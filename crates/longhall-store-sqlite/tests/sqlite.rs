@@ -166,16 +166,16 @@ async fn the_content_size_migration_counts_existing_messages() {
     post_all(&s, w.room_a, w.alice, 1_000, &["four", "fivé"]).await;
     post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
     s.close();
-    // Back to the version before the content-size migration (chat/004_room_content_bytes.sql,
-    // the latest), as a store of the previous release left it.
+    // Back to the version before the content-size migration (chat/004_room_content_bytes.sql),
+    // as a store of that release left it: undo 005 and 004.
     let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
-    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     c.execute_batch(
-        "DROP TRIGGER messages_bytes_insert; DROP TRIGGER messages_bytes_delete; DROP TRIGGER messages_bytes_update; \
+        "DROP TABLE fts_pending; \
+         DROP TRIGGER messages_bytes_insert; DROP TRIGGER messages_bytes_delete; DROP TRIGGER messages_bytes_update; \
          ALTER TABLE rooms DROP COLUMN content_bytes;",
     )
     .unwrap();
-    c.pragma_update(None, "user_version", version - 1).unwrap();
+    c.pragma_update(None, "user_version", 3).unwrap();
     drop(c);
     let s = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(s.rooms_larger_than(0).await.unwrap(), vec![(w.room_a, 4 + 5), (w.room_b, 1)]);
@@ -347,4 +347,101 @@ async fn a_snapshot_interrupted_by_a_crash_leaves_nothing_after_the_next_open() 
     let s = SqliteStore::open(dir.path()).unwrap();
     assert!(!left.exists(), "the interrupted snapshot's copies are removed at open");
     s.ping().await.unwrap();
+}
+
+/// An import indexes its messages for search in bulk at its end; one interrupted before that
+/// (a crash, a killed process) leaves a store that indexes them when it next opens, and
+/// posts after that are indexed one by one again.
+#[tokio::test]
+async fn an_import_interrupted_before_its_index_is_searchable_after_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    post_all(&s, w.room_a, w.alice, 1_000, &["posted before"]).await;
+    let imported = |seq: Seq, text: &str| StoredMessage {
+        room: w.room_a,
+        seq,
+        ts: 2_000 + seq,
+        author: w.alice,
+        text: text.into(),
+        alert: false,
+        story_title: None,
+        file: None,
+        replaced: false,
+    };
+    for (seq, text) in [(2, "imported budget"), (3, "imported 会議")] {
+        let batch = ImportBatch { messages: vec![imported(seq, text)], ..ImportBatch::default() };
+        s.import_batch(batch).await.unwrap();
+    }
+    // Stopped here: no finish_import, as when the import process dies.
+    drop(s);
+
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(found(&s, w.room_a, "imported").await, ["imported 会議", "imported budget"]);
+    assert_eq!(found(&s, w.room_a, "会議").await, ["imported 会議"]);
+    assert_eq!(found(&s, w.room_a, "before").await, ["posted before"], "indexed once, not twice");
+    post_all(&s, w.room_a, w.alice, 9_000, &["posted after"]).await;
+    assert_eq!(found(&s, w.room_a, "after").await, ["posted after"], "new posts are indexed again");
+
+    // A finished import leaves nothing for the next open to do.
+    let batch = ImportBatch { messages: vec![imported(5, "imported later")], ..ImportBatch::default() };
+    s.import_batch(batch).await.unwrap();
+    s.finish_import().await.unwrap();
+    assert_eq!(found(&s, w.room_a, "later").await, ["imported later"]);
+    post_all(&s, w.room_a, w.alice, 9_500, &["posted last"]).await;
+    assert_eq!(found(&s, w.room_a, "last").await, ["posted last"]);
+    s.close();
+}
+
+async fn found(s: &SqliteStore, room: RoomId, text: &str) -> Vec<String> {
+    s.search(&query(&[room], Some(text))).await.unwrap().into_iter().map(|m| m.text).collect()
+}
+
+/// An import into a store without messages also builds the messages' secondary indexes at its
+/// end; interrupted, the next open builds them.
+#[tokio::test]
+async fn an_interrupted_import_into_an_empty_store_gets_its_indexes_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    let m = StoredMessage {
+        room: w.room_b,
+        seq: 1,
+        ts: 3_000,
+        author: w.bob,
+        text: "imported agenda".into(),
+        alert: false,
+        story_title: None,
+        file: None,
+        replaced: false,
+    };
+    s.import_batch(ImportBatch { messages: vec![m], ..ImportBatch::default() }).await.unwrap();
+    drop(s);
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let left: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('messages_by_room_ts', 'messages_fts_insert')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "the import put them off");
+    drop(c);
+
+    let s = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(found(&s, w.room_b, "agenda").await, ["imported agenda"]);
+    s.close();
+    let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
+    let mut names: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('messages_by_room_ts', 'messages_by_author_ts')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    names.sort();
+    assert_eq!(names, ["messages_by_author_ts", "messages_by_room_ts"]);
+    let triggers: i64 =
+        c.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'", [], |r| r.get(0)).unwrap();
+    assert_eq!(triggers, 1);
 }

@@ -73,6 +73,8 @@ pub async fn import_batch_puts_objects_at_their_ids<S: Store>(s: &S) {
     assert_eq!(seqs(&got), [3, 10], "messages keep their numbers");
     assert_eq!(got[1].file.as_ref().map(|f| (f.id, f.name.as_str())), Some((4, "plan.txt")));
     assert!(all_events(s).await.is_empty(), "an import records no compliance events");
+    s.finish_import().await.unwrap();
+    assert_eq!(texts(&s.search(&query(&[9], Some("plan"))).await.unwrap()), ["see the plan"], "search finds them");
 
     // Putting again at the same id replaces; a room's last number only grows.
     let renamed = User { display_name: "Alice Imported".into(), ..alice };
