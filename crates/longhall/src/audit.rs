@@ -92,58 +92,12 @@ fn short(v: &serde_json::Value) -> String {
 }
 
 fn parse_since(s: &str) -> Result<i64, String> {
-    parse_time(s, false)
+    crate::cli::parse_time(s, crate::cli::DayEnd::Start).map_err(|u| u.0)
 }
 
+/// A date alone as `--until` means the end of that day.
 fn parse_until(s: &str) -> Result<i64, String> {
-    parse_time(s, true)
-}
-
-/// `YYYY-MM-DD` (with `end_of_day`, its last millisecond), `YYYY-MM-DDTHH:MM[:SS]` (UTC; a
-/// trailing `Z` and a space for `T` are accepted) or milliseconds since 1970.
-fn parse_time(s: &str, end_of_day: bool) -> Result<i64, String> {
-    let s = s.trim();
-    if let Ok(ms) = s.parse::<i64>() {
-        return Ok(ms);
-    }
-    let bad = || format!("\"{s}\" is not a time; write YYYY-MM-DD, YYYY-MM-DDTHH:MM[:SS] (UTC) or milliseconds");
-    let s = s.trim_end_matches('Z');
-    let (date, time) = match s.split_once(['T', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (s, None),
-    };
-    let d: Vec<i64> = date.split('-').map(|p| p.parse::<i64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
-    let [y, m, day] = d[..] else { return Err(bad()) };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) {
-        return Err(bad());
-    }
-    let secs = match time {
-        Some(t) => {
-            let p: Vec<i64> = t.split(':').map(|p| p.parse::<i64>()).collect::<Result<_, _>>().map_err(|_| bad())?;
-            let (h, mi, se) = match p[..] {
-                [h, mi] => (h, mi, 0),
-                [h, mi, se] => (h, mi, se),
-                _ => return Err(bad()),
-            };
-            if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&se) {
-                return Err(bad());
-            }
-            h * 3600 + mi * 60 + se
-        }
-        None => 0,
-    };
-    let ms = (days_from_civil(y, m, day) * 86_400 + secs) * 1000;
-    Ok(if end_of_day && time.is_none() { ms + 86_400_000 - 1 } else { ms })
-}
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::cli::parse_time(s, crate::cli::DayEnd::End).map_err(|u| u.0)
 }
 
 #[cfg(test)]
@@ -151,13 +105,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_parse_as_utc_and_a_date_alone_ends_its_day_for_until() {
-        assert_eq!(parse_time("1970-01-01", false), Ok(0));
-        assert_eq!(parse_time("2013-01-01T00:01", false), Ok(1_356_998_460_000));
-        assert_eq!(parse_time("2024-02-29", true), Ok(1_709_251_199_999));
-        assert_eq!(parse_time("2024-02-29 23:59:59Z", false), Ok(1_709_251_199_000));
-        assert_eq!(parse_time("12345", true), Ok(12345));
-        assert!(parse_time("yesterday", false).is_err());
-        assert!(parse_time("2024-13-01", false).is_err());
+    fn a_date_alone_starts_its_day_for_since_and_ends_it_for_until() {
+        assert_eq!(parse_since("2024-02-29"), Ok(1_709_164_800_000));
+        assert_eq!(parse_until("2024-02-29"), Ok(1_709_251_199_999));
+        assert!(parse_until("yesterday").is_err());
     }
 }

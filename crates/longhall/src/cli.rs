@@ -382,11 +382,20 @@ pub enum DayEnd {
     End,
 }
 
-/// A time given as `YYYY-MM-DD` (a whole UTC day; `end` says which end) or RFC 3339
-/// (`2026-03-01T09:30:00Z`, `2026-03-01T09:30:00.250+01:00`), in ms since 1970.
+/// A time given as `YYYY-MM-DD` (a whole UTC day; `end` says which end), RFC 3339
+/// (`2026-03-01T09:30:00Z`, `2026-03-01T09:30:00.250+01:00`; without a zone, or without
+/// seconds, it is UTC: `2026-03-01T09:30`), or milliseconds since 1970 — in ms since 1970.
+/// Every command that takes a date or time reads it here.
 pub fn parse_time(text: &str, end: DayEnd) -> Result<i64, Usage> {
-    let bad = || Usage(format!("\"{text}\" is not a date: write YYYY-MM-DD or RFC 3339 (2026-03-01T09:30:00Z)"));
+    let bad = || {
+        Usage(format!(
+            "\"{text}\" is not a date: write YYYY-MM-DD, RFC 3339 (2026-03-01T09:30:00Z) or milliseconds since 1970"
+        ))
+    };
     let t = text.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        return t.parse().map_err(|_| bad());
+    }
     let num = |s: &str| -> Result<i64, Usage> {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -411,20 +420,24 @@ pub fn parse_time(text: &str, end: DayEnd) -> Result<i64, Usage> {
         });
     }
     let rest = rest.strip_prefix(['T', 't', ' ']).ok_or_else(bad)?;
-    // HH:MM:SS, optional fraction, then Z or ±HH:MM.
+    // HH:MM[:SS], optional fraction, then Z, ±HH:MM or nothing (UTC).
     let (clock, zone) = match rest.find(['Z', 'z', '+', '-']) {
         Some(i) => rest.split_at(i),
-        None => return Err(bad()),
+        None => (rest, "Z"),
     };
     let (hms, frac) = match clock.split_once('.') {
         Some((hms, frac)) => (hms, Some(frac)),
         None => (clock, None),
     };
     let hms: Vec<&str> = hms.split(':').collect();
-    if hms.len() != 3 || hms.iter().any(|p| p.len() != 2) {
+    if !(2..=3).contains(&hms.len()) || hms.iter().any(|p| p.len() != 2) || (hms.len() == 2 && frac.is_some()) {
         return Err(bad());
     }
-    let (h, mi, s) = (num(hms[0])?, num(hms[1])?, num(hms[2])?);
+    let (h, mi) = (num(hms[0])?, num(hms[1])?);
+    let s = match hms.get(2) {
+        Some(s) => num(s)?,
+        None => 0,
+    };
     if h > 23 || mi > 59 || s > 60 {
         return Err(bad());
     }
@@ -488,9 +501,17 @@ mod date_tests {
         assert_eq!(parse_time("1970-01-01", DayEnd::End).unwrap(), 86_399_999);
         assert_eq!(parse_time("2026-03-01T09:30:00Z", DayEnd::Start).unwrap(), 1_772_357_400_000);
         assert_eq!(parse_time("2026-03-01T10:30:00.25+01:00", DayEnd::End).unwrap(), 1_772_357_400_250);
+        // Without a zone or seconds: UTC; digits alone: milliseconds.
+        assert_eq!(parse_time("2013-01-01T00:01", DayEnd::Start).unwrap(), 1_356_998_460_000);
+        assert_eq!(parse_time("2024-02-29 23:59:59", DayEnd::Start).unwrap(), 1_709_251_199_000);
+        assert_eq!(parse_time("2024-02-29", DayEnd::End).unwrap(), 1_709_251_199_999);
+        assert_eq!(parse_time("12345", DayEnd::End).unwrap(), 12345);
+        for bad in ["yesterday", "2024-13-01", "2024-02-30", "2026-03-01T09", "2026-03-01T09:30.5Z", ""] {
+            assert!(parse_time(bad, DayEnd::Start).is_err(), "{bad}");
+        }
         assert_eq!(format_time(1_772_357_400_250), "2026-03-01 09:30:00");
         assert_eq!(parse_time("2024-02-29", DayEnd::Start).map(format_time).unwrap(), "2024-02-29 00:00:00");
-        for bad in ["2026-02-30", "2026-3-01", "yesterday", "2026-03-01T25:00:00Z", "2026-03-01T09:30:00", ""] {
+        for bad in ["2026-02-30", "2026-3-01", "yesterday", "2026-03-01T25:00:00Z", "2026-03-01T09:30:00+1", ""] {
             assert!(parse_time(bad, DayEnd::Start).is_err(), "{bad}");
         }
     }

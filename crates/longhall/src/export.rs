@@ -268,46 +268,9 @@ fn now_ms() -> Millis {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
 }
 
-/// `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`, as ms since 1970.
+/// `--since`: a date (its first moment, UTC) or a time, as every command reads them.
 pub fn parse_date(text: &str) -> Result<Millis, String> {
-    let bad = || format!("{text:?} is not a date: write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)");
-    let (date, time) = match text.split_once('T') {
-        Some((d, t)) => (d, Some(t.strip_suffix('Z').ok_or_else(bad)?)),
-        None => (text, None),
-    };
-    let num = |s: &str, len: usize| {
-        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten()
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let [y, m, d] = parts[..] else { return Err(bad()) };
-    let (y, m, d) = (num(y, 4).ok_or_else(bad)?, num(m, 2).ok_or_else(bad)?, num(d, 2).ok_or_else(bad)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return Err(bad());
-    }
-    let secs_of_day = match time {
-        None => 0,
-        Some(t) => {
-            let parts: Vec<&str> = t.split(':').collect();
-            let [h, mi, s] = parts[..] else { return Err(bad()) };
-            let (h, mi, s) = (num(h, 2).ok_or_else(bad)?, num(mi, 2).ok_or_else(bad)?, num(s, 2).ok_or_else(bad)?);
-            if h > 23 || mi > 59 || s > 59 {
-                return Err(bad());
-            }
-            h * 3600 + mi * 60 + s
-        }
-    };
-    Ok((days_from_civil(y, m, d) * 86_400 + secs_of_day) * 1000)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    crate::cli::parse_time(text, crate::cli::DayEnd::Start).map_err(|u| u.0)
 }
 
 #[cfg(test)]
@@ -319,7 +282,7 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Ok(0));
         assert_eq!(parse_date("2026-12-03"), Ok(1_796_256_000_000));
         assert_eq!(parse_date("2026-12-03T01:02:03Z"), Ok(1_796_256_000_000 + 3_723_000));
-        for bad in ["2026-13-01", "2026-1-1", "yesterday", "2026-12-03T01:02:03", "2026-12-03T25:00:00Z"] {
+        for bad in ["2026-13-01", "2026-1-1", "yesterday", "2026-12-03T25:00:00Z"] {
             assert!(parse_date(bad).is_err(), "{bad}");
         }
     }
