@@ -11,6 +11,7 @@ pub mod export;
 pub mod model;
 pub mod ports;
 pub mod principal;
+pub mod stored;
 
 pub use error::{CoreError, CoreResult, StoreError, StoreResult};
 pub mod catalog;
