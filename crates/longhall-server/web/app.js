@@ -536,10 +536,14 @@ function renderDirectory(main, query) {
   const list = h('ul', { class: 'directory', 'aria-label': 'Rooms found' });
   const more = h('button', { hidden: true }, 'More rooms');
   let next = null;
+  let generation = 0;
   async function load(reset) {
+    // A new search supersedes one still on its way: its answer must not land in the new list.
+    const mine = reset ? ++generation : generation;
     if (reset) { fill(list); next = null; }
     try {
       const page = await app.api.get('/rooms', { q: q.value.trim(), privacy: privacy.value, type: type.value, after: next ?? undefined, limit: 50 });
+      if (mine !== generation) return;
       for (const v of page.items) list.append(directoryItem(v));
       if (reset && !page.items.length) list.append(h('li', { class: 'muted' }, 'No room matches. Secret rooms are found only by their members.'));
       next = page.next ?? null;

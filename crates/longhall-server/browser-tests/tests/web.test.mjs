@@ -77,6 +77,7 @@ test('a secret room stays invisible to a non-member: not in the directory, and a
   const secret = await room({ name: 'Hidden desk', privacy: 'secret', members: ['user:alice@example.org'] });
   const bob = await open(people.bob);
   await bob.evaluate(() => { location.hash = '#/directory'; });
+  await bob.waitForSelector('.directory .room-card'); // the page's first listing has arrived
   await bob.fill('#dir-q', 'Hidden');
   await bob.click('.filters button[type=submit]');
   await bob.waitForSelector('.directory li.muted');
@@ -92,6 +93,7 @@ test('a secret room stays invisible to a non-member: not in the directory, and a
 
   const alice = await open(people.alice);
   await alice.evaluate(() => { location.hash = '#/directory'; });
+  await alice.waitForSelector('.directory .room-card');
   await alice.fill('#dir-q', 'Hidden');
   await alice.click('.filters button[type=submit]');
   await alice.waitForSelector('.directory .room-card .badge.privacy-secret');
