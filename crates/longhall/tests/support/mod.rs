@@ -48,10 +48,29 @@ pub fn longhall() -> Command {
     cmd
 }
 
-/// A port nobody listens on right now (the OS picks it; we let it go at once).
+/// A loopback port nobody listens on right now, below the kernel's range of ephemeral ports: a
+/// port the OS picks (bind to 0) could be handed to some outgoing connection between this check and
+/// the server's own bind. Tests in one process and test binaries running side by side start at
+/// different places (a counter, the process id) and skip ports in use.
 pub fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
-    l.local_addr().expect("local address").port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static TAKEN: AtomicU32 = AtomicU32::new(0);
+    const LOW: u32 = 10_000;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u32>().ok())
+        .filter(|&p| p > LOW + 1_000)
+        .unwrap_or(32_768);
+    let span = ephemeral_start - LOW;
+    let base = std::process::id().wrapping_mul(7_919);
+    for _ in 0..span {
+        let n = TAKEN.fetch_add(1, Ordering::Relaxed);
+        let port = LOW + base.wrapping_add(n.wrapping_mul(101)) % span;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free loopback port between {LOW} and {ephemeral_start}");
 }
 
 /// Text a reader thread keeps appending to.
