@@ -56,6 +56,14 @@ async fn start() -> (support::DataDir, Server) {
     (dir, server)
 }
 
+/// A server, an empty configuration folder for the CLI, the administrator's token and the URL.
+async fn start_admin() -> (support::DataDir, Server, tempfile::TempDir, String, String) {
+    let (dir, server) = start().await;
+    let admin = server.sign_in(ADMIN, PASSWORD).await;
+    let url = server.url("");
+    (dir, server, tempfile::tempdir().expect("a configuration folder"), admin, url)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn login_saves_a_token_later_commands_use_and_logout_revokes_it() {
     let (_dir, server) = start().await;
@@ -134,11 +142,8 @@ async fn flags_beat_the_environment_and_longhall_server_still_names_the_server()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_new_set_get_and_list_change_what_the_api_shows() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
-    let env = [("LONGHALL_URL", url.as_str()), ("LONGHALL_TOKEN", admin.as_str())];
+    let (_dir, server, config, admin, url) = start_admin().await;
+    let env = env_for(&url, &admin);
 
     let args = ["users", "new", "alice@longhall.local", "--display-name", "Alice Smith", "--password-stdin"];
     let out = run(config.path(), &args, &env, "alice-password\n");
@@ -175,10 +180,7 @@ async fn users_new_set_get_and_list_change_what_the_api_shows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn users_effective_remove_and_the_audit_log_that_records_them() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let args = ["users", "new", "bob@longhall.local", "--site", "paris", "--password-stdin"];
     assert_exit(&run(config.path(), &args, &env, "bob-password-1\n"), 0);
@@ -288,10 +290,7 @@ fn env_for<'a>(url: &'a str, token: &'a str) -> [(&'static str, &'a str); 2] {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn categories_are_created_edited_and_removed_only_when_empty() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
     server.create_user(&admin, "intern@longhall.local", "intern-password").await;
@@ -361,10 +360,7 @@ async fn categories_are_created_edited_and_removed_only_when_empty() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chat_config_is_set_per_scope_and_an_out_of_range_value_changes_nothing() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
     let scope = |all: &[longhall_client::api::ConfigView], name: &str| all.iter().find(|c| c.scope == name).cloned();
@@ -397,10 +393,7 @@ async fn chat_config_is_set_per_scope_and_an_out_of_range_value_changes_nothing(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tag_policy_is_set_granted_and_removed() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
     server.create_user(&admin, "bob@longhall.local", "bob-password").await;
@@ -428,10 +421,7 @@ async fn a_tag_policy_is_set_granted_and_removed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rooms_are_managed_by_id_or_name_behind_the_ethical_wall() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
     server.create_user(&admin, "ann@longhall.local", "ann-password").await;
@@ -508,10 +498,7 @@ async fn rooms_are_managed_by_id_or_name_behind_the_ethical_wall() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn groups_are_created_edited_and_removed() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
     for who in ["ann", "bob", "eve"] {
@@ -571,10 +558,7 @@ async fn groups_are_created_edited_and_removed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn addins_are_registered_changed_and_removed_when_unused() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
 
@@ -602,10 +586,7 @@ async fn addins_are_registered_changed_and_removed_when_unused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn api_tokens_are_created_for_a_bot_listed_and_revoked() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     assert_exit(&run(config.path(), &["users", "new", "bot@longhall.local"], &env, ""), 0);
 
@@ -638,10 +619,7 @@ async fn api_tokens_are_created_for_a_bot_listed_and_revoked() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn eligible_principals_of_a_category_and_of_a_room() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     for who in ["ann", "bob", "eve"] {
         server.create_user(&admin, &format!("{who}@longhall.local"), "eligible-password").await;
@@ -675,10 +653,7 @@ async fn eligible_principals_of_a_category_and_of_a_room() {
 async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_date() {
     use longhall_types::ws::ServerFrame;
 
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     server.create_user(&admin, "bob@longhall.local", "bob-password-1").await;
     let bob = server.sign_in("bob@longhall.local", "bob-password-1").await;
@@ -786,10 +761,7 @@ async fn messages_remove_chooses_by_author_and_keywords_and_rooms_clear_up_to_a_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn usage_prints_text_json_and_a_self_contained_html_page() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let busy = server.create_room(&admin, "Busy <Room>").await;
     let quiet = server.create_room(&admin, "Quiet").await;
@@ -830,10 +802,7 @@ async fn usage_prints_text_json_and_a_self_contained_html_page() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn test_message_succeeds_with_latencies_and_fails_with_its_own_exit_codes() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     let api = server.as_user(&admin);
 
@@ -885,10 +854,7 @@ async fn test_message_succeeds_with_latencies_and_fails_with_its_own_exit_codes(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rooms_list_filters_by_invitations_and_content_size_and_pages_to_a_result_size() {
-    let (_dir, server) = start().await;
-    let config = tempfile::tempdir().unwrap();
-    let admin = server.sign_in(ADMIN, PASSWORD).await;
-    let url = server.url("");
+    let (_dir, server, config, admin, url) = start_admin().await;
     let env = env_for(&url, &admin);
     for n in 1..=5 {
         let args = ["rooms", "new", &format!("Desk {n}"), "--category", "General", "--privacy", "open"];
