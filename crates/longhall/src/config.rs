@@ -244,9 +244,8 @@ impl Config {
                 longhall_core::service::MAX_SERVER_ID
             );
         }
-        if !config.advertise_url.is_empty()
-            && !(config.advertise_url.starts_with("http://") || config.advertise_url.starts_with("https://"))
-        {
+        let advertised = &config.advertise_url;
+        if !(advertised.is_empty() || advertised.starts_with("http://") || advertised.starts_with("https://")) {
             anyhow::bail!(
                 "invalid configuration: advertise_url {:?} is not an http(s) URL; write e.g. \"http://chat1.example.org:8080\"",
                 config.advertise_url

@@ -258,6 +258,7 @@ async fn assert_refuses_clients(s: &Server, token: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_acknowledged() {
+    let started = Instant::now();
     let tmp = cluster_root();
     let a = Cluster::primary(tmp.path(), "a");
     a.start();
@@ -266,7 +267,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     a.synchronous(true);
     a.wait_for_sync_standby();
     a.sql("CREATE DATABASE longhall");
-    eprintln!("step: clusters ready");
+    eprintln!("step: clusters ready ({:?})", started.elapsed());
 
     let (primary, backup) = (a.url(), b.url());
     let server = |id: &'static str| {
@@ -289,7 +290,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     let alice = s1.sign_in("alice@longhall.local", "alice-password-1").await;
     let bob = s2.sign_in("bob@longhall.local", "bob-password-12").await;
 
-    eprintln!("step: servers started");
+    eprintln!("step: servers started ({:?})", started.elapsed());
     // Both registered, up, active; the pool is normal.
     let pool = s1.as_user(&admin).pool().await.expect("the pool");
     assert_eq!(pool.settings.state, PoolState::Normal);
@@ -307,7 +308,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(said.contains("\"s1\" is in use") && said.contains("server_id"), "{said}");
 
-    eprintln!("step: twin refused");
+    eprintln!("step: twin refused ({:?})", started.elapsed());
     // Taking s2 off the active list drains it: its client is told to go elsewhere, and it
     // takes no new one until it is back on the list.
     let mut bob_ws = s2.connect(&bob).await;
@@ -328,7 +329,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     pool_cli(&s1, &admin, &["active", "all"]);
     s2.connect(&bob).await;
 
-    eprintln!("step: active list done");
+    eprintln!("step: active list done ({:?})", started.elapsed());
     let mut acked = Acked::default();
     chat(&s1, &s2, &alice, &bob, (east, west), "before", &mut acked).await;
 
@@ -341,14 +342,14 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
         Err(e) => panic!("{e:?}"),
     }
 
-    eprintln!("step: primary stopped");
+    eprintln!("step: primary stopped ({:?})", started.elapsed());
     // Promote the standby; it has no standby of its own now, so it commits alone.
     b.promote();
     b.synchronous(false);
     // One administrator's operation, while the primary is down, switches every server.
     let switched = pool_cli(&s1, &admin, &["state", "failed-over"]);
     assert!(switched.contains("s1: taken") && switched.contains("s2: taken"), "{switched}");
-    eprintln!("step: failover sent");
+    eprintln!("step: failover sent ({:?})", started.elapsed());
     wait_for_database(&s1, &admin, PoolState::FailedOver).await;
     wait_for_database(&s2, &admin, PoolState::FailedOver).await;
     let pool = s2.as_user(&admin).pool().await.expect("the pool");
@@ -359,7 +360,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     assert_history(&s1, &alice, east, &acked.east).await;
     assert_history(&s2, &bob, west, &acked.west).await;
 
-    eprintln!("step: failed over, history checked");
+    eprintln!("step: failed over, history checked ({:?})", started.elapsed());
     // Failback: the old primary's site is rebuilt as a standby of the new primary.
     std::fs::remove_dir_all(a.dir()).expect("removing the old primary's data");
     let a = Cluster::standby(tmp.path(), "a", a.port, &b);
@@ -368,7 +369,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     b.wait_for_sync_standby();
     chat(&s1, &s2, &alice, &bob, (east, west), "rebuilt", &mut acked).await;
 
-    eprintln!("step: rebuilt");
+    eprintln!("step: rebuilt ({:?})", started.elapsed());
     // No server takes clients while the databases change places; the backup stops cleanly
     // (its last WAL reaches the standby), the rebuilt primary is promoted, the pool switched.
     pool_cli(&s1, &admin, &["active", "clear"]);
@@ -378,7 +379,7 @@ async fn a_pool_fails_over_to_its_promoted_standby_and_back_losing_nothing_ackno
     a.synchronous(false);
     let switched = pool_cli(&s2, &admin, &["state", "normal"]);
     assert!(switched.contains("s1: taken") && switched.contains("s2: taken"), "{switched}");
-    eprintln!("step: failback sent");
+    eprintln!("step: failback sent ({:?})", started.elapsed());
     wait_for_database(&s1, &admin, PoolState::Normal).await;
     wait_for_database(&s2, &admin, PoolState::Normal).await;
     pool_cli(&s2, &admin, &["active", "all"]);
