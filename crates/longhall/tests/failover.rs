@@ -102,7 +102,19 @@ impl Cluster {
     fn standby(root: &Path, name: &'static str, port: u16, primary: &Cluster) -> Cluster {
         let c = Cluster { name, root: root.to_path_buf(), port };
         let mut backup = pg("pg_basebackup");
-        backup.args(["-h", "127.0.0.1", "-p", &primary.port.to_string(), "-U", "postgres", "-R", "-X", "stream"]);
+        backup.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &primary.port.to_string(),
+            "-U",
+            "postgres",
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ]);
         backup.arg("-D").arg(c.dir());
         run(backup, "pg_basebackup");
         c.configure("");
