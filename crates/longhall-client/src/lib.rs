@@ -30,6 +30,7 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod policies;
+pub mod pool;
 pub mod rooms;
 pub mod status;
 pub mod tokens;

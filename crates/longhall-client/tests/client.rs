@@ -430,6 +430,21 @@ async fn the_status_page_is_for_administrators() {
     assert_eq!(sizes, ["chat.db", "compliance.db", "files"], "{status:?}");
     let user = s.user(&admin, "someone@example.org").await;
     assert_eq!(api_error(&user.status().await.unwrap_err()), (403, ErrorCode::AdminRequired));
+    assert_eq!(status.pool, None, "one server on SQLite is no pool");
+}
+
+#[tokio::test]
+async fn one_server_on_sqlite_is_no_pool() {
+    use longhall_client::api::PoolState;
+    let s = Server::start().await;
+    let admin = s.admin().await;
+    assert_eq!(api_error(&admin.pool().await.unwrap_err()), (409, ErrorCode::NotAPool));
+    assert_eq!(api_error(&admin.put_pool_state(PoolState::FailedOver).await.unwrap_err()), (409, ErrorCode::NotAPool));
+    assert_eq!(api_error(&admin.put_active_servers(Some(vec![])).await.unwrap_err()), (409, ErrorCode::NotAPool));
+    let user = s.user(&admin, "someone@example.org").await;
+    assert_eq!(api_error(&user.pool().await.unwrap_err()), (403, ErrorCode::AdminRequired));
+    // Clients are taken as ever.
+    assert!(s.anonymous().readyz().await.is_ok());
 }
 
 #[tokio::test]
@@ -580,6 +595,10 @@ async fn the_client_covers_every_route_of_the_server() {
         ("get", "/api/v1/files/{id}", "download"),
         ("get", "/api/v1/admin/backup", "backup"),
         ("get", "/api/v1/admin/status", "status"),
+        ("get", "/api/v1/admin/pool", "pool"),
+        ("put", "/api/v1/admin/pool/state", "put_pool_state"),
+        ("put", "/api/v1/admin/pool/active", "put_active_servers"),
+        ("put", "/api/v1/admin/pool/settings", "put_pool_settings"),
         ("get", "/api/v1/admin/users", "list_users"),
         ("post", "/api/v1/admin/users", "create_user"),
         ("get", "/api/v1/admin/users/{login}", "get_user"),

@@ -345,3 +345,40 @@ pub struct RunnerHealth {
     /// When the latest cycle on this server ended, ms since 1970.
     pub last_cycle: Option<Millis>,
 }
+
+/// A change of the pool's settings, made pool-wide by [`PoolAgent::change`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolChange {
+    /// Switch every server to the database of this state.
+    State(longhall_types::api::PoolState),
+    /// The active server list (`None`: every server).
+    Active(Option<Vec<String>>),
+}
+
+/// This server's place in a pool of servers on one PostgreSQL deployment, as the services see
+/// it: the registry, the active server list and the pool state. The binary sets one at start
+/// when the store is PostgreSQL (none with SQLite: one server is the whole deployment). It
+/// outlives the services of one database: a pool state change reopens them on the other.
+pub trait PoolAgent: Send + Sync + 'static {
+    /// This server's id in the pool.
+    fn server_id(&self) -> String;
+    /// Whether this server is on the active server list (takes new client connections).
+    fn accepts_clients(&self) -> bool;
+    /// The pool as this server knows it: its settings, and the registry read from the
+    /// database (servers shown `unknown` when it can't be read).
+    fn pool(&self) -> BoxFuture<'_, CoreResult<longhall_types::api::Pool>>;
+    /// Makes `change` pool-wide: the next revision of the settings, sent with `token` (the
+    /// administrator's) to every other server the pool knows, then taken by this one.
+    fn change<'a>(
+        &'a self,
+        change: PoolChange,
+        by: &'a str,
+        token: &'a str,
+    ) -> BoxFuture<'a, CoreResult<longhall_types::api::PoolChangeResult>>;
+    /// Looks a token up (by its hash) in the pool's other database, the one a failover or
+    /// failback switches to: how a pool operation is authenticated while the database in use
+    /// is down (the other holds the same accounts and tokens, replicated).
+    fn find_token_elsewhere<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, CoreResult<Option<TokenRecord>>>;
+    /// Takes settings another server sent (an older or equal revision changes nothing).
+    fn adopt(&self, settings: longhall_types::api::PoolSettings) -> BoxFuture<'_, CoreResult<()>>;
+}

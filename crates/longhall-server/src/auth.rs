@@ -65,6 +65,26 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The caller of a pool operation: authenticated as a [`Caller`], or, while this server's
+/// database is down, against the pool's other database (`Longhall::authenticate_pool_caller`).
+pub struct PoolCaller(pub Caller);
+
+impl FromRequestParts<AppState> for PoolCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = token_from(parts).ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthenticated, "Send Authorization: Bearer <token>; sign in to get a token.")
+        })?;
+        let (actor, token_ref) = state.lh.authenticate_pool_caller(&token).await?;
+        let actor = match parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+            Some(ConnectInfo(a)) => actor.from_source(a.ip()),
+            None => actor,
+        };
+        Ok(PoolCaller(Caller { actor, token, token_ref }))
+    }
+}
+
 /// The client's IP address (for per-source limits). Without connection info (a router served
 /// without `into_make_service_with_connect_info`) every client shares one unspecified address.
 pub struct Peer(pub IpAddr);

@@ -302,7 +302,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     }
                 }
                 let frame = encode(&ServerFrame::Closing { code: reason.code.as_str().into(), message: reason.message.clone() });
-                let code = if reason.code == ErrorCode::ShuttingDown { wsproto::CLOSE_GOING_AWAY } else { wsproto::CLOSE_POLICY };
+                let code = if matches!(reason.code, ErrorCode::ShuttingDown | ErrorCode::ServerNotActive) {
+                    wsproto::CLOSE_GOING_AWAY
+                } else {
+                    wsproto::CLOSE_POLICY
+                };
                 if wsproto::write_text_frames(&mut w, &[frame]).await.is_ok() {
                     let _ = wsproto::write_frame(&mut w, wsproto::OP_CLOSE, &wsproto::close_payload(code, reason.code.as_str())).await;
                     let _ = w.shutdown().await;

@@ -19,6 +19,7 @@
 mod conn;
 mod conv;
 mod ops;
+mod pool;
 mod processing;
 mod reads;
 mod schema;
@@ -26,4 +27,5 @@ mod snapshot;
 mod store;
 mod writer;
 
+pub use pool::{PoolChangeRecord, RegisteredServer, check_writable, find_token_at};
 pub use store::PgStore;

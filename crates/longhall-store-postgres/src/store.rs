@@ -90,7 +90,7 @@ impl PgStore {
         self.writer.submit(data, f)
     }
 
-    fn read<D, T>(&self, data: D, f: ConnFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
+    pub(crate) fn read<D, T>(&self, data: D, f: ConnFn<D, T>) -> BoxFuture<'static, StoreResult<T>>
     where
         D: Send + Sync + 'static,
         T: Send + 'static,

@@ -149,6 +149,7 @@ async fn the_content_size_migration_counts_existing_messages() {
              DROP TRIGGER messages_bytes_update ON chat.messages; DROP FUNCTION chat.messages_bytes_insert(); \
              DROP FUNCTION chat.messages_bytes_delete(); DROP FUNCTION chat.messages_bytes_update(); \
              ALTER TABLE chat.rooms DROP COLUMN content_bytes; ALTER TABLE chat.users DROP COLUMN removed; \
+             DROP TABLE chat.pool_servers, chat.pool_settings, chat.pool_history; \
              UPDATE chat.schema_version SET version = 1;",
         )
         .await
@@ -312,4 +313,51 @@ async fn sizes_count_each_schema() {
     post_all(&s, w.room_a, w.alice, 1_000, &texts).await;
     let after = s.sizes().await.unwrap();
     assert!(after[0].1 > before[0].1 && after[1].1 > before[1].1, "{before:?} then {after:?}");
+}
+
+/// The pool's registry: a server id is held by one live process; a stale one may be taken
+/// over (its old holder's heartbeat then says so); settings move only forward, each change
+/// recorded with who made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_id_is_held_by_one_live_process_and_pool_settings_only_move_forward() {
+    use longhall_types::api::{PoolSettings, PoolState};
+    let (s, db) = fresh_store().await;
+    s.register_server("chat1", "http://a:1", "process-a", 10_000).await.unwrap();
+    s.register_server("chat2", "http://b:1", "process-b", 10_000).await.unwrap();
+    // The same process registering again (after a database switch) keeps its id.
+    s.register_server("chat1", "http://a:1", "process-a", 10_000).await.unwrap();
+    match s.register_server("chat1", "http://c:1", "process-c", 10_000).await {
+        Err(StoreError::Conflict(why)) => assert!(why.contains("chat1") && why.contains("http://a:1"), "{why}"),
+        other => panic!("a second live process took the id: {other:?}"),
+    }
+    assert!(s.heartbeat("chat1", "process-a", 7).await.unwrap());
+    let servers = s.pool_servers(10_000).await.unwrap();
+    let seen: Vec<(&str, bool, u64)> = servers.iter().map(|r| (r.id.as_str(), r.up, r.connections)).collect();
+    assert_eq!(seen, [("chat1", true, 7), ("chat2", true, 0)]);
+
+    // A heartbeat older than the bound: shown down, and its id may be taken.
+    connect(&db.url).await.batch_execute("UPDATE chat.pool_servers SET heartbeat = heartbeat - 60000").await.unwrap();
+    assert!(s.pool_servers(10_000).await.unwrap().iter().all(|r| !r.up));
+    s.register_server("chat1", "http://c:1", "process-c", 10_000).await.unwrap();
+    assert!(!s.heartbeat("chat1", "process-a", 1).await.unwrap(), "the old holder learns it lost the id");
+    s.unregister_server("chat2", "process-b").await.unwrap();
+    let ids: Vec<String> = s.pool_servers(10_000).await.unwrap().into_iter().map(|r| r.url).collect();
+    assert_eq!(ids, ["http://c:1"]);
+
+    let settings = |revision, state| PoolSettings {
+        revision,
+        state,
+        active: Some(vec!["chat1".into()]),
+        members: vec![],
+        changed_at: 1,
+        changed_by: "admin@example.org".into(),
+    };
+    assert_eq!(s.pool_settings().await.unwrap(), None);
+    assert!(s.put_pool_settings(&settings(2, PoolState::FailedOver), "admin@example.org").await.unwrap());
+    assert!(!s.put_pool_settings(&settings(1, PoolState::Normal), "late@example.org").await.unwrap(), "older");
+    assert!(!s.put_pool_settings(&settings(2, PoolState::Normal), "late@example.org").await.unwrap(), "same");
+    assert_eq!(s.pool_settings().await.unwrap(), Some(settings(2, PoolState::FailedOver)));
+    let history = s.pool_history(10).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!((history[0].actor.as_str(), history[0].settings.state), ("admin@example.org", PoolState::FailedOver));
 }

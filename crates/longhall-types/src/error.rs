@@ -130,6 +130,15 @@ error_codes! {
     /// A background task the server needs (the poster, the compliance processor) has stopped;
     /// `/readyz` names it. Restart the server and read its log.
     NotReady = ("not_ready", 503);
+    /// This server is not on the pool's active server list: it takes no new client
+    /// connections (and has closed those it had); connect to another server of the pool.
+    ServerNotActive = ("server_not_active", 503);
+    /// The deployment is not a pool (one server on SQLite) or this server has no backup
+    /// database configured (`postgres_backup_url`), so the pool operation does not apply.
+    NotAPool = ("not_a_pool", 409);
+    /// The database the pool state names can't be used: unreachable, or still a read-only
+    /// standby (promote it first).
+    PoolDatabaseUnavailable = ("pool_database_unavailable", 503);
     /// The store could not be reached or failed; nothing was acknowledged.
     StoreUnavailable = ("store_unavailable", 503);
     /// An unexpected server fault; it is logged.

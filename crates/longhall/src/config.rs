@@ -31,6 +31,15 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
+    /// This server's id in a pool (PostgreSQL); empty: one generated at first start and kept
+    /// in the data directory (`server-id`).
+    pub server_id: String,
+    /// The URL where the other servers of the pool and administrators reach this server's API;
+    /// empty: `http://` and the address it listens on.
+    pub advertise_url: String,
+    /// The pool's backup database (a streaming standby of `postgres_url`, promoted at
+    /// failover): what every server uses while the pool state is `failed_over`.
+    pub postgres_backup_url: String,
 }
 
 impl Default for Config {
@@ -46,6 +55,9 @@ impl Default for Config {
             log_level: "info".into(),
             allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
+            server_id: String::new(),
+            advertise_url: String::new(),
+            postgres_backup_url: String::new(),
         }
     }
 }
@@ -71,6 +83,9 @@ const KEYS: &[&str] = &[
     "log_level",
     "allowed_origins",
     "trusted_proxies",
+    "server_id",
+    "advertise_url",
+    "postgres_backup_url",
 ];
 
 /// Keys holding a list; their environment variable separates the entries by commas.
@@ -82,7 +97,7 @@ pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also b
 # (--data-dir, --listen). Flags win over the environment, which wins over this file.
 
 # The store backend: "sqlite" (chat.db and compliance.db in data_dir) or "postgres"
-# (the PostgreSQL database of postgres_url; one server at a time per database for now).
+# (the PostgreSQL database of postgres_url, which a pool of servers may share).
 store = "sqlite"
 
 # With store = "postgres": the database, e.g. "postgres://longhall@127.0.0.1/longhall"
@@ -123,6 +138,20 @@ allowed_origins = []
 # sign-in limits apply to each client rather than to the proxy. In the environment,
 # separate them by commas.
 trusted_proxies = []
+
+# A pool of servers on PostgreSQL (docs/operations.md, "A pool of servers"). This
+# server's id in the pool, unique among its servers: letters, digits, '.', '-', '_', ':'.
+# Empty: one is generated at first start and kept in data_dir (file server-id).
+server_id = ""
+
+# Where the other servers of the pool and administrators reach this server's API, e.g.
+# "http://chat1.example.org:8080". Empty: "http://" and the listen address.
+advertise_url = ""
+
+# The pool's backup database: a streaming standby of postgres_url in another site, used
+# by every server while the pool state is failed_over (after it was promoted). Empty:
+# this server can't fail over. Give a password in the environment, not here.
+postgres_backup_url = ""
 "#;
 
 /// Flags given on the command line (only those set override).
@@ -206,6 +235,20 @@ impl Config {
         if let Some(bad) = config.trusted_proxies.iter().find(|p| p.parse::<std::net::IpAddr>().is_err()) {
             anyhow::bail!(
                 "invalid configuration: trusted_proxies entry {bad:?} is not an IP address; write e.g. \"127.0.0.1\" or \"::1\""
+            );
+        }
+        if !config.server_id.is_empty() && !longhall_core::service::valid_server_id(&config.server_id) {
+            anyhow::bail!(
+                "invalid configuration: server_id {:?} is not a server id; write 1–{} letters, digits, '.', '-', '_' or ':', e.g. \"chat1\"",
+                config.server_id,
+                longhall_core::service::MAX_SERVER_ID
+            );
+        }
+        let advertised = &config.advertise_url;
+        if !(advertised.is_empty() || advertised.starts_with("http://") || advertised.starts_with("https://")) {
+            anyhow::bail!(
+                "invalid configuration: advertise_url {:?} is not an http(s) URL; write e.g. \"http://chat1.example.org:8080\"",
+                config.advertise_url
             );
         }
         Ok(config)

@@ -17,6 +17,10 @@ use longhall_store_sqlite::{DirFileStore, SqliteStore};
 
 use crate::config::{Config, StoreBackend};
 
+pub mod pool;
+
+use pool::PoolMembership;
+
 /// What a deployment takes besides its configuration: the limits of this process (derived from
 /// the machine by `serve`, small in tests), the clock, and whether it runs its compliance
 /// processor. Values the configuration holds (allowed origins, trusted proxies, the compliance
@@ -71,13 +75,58 @@ pub struct Deployment {
     admin_login: String,
     transport: TransportSettings,
     processor: Option<RunningProcessor>,
+    /// This server's part in a pool (PostgreSQL), and what reopening on another database needs.
+    pool: Option<PoolPart>,
+}
+
+/// What a server of a pool keeps to reopen its services on the other database.
+struct PoolPart {
+    membership: Arc<PoolMembership>,
+    config: Config,
+    tuning: Tuning,
+    /// The database the services use now.
+    database: longhall_types::api::PoolState,
 }
 
 impl Deployment {
     /// Opens the stores named by `config` (creating the data directory), starts the services
     /// and, if `tuning` says so, the compliance processor.
     pub async fn open(config: &Config, tuning: Tuning) -> anyhow::Result<Deployment> {
-        let (stores, data_dir) = open_store(config).await?;
+        let membership = match config.store {
+            StoreBackend::Sqlite => None,
+            StoreBackend::Postgres => {
+                std::fs::create_dir_all(&config.data_dir)
+                    .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+                let id = pool::server_id(&config.server_id, &config.data_dir)?;
+                let url = if config.advertise_url.is_empty() {
+                    format!("http://{}", config.listen)
+                } else {
+                    config.advertise_url.clone()
+                };
+                Some(PoolMembership::load(
+                    id,
+                    url,
+                    &config.data_dir,
+                    config.postgres_url.clone(),
+                    config.postgres_backup_url.clone(),
+                )?)
+            }
+        };
+        let database = membership.as_ref().map(|m| m.wanted_database()).unwrap_or_default();
+        let (stores, data_dir) = match &membership {
+            Some(m) => open_store_at(config, m.database_url(database)).await?,
+            None => open_store(config).await?,
+        };
+        let mut deployment = Deployment::start(config, tuning.clone(), stores, data_dir).await?;
+        if let Some(membership) = membership {
+            deployment.lh.set_pool_agent(membership.clone());
+            deployment.pool = Some(PoolPart { membership, config: config.clone(), tuning, database });
+        }
+        Ok(deployment)
+    }
+
+    /// Starts the services (and the processor) over opened stores.
+    async fn start(config: &Config, tuning: Tuning, stores: Stores, data_dir: PathBuf) -> anyhow::Result<Deployment> {
         let store = stores.store();
         let files = DirFileStore::new(data_dir.join("files"));
         let settings = Settings {
@@ -93,7 +142,16 @@ impl Deployment {
             RunningProcessor::start(&lh, store.clone(), tuning.clock.clone(), settings)
         });
         let transport = TransportSettings { trusted_proxies: config.trusted_proxy_addresses(), ..tuning.transport };
-        Ok(Deployment { lh, store, stores, data_dir, admin_login: config.admin_login.clone(), transport, processor })
+        Ok(Deployment {
+            lh,
+            store,
+            stores,
+            data_dir,
+            admin_login: config.admin_login.clone(),
+            transport,
+            processor,
+            pool: None,
+        })
     }
 
     /// On a new deployment, creates the administrator of the configuration (with `password`, or
@@ -104,16 +162,100 @@ impl Deployment {
 
     /// Serves HTTP and WebSocket on `listener` until `shutdown` completes, then lets the
     /// compliance processor finish its batch (up to 30 s).
+    ///
+    /// A server of a pool registers in it first, and when the pool state changes it stops
+    /// serving (telling its clients to reconnect), reopens its services on the other database
+    /// and serves again on the same socket (connections arriving meanwhile wait in its backlog).
     pub async fn serve(
-        self,
+        mut self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let served = longhall_server::serve_with(listener, self.lh, self.transport, shutdown).await;
-        if let Some(p) = self.processor {
-            p.stop(Duration::from_secs(30)).await;
+        let Some(part) = self.pool.take() else {
+            let served = longhall_server::serve_with(listener, self.lh, self.transport, shutdown).await;
+            if let Some(p) = self.processor {
+                p.stop(Duration::from_secs(30)).await;
+            }
+            return served;
+        };
+        self.serve_in_pool(part, listener, shutdown).await
+    }
+
+    async fn serve_in_pool(
+        mut self,
+        mut part: PoolPart,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let (stopping, stop) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        });
+        if part.config.advertise_url.is_empty() {
+            part.membership.set_url(format!("http://{}", listener.local_addr()?));
         }
-        served
+        let listener = listener.into_std()?;
+        loop {
+            let pg = match &self.stores {
+                Stores::Postgres(pg) => pg.clone(),
+                Stores::Sqlite(_) => unreachable!("a pool is on PostgreSQL"),
+            };
+            if let Err(e) = part.membership.attach(pg, &self.lh, part.database).await {
+                part.membership.detach(false).await;
+                self.close().await;
+                return Err(std::io::Error::other(format!("{e:#}")));
+            }
+            let membership = part.membership.clone();
+            let current = part.database;
+            let mut generation_stop = stop.clone();
+            let switch = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let switching = switch.clone();
+            let until = async move {
+                tokio::select! {
+                    _ = generation_stop.wait_for(|s| *s) => {}
+                    _ = membership.switch_requested(current) => switching.store(true, std::sync::atomic::Ordering::SeqCst),
+                }
+            };
+            let copy = tokio::net::TcpListener::from_std(listener.try_clone()?)?;
+            let served = longhall_server::serve_with(copy, self.lh.clone(), self.transport.clone(), until).await;
+            if let Some(p) = self.processor.take() {
+                p.stop(Duration::from_secs(30)).await;
+            }
+            if !switch.load(std::sync::atomic::Ordering::SeqCst) || served.is_err() {
+                part.membership.detach(true).await;
+                self.close().await;
+                return served;
+            }
+            // The pool state changed: the same server, on the other database.
+            part.membership.detach(false).await;
+            let target = part.membership.wanted_database();
+            tracing::warn!(from = current.as_str(), to = target.as_str(), "pool state changed: switching databases");
+            self.pool = None;
+            let (lh, store, stores) = (self.lh.clone(), self.store.clone(), self.stores.clone());
+            drop((lh, store));
+            let data_dir = self.data_dir.clone();
+            drop(self);
+            stores.close().await;
+            self = loop {
+                let opened = async {
+                    let (stores, _) = open_store_at(&part.config, part.membership.database_url(target)).await?;
+                    Deployment::start(&part.config, part.tuning.clone(), stores, data_dir.clone()).await
+                };
+                match opened.await {
+                    Ok(d) => break d,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "the pool's other database can't be opened yet; retrying");
+                        if *stop.borrow() {
+                            return Ok(());
+                        }
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
+            };
+            self.lh.set_pool_agent(part.membership.clone());
+            part.database = target;
+        }
     }
 
     /// Stops a deployment that is not serving: the processor, the services, then the stores
@@ -173,6 +315,12 @@ impl Stores {
 /// [`Deployment::open`]; the offline commands, export and import, directly). Returns them and
 /// the absolute data directory (which holds the uploaded files with either backend).
 pub async fn open_store(config: &Config) -> anyhow::Result<(Stores, PathBuf)> {
+    open_store_at(config, &config.postgres_url).await
+}
+
+/// `open_store`, with `postgres_url` standing for the configuration's (the pool's backup
+/// database while the pool is failed over).
+async fn open_store_at(config: &Config, postgres_url: &str) -> anyhow::Result<(Stores, PathBuf)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
     let data_dir = std::path::absolute(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
@@ -183,7 +331,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Stores, PathBuf)> {
         )),
         // The URL may hold a password: the error names the database only through its own message.
         StoreBackend::Postgres => Stores::Postgres(Arc::new(
-            PgStore::open(&config.postgres_url)
+            PgStore::open(postgres_url)
                 .await
                 .map_err(|e| anyhow::anyhow!("opening the PostgreSQL stores (postgres_url): {e}"))?,
         )),

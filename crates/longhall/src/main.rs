@@ -15,6 +15,7 @@ mod export;
 mod groups;
 mod messages;
 mod policies;
+mod pool;
 mod rooms;
 mod status;
 mod tokens;
@@ -146,6 +147,14 @@ longhall usage --since 2026-01-01 --format html -o usage.html")]
         #[command(subcommand)]
         command: policies::PoliciesCommand,
     },
+    /// The pool of servers on PostgreSQL: show, state (failover, failback), active server list.
+    #[command(after_help = "Example:\n  longhall pool show")]
+    Pool {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: pool::PoolCommand,
+    },
     /// The chat configuration at global and site scope: list, set, remove.
     #[command(after_help = "Example:\n  longhall chat-config list")]
     ChatConfig {
@@ -222,6 +231,7 @@ fn main() -> anyhow::Result<()> {
         Command::Usage { client, args } => cli::finish("usage", usage::run(client, args)),
         Command::TestMessage { client, args } => messages::test_message(client, args),
         Command::Policies { client, command } => cli::finish("policies", policies::run(client, command)),
+        Command::Pool { client, command } => cli::finish("pool", pool::run(client, command)),
         Command::ChatConfig { client, command } => cli::finish("chat-config", chat_config::run(client, command)),
         Command::Groups { client, command } => cli::finish("groups", groups::run(client, command)),
         Command::Addins { client, command } => cli::finish("addins", addins::run(client, command)),

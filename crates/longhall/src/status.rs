@@ -1,5 +1,5 @@
 //! `longhall status`: a running server's status page (`GET /api/v1/admin/status`) as a table,
-//! or as JSON with `--json`. The exit code tells scripts and monitoring what it found.
+//! or as JSON with `--json`; for a server of a pool, the pool too (`longhall pool show`). The exit code tells scripts and monitoring what it found.
 
 use std::time::Duration;
 
@@ -94,6 +94,13 @@ fn table(s: &ServerStatus) -> String {
     match &c.last_run {
         Some(r) => row("last compliance run", run_line(r)),
         None => row("last compliance run", "none".into()),
+    }
+    match &s.pool {
+        Some(p) => {
+            out.push_str(&format!("{:<22}this server is {}\n", "pool", p.this_server));
+            out.push_str(&crate::pool::pool_text(p));
+        }
+        None => out.push_str(&format!("{:<22}{}\n", "pool", "none (one server on SQLite)")),
     }
     out
 }

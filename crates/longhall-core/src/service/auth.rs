@@ -456,7 +456,7 @@ impl Longhall {
     }
 }
 
-fn check_enabled(user: &User) -> CoreResult<()> {
+pub(super) fn check_enabled(user: &User) -> CoreResult<()> {
     if user.disabled {
         return Err(CoreError::new(
             ErrorCode::AccountDisabled,

@@ -631,6 +631,12 @@ impl Longhall {
         token: Option<TokenRef>,
     ) -> CoreResult<(Arc<Connection>, tokio::sync::mpsc::Receiver<bytes::Bytes>)> {
         self.require_chat(actor)?;
+        if !self.accepts_clients() {
+            return Err(CoreError::new(
+                ErrorCode::ServerNotActive,
+                "This server is not on the pool's active server list and takes no new connections; connect to another server of the pool.",
+            ));
+        }
         if self.hub.connection_count() >= self.settings.max_connections {
             return Err(CoreError::new(
                 ErrorCode::ServerFull,

@@ -22,6 +22,7 @@ mod following;
 mod groups;
 mod messages;
 mod policies;
+mod pool;
 mod rooms;
 mod status;
 mod throttle;
@@ -40,13 +41,14 @@ use crate::catalog::Catalog;
 use crate::error::{CoreError, CoreResult};
 use crate::live::Hub;
 use crate::model::*;
-use crate::ports::{Clock, ComplianceRunner, FileStore, Store};
+use crate::ports::{Clock, ComplianceRunner, FileStore, PoolAgent, Store};
 use crate::principal::Principal;
 
 pub use auth::Actor;
 pub use chat::{HistoryQuery, MessageSearch, PendingPost};
 pub use compliance::{ArchiveRoom, ArchiveUser};
 pub use messages::{CONTENT_BATCH, DEFAULT_REPLACEMENT, Keywords};
+pub use pool::{MAX_POOL_SERVERS, MAX_SERVER_ID, valid_server_id};
 pub use rooms::DEFAULT_ROOM_PAGE;
 pub use throttle::{Rate, RateLimits, SignInLimits};
 pub use usage::{DEFAULT_USAGE_TOP, civil_from_days};
@@ -129,6 +131,8 @@ pub struct Longhall {
     /// Serialises compliance configuration changes (apart from `write_lock`: checking one may
     /// compile a stylesheet, which must not hold up the catalog).
     compliance_lock: tokio::sync::Mutex<()>,
+    /// The pool this server belongs to, once the binary has set it (PostgreSQL only).
+    pool: OnceLock<Arc<dyn PoolAgent>>,
     /// When `start` ran, for the uptime.
     started: Millis,
 }
@@ -170,6 +174,7 @@ impl Longhall {
             rate_limiter: throttle::RateLimiter::new(settings.rate_limits),
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
+            pool: OnceLock::new(),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         lh.close_interrupted_participations().await?;

@@ -90,6 +90,7 @@ impl Longhall {
         let last_run = self.last_compliance_run().await?.as_ref().map(compliance_run_view);
         let (active_rooms, participants) = self.hub.occupancy();
         let now = self.now();
+        let pool = self.pool_if_any().await;
         Ok(ServerStatus {
             version: env!("CARGO_PKG_VERSION").into(),
             started: self.started,
@@ -104,6 +105,7 @@ impl Longhall {
             checks: readiness.checks,
             store_sizes,
             compliance: ComplianceStatus { enabled: config.enabled, waiting_events, last_run },
+            pool,
         })
     }
 }

@@ -13,6 +13,7 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod policies;
+pub mod pool;
 pub mod rooms;
 pub mod status;
 pub mod tokens;
@@ -76,6 +77,10 @@ pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(files::download))
         .routes(routes!(backup::backup))
         .routes(routes!(status::status))
+        .routes(routes!(pool::pool))
+        .routes(routes!(pool::put_pool_state))
+        .routes(routes!(pool::put_active_servers))
+        .routes(routes!(pool::put_pool_settings))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user, users::remove_user))
         .routes(routes!(users::effective_user))

@@ -47,4 +47,8 @@ pub struct ServerStatus {
     /// Bytes on disk, per part.
     pub store_sizes: Vec<StorePartSize>,
     pub compliance: ComplianceStatus,
+    /// The pool this server belongs to (PostgreSQL deployments): its state, the active server
+    /// list, every server with its state and load. Absent for one server on SQLite.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
 }
