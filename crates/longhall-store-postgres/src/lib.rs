@@ -16,6 +16,7 @@
 //! substring of three or more characters in any script; shorter texts scan the newest
 //! messages, as in the SQLite backend.
 
+mod bus;
 mod conn;
 mod conv;
 mod ops;
@@ -26,4 +27,5 @@ mod snapshot;
 mod store;
 mod writer;
 
+pub use bus::PgBus;
 pub use store::PgStore;

@@ -13,6 +13,7 @@ use crate::conn::{Conn, DbResult, describe};
 const CHAT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/chat/001_init.sql"),
     include_str!("../migrations/chat/002_removed_users_and_content_bytes.sql"),
+    include_str!("../migrations/chat/003_catalog_changes.sql"),
 ];
 const COMPLIANCE_MIGRATIONS: &[&str] =
     &[include_str!("../migrations/compliance/001_init.sql"), include_str!("../migrations/compliance/002_audit.sql")];

@@ -22,6 +22,7 @@ mod following;
 mod groups;
 mod messages;
 mod policies;
+mod remote;
 mod rooms;
 mod status;
 mod throttle;
@@ -29,7 +30,7 @@ mod usage;
 mod users;
 mod views;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use longhall_types::ErrorCode;
@@ -131,6 +132,13 @@ pub struct Longhall {
     compliance_lock: tokio::sync::Mutex<()>,
     /// When `start` ran, for the uptime.
     started: Millis,
+    /// The catalog revision the in-memory catalog reflects (in a pool; 0 alone).
+    revision: AtomicI64,
+    /// Held while committing a catalog change at a revision or applying other servers'
+    /// changes (taken after `write_lock` when both are).
+    revision_lock: tokio::sync::Mutex<()>,
+    /// The bus and delivery order of a server in a pool (`attach_bus`).
+    remote: OnceLock<remote::Link>,
 }
 
 /// What the first start of a new deployment did.
@@ -149,6 +157,9 @@ impl Longhall {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> CoreResult<Arc<Longhall>> {
+        // Read before the catalog: changes logged meanwhile are applied again, which leaves
+        // the catalog as they made it.
+        let revision = store.catalog_revision().await?;
         let data = store.load_catalog().await?;
         let (catalog, seqs) = Catalog::from_data(data);
         let hub = Hub::new(seqs, catalog.max_chat_history(), catalog.participant_update_limit());
@@ -170,6 +181,9 @@ impl Longhall {
             rate_limiter: throttle::RateLimiter::new(settings.rate_limits),
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
+            revision: AtomicI64::new(revision),
+            revision_lock: tokio::sync::Mutex::new(()),
+            remote: OnceLock::new(),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         lh.close_interrupted_participations().await?;
@@ -309,6 +323,14 @@ async fn end_expired_sessions(lh: Weak<Longhall>) {
     }
 }
 
+/// Keeps the highest sequence number per room of a batch (a batch holds few rooms).
+fn note_last(last: &mut Vec<(RoomId, Seq)>, room: RoomId, seq: Seq) {
+    match last.iter_mut().find(|(r, _)| *r == room) {
+        Some(entry) => entry.1 = entry.1.max(seq),
+        None => last.push((room, seq)),
+    }
+}
+
 /// The group-commit loop: takes every queued post, commits them in one store call, publishes
 /// them in commit order, then acknowledges. Clients can't cancel it, so a committed message
 /// is always published.
@@ -328,13 +350,31 @@ async fn run_poster(
         match result {
             Ok(seqs) => {
                 lh.metrics.posts.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+                // In a pool, publications are ordered with those of other servers' messages.
+                let pool = lh.remote.get();
+                let order = match pool {
+                    Some(link) => Some(link.delivery.lock().await),
+                    None => None,
+                };
+                let mut last: Vec<(RoomId, Seq)> = Vec::new();
                 for (job, seq) in batch.drain(..).zip(seqs) {
                     let mut view = job.view;
                     view.seq = seq;
-                    let recipients = lh.hub.publish(view, job.post.keep);
+                    let recipients = if order.is_some() {
+                        note_last(&mut last, view.room, seq);
+                        lh.publish_in_order(view, job.post.keep).await
+                    } else {
+                        lh.hub.publish(view, job.post.keep)
+                    };
                     lh.metrics.deliveries.fetch_add(recipients as u64, Ordering::Relaxed);
                     lh.metrics.delivery_latency.observe(job.accepted.elapsed());
                     let _ = job.reply.send(Ok(seq));
+                }
+                drop(order);
+                if let Some(link) = pool {
+                    for (room, seq) in last {
+                        link.bus.publish(crate::ports::Note::Message { room, seq }).await;
+                    }
                 }
             }
             Err(e) => {
