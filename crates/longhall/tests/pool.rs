@@ -32,6 +32,11 @@ fn psql(sql: &str) -> std::process::Output {
         .expect("psql, PostgreSQL's client, is installed")
 }
 
+/// The NATS server of the NATS case (`./scripts/test` starts the local one).
+fn nats_url() -> String {
+    std::env::var("LONGHALL_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
 /// A database created for one test, dropped when this is dropped.
 struct ScratchDb {
     name: String,
@@ -66,13 +71,19 @@ impl Drop for ScratchDb {
 
 /// `n` servers on the database, the first started alone (it makes the administrator).
 async fn pool(db: &ScratchDb, n: usize) -> (Vec<Server>, Vec<support::DataDir>) {
+    pool_on(db, n, "postgres").await
+}
+
+/// As `pool`, on the bus named.
+async fn pool_on(db: &ScratchDb, n: usize, bus: &'static str) -> (Vec<Server>, Vec<support::DataDir>) {
     let mut servers = Vec::new();
     let mut dirs = Vec::new();
     for _ in 0..n {
         let dir = data_dir();
         let url = db.url.clone();
         let server = Server::start_with(&dir.path, move |cmd| {
-            cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url);
+            cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url).env("LONGHALL_BUS", bus);
+            cmd.env("LONGHALL_NATS_URL", nats_url());
             cmd.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
         })
         .await;
@@ -80,6 +91,30 @@ async fn pool(db: &ScratchDb, n: usize) -> (Vec<Server>, Vec<support::DataDir>) 
         dirs.push(dir);
     }
     (servers, dirs)
+}
+
+/// Signs in on `server` once it knows the user another server just created (a change reaches
+/// the other servers of a pool within moments, not in the same instant).
+async fn sign_in_when_known(server: &Server, login: &str) -> String {
+    let deadline = Instant::now() + ARRIVAL;
+    loop {
+        match server.client.sign_in(login, USER_PASSWORD).await {
+            Ok(answer) => return answer.token,
+            Err(e) if e.code() == Some(ErrorCode::InvalidCredentials) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => panic!("signing in as {login}: {e:?}"),
+        }
+    }
+}
+
+/// Waits until `server` knows the room another server just created.
+async fn room_when_known(server: &Server, token: &str, room: i64) {
+    let deadline = Instant::now() + ARRIVAL;
+    while let Err(e) = server.as_user(token).get_room(room).await {
+        assert!(Instant::now() < deadline, "room {room} did not reach the server: {e:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn login(i: usize) -> String {
@@ -129,7 +164,8 @@ async fn every_acknowledged_message_reaches_every_member_once_in_order_across_a_
     }
     for i in 0..6 {
         let s = &servers[i % 3];
-        let token = s.sign_in(&login(i), USER_PASSWORD).await;
+        let token = sign_in_when_known(s, &login(i)).await;
+        room_when_known(s, &token, room).await;
         let mut ws = s.connect(&token).await;
         ws.join(room).await;
         clients.push((i % 3, token, ws));
@@ -214,6 +250,7 @@ async fn every_acknowledged_message_reaches_every_member_once_in_order_across_a_
         let _ = p.await;
     }
     assert!(acked.len() >= 4 * BURST, "the surviving servers' members had every post acknowledged");
+    eprintln!("{} posts acknowledged of {}", acked.len(), 6 * BURST);
 
     // Every member on a surviving server receives every acknowledged message, once, in order.
     for (login, mut stream) in survivors {
@@ -255,10 +292,12 @@ async fn a_member_removed_on_one_server_is_kicked_on_every_server_at_once() {
     let room = servers[0].as_user(&admin).create_room(&new).await.expect("creating the room").id;
 
     // Member 1 is connected to the second and the third server, member 0 to the third.
-    let on_b = servers[1].sign_in(&login(1), USER_PASSWORD).await;
+    let on_b = sign_in_when_known(&servers[1], &login(1)).await;
+    room_when_known(&servers[1], &on_b, room).await;
     let mut b = servers[1].connect(&on_b).await;
     b.join(room).await;
-    let on_c = servers[2].sign_in(&login(1), USER_PASSWORD).await;
+    let on_c = sign_in_when_known(&servers[2], &login(1)).await;
+    room_when_known(&servers[2], &on_c, room).await;
     let mut c = servers[2].connect(&on_c).await;
     c.join(room).await;
     let other = servers[2].sign_in(&login(0), USER_PASSWORD).await;
@@ -317,6 +356,7 @@ async fn two_servers_editing_one_room_at_once_never_lose_an_edit_silently() {
         ..Default::default()
     };
     let room = servers[0].as_user(&admin).create_room(&new).await.expect("creating the room").id;
+    room_when_known(&servers[1], &admin_b, room).await;
 
     // Each round, both servers add a different member at the same moment. Each edit either
     // holds or is refused with `changed_meanwhile`; none is overwritten by the other.
@@ -354,5 +394,47 @@ async fn two_servers_editing_one_room_at_once_never_lose_an_edit_silently() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    eprintln!("{} edits kept, {refused} refused as changed meanwhile", kept.len());
     assert!(kept.len() + refused == 20, "every edit answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pool_on_nats_carries_messages_and_catalog_changes_between_servers() {
+    let address = nats_url().trim_start_matches("nats://").to_owned();
+    assert!(
+        std::net::TcpStream::connect(&address).is_ok(),
+        "a NATS server must listen at {address} (./scripts/test starts the local one)"
+    );
+    let db = ScratchDb::create();
+    let (servers, _dirs) = pool_on(&db, 2, "nats").await;
+    let admin = servers[0].sign_in(ADMIN, PASSWORD).await;
+    servers[0].create_user(&admin, &login(0), USER_PASSWORD).await;
+    let room = servers[0].create_room(&admin, "Over NATS").await.id;
+    let token = sign_in_when_known(&servers[1], &login(0)).await;
+    room_when_known(&servers[1], &token, room).await;
+    let mut ws = servers[1].connect(&token).await;
+    ws.join(room).await;
+
+    // Posted on the first server, delivered by the second, in order.
+    for k in 0..5 {
+        servers[0].post_message(&admin, room, &format!("over nats #{k}")).await;
+    }
+    let mut seen = Vec::new();
+    let login0 = login(0);
+    collect_until(&login0, &mut ws.stream, room, &mut seen, |seen| seen.len() == 5).await;
+    let texts: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts, ["over nats #0", "over nats #1", "over nats #2", "over nats #3", "over nats #4"]);
+
+    // Disabled on the first server: the second ends the user's connection.
+    let disable = longhall_client::api::UserUpdate { disabled: Some(true), ..Default::default() };
+    servers[0].as_user(&admin).update_user(&login0, &disable).await.expect("disabling the user");
+    let deadline = Instant::now() + ARRIVAL;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, support::read_incoming(&mut ws.stream)).await {
+            Ok(Incoming::Frame(_)) => continue,
+            Ok(_) => break,
+            Err(_) => panic!("the disabled user's connection on the second server stayed open"),
+        }
+    }
 }
