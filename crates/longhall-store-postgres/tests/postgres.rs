@@ -149,7 +149,7 @@ async fn the_content_size_migration_counts_existing_messages() {
              DROP TRIGGER messages_bytes_update ON chat.messages; DROP FUNCTION chat.messages_bytes_insert(); \
              DROP FUNCTION chat.messages_bytes_delete(); DROP FUNCTION chat.messages_bytes_update(); \
              ALTER TABLE chat.rooms DROP COLUMN content_bytes; ALTER TABLE chat.users DROP COLUMN removed; \
-             UPDATE chat.schema_version SET version = 1;",
+             DROP TABLE chat.catalog_changes; UPDATE chat.schema_version SET version = 1;",
         )
         .await
         .unwrap();
