@@ -373,16 +373,27 @@ pub struct RunnerHealth {
 /// What one server of a pool tells the others once a change is committed. Small on purpose
 /// (a PostgreSQL notification holds at most 8000 bytes): it says where to look, and the
 /// receiver reads the change itself from the store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "note", rename_all = "snake_case")]
 pub enum Note {
     /// The room's messages up to `seq` are committed.
     Message { room: RoomId, seq: Seq },
     /// The catalog's logged changes up to `revision` are committed.
     Catalog { revision: i64 },
+    /// An administrator replaced messages of the room: copies kept in memory are out of date.
+    /// `from` names the server that did it (it told its own connections already).
+    Replaced { from: u64, room: RoomId },
+    /// An administrator removed these messages of the room (at most [`Note::MAX_SEQS`]).
+    Removed { from: u64, room: RoomId, seqs: Vec<Seq> },
+    /// An administrator cleared the room's messages up to time `up_to`.
+    Cleared { from: u64, room: RoomId, up_to: Millis },
 }
 
 impl Note {
+    /// Sequence numbers one `Removed` note carries (its text stays far below the 8000 bytes
+    /// of a PostgreSQL notification).
+    pub const MAX_SEQS: usize = 200;
+
     /// The text form carried by a bus (JSON, a few dozen bytes).
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -395,7 +406,7 @@ impl Note {
 }
 
 /// What a bus hands its subscriber.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BusSignal {
     Note(Note),
     /// The bus (re)connected: notes sent while it was away are lost, so the subscriber reads
@@ -407,8 +418,8 @@ pub enum BusSignal {
 /// A server alone needs none: the core then publishes nothing and listens to nothing.
 pub trait Bus: Send + Sync + 'static {
     /// Announces a committed change to every server of the pool, this one included. A bus
-    /// whose store announces commits in the committing transaction (PostgreSQL's NOTIFY) does
-    /// nothing here. Never fails: a note that is lost is made up for by the next one or by
+    /// whose store announced it already, in the committing transaction (PostgreSQL's NOTIFY of
+    /// messages and catalog changes), skips it. Never fails: a note that is lost is made up for by the next one or by
     /// the catch-up after a reconnection.
     fn publish(&self, note: Note) -> BoxFuture<'_, ()>;
     /// The notes of every server, and a `Connected` signal at each (re)connection, the first

@@ -19,14 +19,29 @@ use crate::ops::CHANNEL;
 /// without closing it would otherwise wait forever).
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
-/// Listens for the notes of the servers of a pool on the database at `url`.
+/// Listens for the notes of the servers of a pool on the database at `url`, and sends the
+/// notes the store does not send itself (administrators' content changes).
 pub struct PgBus {
     url: String,
+    /// The connection notes are sent on, opened at the first.
+    sender: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
 }
 
 impl PgBus {
     pub fn new(url: &str) -> PgBus {
-        PgBus { url: url.to_owned() }
+        PgBus { url: url.to_owned(), sender: tokio::sync::Mutex::new(None) }
+    }
+
+    async fn send(&self, text: &str) -> Result<(), String> {
+        let mut sender = self.sender.lock().await;
+        if sender.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
+            let (client, connection) =
+                tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| format!("cannot connect: {}", describe(&e)))?;
+            tokio::spawn(connection);
+            *sender = Some(client);
+        }
+        let Some(client) = sender.as_ref() else { return Ok(()) };
+        client.execute("SELECT pg_notify('longhall', $1)", &[&text]).await.map(drop).map_err(|e| describe(&e))
     }
 }
 
@@ -38,9 +53,16 @@ impl std::fmt::Debug for PgBus {
 }
 
 impl Bus for PgBus {
-    fn publish(&self, _note: Note) -> BoxFuture<'_, ()> {
-        // The store announced it in the committing transaction.
-        Box::pin(async {})
+    fn publish(&self, note: Note) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            // The store announced these in the committing transaction.
+            if matches!(note, Note::Message { .. } | Note::Catalog { .. }) {
+                return;
+            }
+            if let Err(why) = self.send(&note.to_text()).await {
+                tracing::warn!(error = %why, "a note to the pool could not be sent");
+            }
+        })
     }
 
     fn subscribe(&self) -> mpsc::UnboundedReceiver<BusSignal> {

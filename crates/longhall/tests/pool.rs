@@ -438,3 +438,64 @@ async fn a_pool_on_nats_carries_messages_and_catalog_changes_between_servers() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_removed_on_one_server_is_gone_from_every_server() {
+    let db = ScratchDb::create();
+    let (servers, _dirs) = pool(&db, 2).await;
+    let admin = servers[0].sign_in(ADMIN, PASSWORD).await;
+    servers[0].create_user(&admin, &login(0), USER_PASSWORD).await;
+    let room = servers[0].create_room(&admin, "Moderated").await.id;
+    let token = sign_in_when_known(&servers[1], &login(0)).await;
+    room_when_known(&servers[1], &token, room).await;
+    let mut ws = servers[1].connect(&token).await;
+    ws.join(room).await;
+    let kept = servers[0].post_message(&admin, room, "kept").await.seq;
+    let gone = servers[0].post_message(&admin, room, "to be removed").await.seq;
+    let mut seen = Vec::new();
+    let who = login(0);
+    collect_until(&who, &mut ws.stream, room, &mut seen, |seen| seen.len() == 2).await;
+
+    // Removed through the first server: the member on the second is told once.
+    let remove = longhall_client::api::RemoveMessages { seqs: vec![gone], delete: true, ..Default::default() };
+    servers[0].as_user(&admin).remove_messages(room, &remove).await.expect("removing the message");
+    loop {
+        match ws.next_frame().await {
+            Some(ServerFrame::MessagesRemoved { room: r, seqs }) if r == room => {
+                assert_eq!(seqs, [gone]);
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("the connection closed"),
+        }
+    }
+    // Nothing more about it arrives (a ping is answered, no second notice before it).
+    ws.send(&ClientFrame::Ping { id: "after".into() }).await;
+    loop {
+        match ws.next_frame().await {
+            Some(ServerFrame::Pong { .. }) => break,
+            Some(ServerFrame::MessagesRemoved { .. }) => panic!("the removal was announced twice"),
+            Some(_) => continue,
+            None => panic!("the connection closed"),
+        }
+    }
+    // A client joining on the second server no longer gets it in its backchat.
+    let mut late = servers[1].connect(&token).await;
+    late.send(&ClientFrame::Join {
+        id: "again".into(),
+        rooms: vec![longhall_types::ws::JoinTarget { room, after_seq: Some(0) }],
+        backchat: Some(50),
+    })
+    .await;
+    loop {
+        match late.next_frame().await {
+            Some(ServerFrame::Joined { id, rooms, .. }) if id == "again" => {
+                let seqs: Vec<i64> = rooms[0].messages.iter().map(|m| m.seq).collect();
+                assert_eq!(seqs, [kept], "the backchat of the second server");
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("the connection closed"),
+        }
+    }
+}

@@ -36,6 +36,8 @@ const CHANGE_PAGE: u32 = 500;
 
 /// This server's place in a pool: its bus, and what orders its deliveries.
 pub(super) struct Link {
+    /// This server among the pool's (random, per start).
+    id: u64,
     pub(super) bus: Arc<dyn Bus>,
     /// Held while publishing to the hub: the poster and the bus task both publish.
     pub(super) delivery: tokio::sync::Mutex<()>,
@@ -61,7 +63,8 @@ impl Longhall {
     pub fn attach_bus(self: &Arc<Self>, bus: Arc<dyn Bus>) {
         let mut signals = bus.subscribe();
         let (work, mut rx) = mpsc::unbounded_channel();
-        if self.remote.set(Link { bus, delivery: tokio::sync::Mutex::new(()), work }).is_err() {
+        let id = u64::from_le_bytes(super::auth::random_bytes::<8>());
+        if self.remote.set(Link { id, bus, delivery: tokio::sync::Mutex::new(()), work }).is_err() {
             return;
         }
         let lh: Weak<Longhall> = Arc::downgrade(self);
@@ -82,6 +85,13 @@ impl Longhall {
                 }
             }
         });
+    }
+
+    /// Tells the other servers of the pool (if this is one) about a committed change.
+    pub(super) async fn tell_pool(&self, note: impl FnOnce(u64) -> Note) {
+        if let Some(link) = self.remote.get() {
+            link.bus.publish(note(link.id)).await;
+        }
     }
 
     /// Whether this server is one of a pool.
@@ -109,6 +119,18 @@ impl Longhall {
                 if revision > self.catalog_revision() {
                     self.sync_catalog().await;
                 }
+            }
+            // This server's own content notes: it told its connections already.
+            BusSignal::Note(Note::Replaced { from, .. } | Note::Removed { from, .. } | Note::Cleared { from, .. })
+                if self.remote.get().is_some_and(|l| l.id == from) => {}
+            BusSignal::Note(Note::Replaced { room, .. }) => self.hub.invalidate_cache(room),
+            BusSignal::Note(Note::Removed { room, seqs, .. }) => {
+                self.hub.invalidate_cache(room);
+                self.announce(room, &ServerFrame::MessagesRemoved { room, seqs });
+            }
+            BusSignal::Note(Note::Cleared { room, up_to, .. }) => {
+                self.hub.invalidate_cache(room);
+                self.announce(room, &ServerFrame::RoomCleared { room, up_to });
             }
             BusSignal::Connected => {
                 self.sync_catalog().await;
