@@ -387,10 +387,12 @@ pub enum Note {
     Removed { from: u64, room: RoomId, seqs: Vec<Seq> },
     /// An administrator cleared the room's messages up to time `up_to`.
     Cleared { from: u64, room: RoomId, up_to: Millis },
+    /// Users were invited to the room: (user, invitation id) pairs, at most [`Note::MAX_SEQS`].
+    Invited { from: u64, room: RoomId, ts: Millis, invitations: Vec<(UserId, i64)> },
 }
 
 impl Note {
-    /// Sequence numbers one `Removed` note carries (its text stays far below the 8000 bytes
+    /// Sequence numbers one `Removed` note carries (and invitations one `Invited` note) (its text stays far below the 8000 bytes
     /// of a PostgreSQL notification).
     pub const MAX_SEQS: usize = 200;
 

@@ -330,6 +330,21 @@ async fn a_member_removed_on_one_server_is_kicked_on_every_server_at_once() {
             "a removed member is refused everywhere: {err:?}"
         );
     }
+    // Added back on the first server: the invitation reaches the member's connections on the others.
+    let edit = RoomUpdate {
+        members: Some(ListEdit { add: vec![format!("user:{}", login(1))], ..Default::default() }),
+        ..Default::default()
+    };
+    servers[0].as_user(&admin).update_room(room, &edit).await.expect("adding the member back");
+    for (ws, name) in [(&mut b, "second"), (&mut c, "third")] {
+        loop {
+            match ws.next_frame().await {
+                Some(ServerFrame::Invitation(inv)) if inv.room == room => break,
+                Some(_) => continue,
+                None => panic!("the connection on the {name} server closed before the invitation"),
+            }
+        }
+    }
     servers[2].post_message(&other, room, "still here").await;
     loop {
         match stays.next_frame().await {

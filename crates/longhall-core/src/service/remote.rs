@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 use std::task::Poll;
 
 use longhall_types::ErrorCode;
-use longhall_types::api::MessageView;
+use longhall_types::api::{InvitationView, MessageView};
 use longhall_types::ws::ServerFrame;
 use tokio::sync::mpsc;
 
@@ -121,8 +121,19 @@ impl Longhall {
                 }
             }
             // This server's own content notes: it told its connections already.
-            BusSignal::Note(Note::Replaced { from, .. } | Note::Removed { from, .. } | Note::Cleared { from, .. })
-                if self.remote.get().is_some_and(|l| l.id == from) => {}
+            BusSignal::Note(
+                Note::Replaced { from, .. }
+                | Note::Removed { from, .. }
+                | Note::Cleared { from, .. }
+                | Note::Invited { from, .. },
+            ) if self.remote.get().is_some_and(|l| l.id == from) => {}
+            BusSignal::Note(Note::Invited { room, ts, invitations, .. }) => {
+                let Some(room_name) = self.cat().rooms.get(&room).map(|r| r.name.clone()) else { return };
+                for (user, id) in invitations {
+                    let view = InvitationView { id, room, room_name: room_name.clone(), ts };
+                    self.hub.send_to_user(user, &ServerFrame::Invitation(view));
+                }
+            }
             BusSignal::Note(Note::Replaced { room, .. }) => self.hub.invalidate_cache(room),
             BusSignal::Note(Note::Removed { room, seqs, .. }) => {
                 self.hub.invalidate_cache(room);
