@@ -514,3 +514,31 @@ async fn a_message_removed_on_one_server_is_gone_from_every_server() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_servers_starting_at_once_on_a_new_database_make_one_deployment() {
+    let db = ScratchDb::create();
+    let dirs: Vec<support::DataDir> = (0..3).map(|_| data_dir()).collect();
+    let start = |dir: std::path::PathBuf| {
+        let url = db.url.clone();
+        async move {
+            Server::start_with(&dir, move |cmd| {
+            cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url);
+                cmd.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
+            })
+            .await
+        }
+    };
+    let (a, b, c) =
+        tokio::join!(start(dirs[0].path.clone()), start(dirs[1].path.clone()), start(dirs[2].path.clone()));
+    for s in [&a, &b, &c] {
+        let admin = s.sign_in(ADMIN, PASSWORD).await;
+        let page = s
+            .as_user(&admin)
+            .search_rooms(&longhall_client::rooms::RoomSearch { limit: Some(50), ..Default::default() })
+            .await
+            .expect("listing rooms");
+        let names: Vec<&str> = page.items.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Lobby"], "one first start for the whole pool");
+    }
+}

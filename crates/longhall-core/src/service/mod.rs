@@ -220,11 +220,11 @@ impl Longhall {
         if self.store.get_meta("initialized").await?.is_some() {
             return Ok(None);
         }
-        let generated = password.is_none();
+        let mut generated = password.is_none();
         let password = password.unwrap_or_else(auth::random_password);
         let system = Actor::system();
         if !self.cat().policies.contains_key(&Scope::Global) {
-            self.put_policy(
+            let put = self.put_policy(
                 &system,
                 "global",
                 longhall_types::api::PolicyPut {
@@ -232,11 +232,12 @@ impl Longhall {
                     description: "Turned on at first start so that the first users can chat at once.".into(),
                 },
             )
-            .await?;
+            .await;
+            tolerate_a_twin(put)?;
             tracing::info!("first start: the global policy enables persistent chat for everyone");
         }
         if self.cat().user_by_login(admin_login).is_none() {
-            self.create_user(
+            let made = self.create_user(
                 &system,
                 longhall_types::api::NewUser {
                     login: admin_login.to_owned(),
@@ -247,10 +248,13 @@ impl Longhall {
                     admin: true,
                 },
             )
-            .await?;
+            .await;
+            if !tolerate_a_twin(made)? {
+                generated = false; // the other server's password is the one
+            }
         }
         if self.cat().categories.is_empty() {
-            let cat = self
+            let made = self
                 .create_category(
                     &system,
                     longhall_types::api::NewCategory {
@@ -264,18 +268,27 @@ impl Longhall {
                         creators: vec!["everyone".into()],
                     },
                 )
-                .await?;
-            self.create_room(
-                &system,
-                longhall_types::api::NewRoom {
-                    name: "Lobby".into(),
-                    category: cat.id.to_string(),
-                    description: "Say hello.".into(),
-                    privacy: longhall_types::api::Privacy::Open,
-                    ..Default::default()
-                },
-            )
-            .await?;
+                .await;
+            // Made by another server starting at the same moment: so is its Lobby.
+            let made = match made {
+                Ok(cat) => Some(cat),
+                Err(e) => tolerate_a_twin::<()>(Err(e)).map(|_| None)?,
+            };
+            if let Some(cat) = made {
+                let room = self
+                    .create_room(
+                        &system,
+                        longhall_types::api::NewRoom {
+                            name: "Lobby".into(),
+                            category: cat.id.to_string(),
+                            description: "Say hello.".into(),
+                            privacy: longhall_types::api::Privacy::Open,
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                tolerate_a_twin(room)?;
+            }
         }
         self.store.put_meta("initialized", &self.now().to_string()).await?;
         Ok(Some(FirstStart { admin_login: admin_login.to_owned(), generated_password: generated.then_some(password) }))
@@ -287,6 +300,17 @@ impl Longhall {
             self.disconnect(&conn, "server stopping").await;
             conn.close(reason.clone());
         }
+    }
+}
+
+/// The outcome of a first-start step: `Ok(true)` when it was done here, `Ok(false)` when
+/// another server of the pool starting at the same moment did it (`name_taken`,
+/// `changed_meanwhile`).
+fn tolerate_a_twin<T>(step: CoreResult<T>) -> CoreResult<bool> {
+    match step {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.code, ErrorCode::NameTaken | ErrorCode::ChangedMeanwhile) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
