@@ -123,7 +123,9 @@ impl CatalogChange {
             CatalogChange::InsertUser { user, .. } => {
                 CatalogChange::InsertUser { user: user.clone(), password_hash: String::new() }
             }
-            CatalogChange::UpdateUser { user, .. } => CatalogChange::UpdateUser { user: user.clone(), password_hash: None },
+            CatalogChange::UpdateUser { user, .. } => {
+                CatalogChange::UpdateUser { user: user.clone(), password_hash: None }
+            }
             CatalogChange::InsertToken { token } => {
                 CatalogChange::InsertToken { token: TokenRecord { hash: String::new(), ..token.clone() } }
             }

@@ -35,8 +35,9 @@ impl PgBus {
     async fn send(&self, text: &str) -> Result<(), String> {
         let mut sender = self.sender.lock().await;
         if sender.as_ref().is_none_or(tokio_postgres::Client::is_closed) {
-            let (client, connection) =
-                tokio_postgres::connect(&self.url, NoTls).await.map_err(|e| format!("cannot connect: {}", describe(&e)))?;
+            let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
+                .await
+                .map_err(|e| format!("cannot connect: {}", describe(&e)))?;
             tokio::spawn(connection);
             *sender = Some(client);
         }

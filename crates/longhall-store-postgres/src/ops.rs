@@ -438,7 +438,9 @@ async fn log_change(c: &Conn, change: &CatalogChange, id: i64, announce: bool) -
         .db()?;
     let revision: i64 = get(&row, 0)?;
     if revision % 1000 == 0 {
-        c.execute("DELETE FROM chat.catalog_changes WHERE revision <= $1", &[&(revision - CHANGE_LOG_KEPT)]).await.db()?;
+        c.execute("DELETE FROM chat.catalog_changes WHERE revision <= $1", &[&(revision - CHANGE_LOG_KEPT)])
+            .await
+            .db()?;
     }
     if announce {
         let note = Note::Catalog { revision }.to_text();
@@ -447,10 +449,7 @@ async fn log_change(c: &Conn, change: &CatalogChange, id: i64, announce: bool) -
     Ok(revision)
 }
 
-pub(crate) async fn commit_change(
-    c: &Conn,
-    (change, audit, at, announce): &ChangeJob,
-) -> StoreResult<ChangeOutcome> {
+pub(crate) async fn commit_change(c: &Conn, (change, audit, at, announce): &ChangeJob) -> StoreResult<ChangeOutcome> {
     use CatalogChange as C;
     if let Some(at) = at {
         let current = catalog_revision(c).await?;

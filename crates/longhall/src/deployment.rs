@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use longhall_bus_nats::NatsBus;
 use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
 use longhall_core::ports::{Clock, Store, SystemClock};
 use longhall_core::service::FirstStart;
 use longhall_core::{Longhall, Settings};
 use longhall_server::TransportSettings;
-use longhall_bus_nats::NatsBus;
 use longhall_store_postgres::{PgBus, PgStore};
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 

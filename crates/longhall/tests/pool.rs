@@ -523,14 +523,13 @@ async fn three_servers_starting_at_once_on_a_new_database_make_one_deployment() 
         let url = db.url.clone();
         async move {
             Server::start_with(&dir, move |cmd| {
-            cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url);
+                cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url);
                 cmd.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
             })
             .await
         }
     };
-    let (a, b, c) =
-        tokio::join!(start(dirs[0].path.clone()), start(dirs[1].path.clone()), start(dirs[2].path.clone()));
+    let (a, b, c) = tokio::join!(start(dirs[0].path.clone()), start(dirs[1].path.clone()), start(dirs[2].path.clone()));
     for s in [&a, &b, &c] {
         let admin = s.sign_in(ADMIN, PASSWORD).await;
         let page = s

@@ -224,31 +224,33 @@ impl Longhall {
         let password = password.unwrap_or_else(auth::random_password);
         let system = Actor::system();
         if !self.cat().policies.contains_key(&Scope::Global) {
-            let put = self.put_policy(
-                &system,
-                "global",
-                longhall_types::api::PolicyPut {
-                    enable_persistent_chat: true,
-                    description: "Turned on at first start so that the first users can chat at once.".into(),
-                },
-            )
-            .await;
+            let put = self
+                .put_policy(
+                    &system,
+                    "global",
+                    longhall_types::api::PolicyPut {
+                        enable_persistent_chat: true,
+                        description: "Turned on at first start so that the first users can chat at once.".into(),
+                    },
+                )
+                .await;
             tolerate_a_twin(put)?;
             tracing::info!("first start: the global policy enables persistent chat for everyone");
         }
         if self.cat().user_by_login(admin_login).is_none() {
-            let made = self.create_user(
-                &system,
-                longhall_types::api::NewUser {
-                    login: admin_login.to_owned(),
-                    display_name: Some("Administrator".into()),
-                    email: None,
-                    site: None,
-                    password: Some(password.clone()),
-                    admin: true,
-                },
-            )
-            .await;
+            let made = self
+                .create_user(
+                    &system,
+                    longhall_types::api::NewUser {
+                        login: admin_login.to_owned(),
+                        display_name: Some("Administrator".into()),
+                        email: None,
+                        site: None,
+                        password: Some(password.clone()),
+                        admin: true,
+                    },
+                )
+                .await;
             if !tolerate_a_twin(made)? {
                 generated = false; // the other server's password is the one
             }

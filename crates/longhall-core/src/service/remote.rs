@@ -153,7 +153,9 @@ impl Longhall {
                             }
                         }
                     }
-                    Err(e) => tracing::warn!(error = %e, "catching up after the bus reconnected: the store did not answer"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "catching up after the bus reconnected: the store did not answer")
+                    }
                 }
             }
         }
