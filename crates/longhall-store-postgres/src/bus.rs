@@ -19,6 +19,9 @@ use crate::ops::CHANNEL;
 /// without closing it would otherwise wait forever).
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 
+/// The `application_name` of the listening connection.
+pub const APPLICATION_NAME: &str = "longhall-bus";
+
 /// Listens for the notes of the servers of a pool on the database at `url`, and sends the
 /// notes the store does not send itself (administrators' content changes).
 pub struct PgBus {
@@ -89,8 +92,11 @@ async fn listen(url: String, tx: mpsc::UnboundedSender<BusSignal>) {
 
 /// Listens until the connection is lost (`Err`) or nobody listens any more (`Ok`).
 async fn listen_once(url: &str, tx: &mpsc::UnboundedSender<BusSignal>) -> Result<(), String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|e| format!("postgres_url: {}", describe(&e)))?;
+    // So operators can tell it apart in pg_stat_activity.
+    config.application_name(APPLICATION_NAME);
     let (client, mut connection) =
-        tokio_postgres::connect(url, NoTls).await.map_err(|e| format!("cannot connect: {}", describe(&e)))?;
+        config.connect(NoTls).await.map_err(|e| format!("cannot connect: {}", describe(&e)))?;
     let (lost_tx, mut lost) = tokio::sync::oneshot::channel::<String>();
     let notes = tx.clone();
     let driver = tokio::spawn(async move {

@@ -541,3 +541,34 @@ async fn three_servers_starting_at_once_on_a_new_database_make_one_deployment() 
         assert_eq!(names, ["Lobby"], "one first start for the whole pool");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_whose_bus_connection_was_cut_catches_up() {
+    let db = ScratchDb::create();
+    let (servers, _dirs) = pool(&db, 2).await;
+    let admin = servers[0].sign_in(ADMIN, PASSWORD).await;
+    servers[0].create_user(&admin, &login(0), USER_PASSWORD).await;
+    let room = servers[0].create_room(&admin, "Cut off").await.id;
+    let token = sign_in_when_known(&servers[1], &login(0)).await;
+    room_when_known(&servers[1], &token, room).await;
+    let mut ws = servers[1].connect(&token).await;
+    ws.join(room).await;
+
+    // Every server's listening connection is cut; messages are posted meanwhile.
+    let out = psql(&format!(
+        "SELECT 'cut:' || count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = '{}' AND application_name = 'longhall-bus'",
+        db.name
+    ));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("cut:2"), "both listening connections were cut");
+    for k in 0..5 {
+        servers[0].post_message(&admin, room, &format!("while cut off #{k}")).await;
+    }
+    // The second server reconnects, reads what it missed and delivers it, in order.
+    let mut seen = Vec::new();
+    let who = login(0);
+    collect_until(&who, &mut ws.stream, room, &mut seen, |seen| seen.len() == 5).await;
+    let texts: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts, (0..5).map(|k| format!("while cut off #{k}")).collect::<Vec<_>>());
+}
