@@ -330,11 +330,16 @@ impl Longhall {
                 | C::DeletePolicy { .. }
                 | C::PutConfig { .. }
                 | C::DeleteConfig { .. } => recheck_all = true,
+                C::PutComplianceConfig { .. } => {
+                    // This server's processor follows the new schedule and settings too.
+                    if let Some(runner) = self.compliance.get().and_then(Weak::upgrade) {
+                        runner.config_changed();
+                    }
+                }
                 C::InsertUser { .. }
                 | C::InsertCategory { .. }
                 | C::InsertRoom { .. }
                 | C::InsertAddin { .. }
-                | C::PutComplianceConfig { .. }
                 | C::InsertToken { .. } => {}
             }
         }
