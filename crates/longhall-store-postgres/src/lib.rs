@@ -7,8 +7,8 @@
 //!
 //! All writes go through one writer task per store that commits whatever is queued in one
 //! transaction ("group commit"), like the SQLite backend's writer thread; every write
-//! transaction takes the database's advisory write lock first, so writers (later: the servers
-//! of a pool) commit one at a time and ids become visible in increasing order. Reads use a
+//! transaction takes the database's advisory write lock first, so writers (the servers of a
+//! pool) commit one at a time and ids become visible in increasing order. Reads use a
 //! small pool of connections and see every committed write.
 //!
 //! Search uses `pg_trgm`: a GIN trigram index over the text lower-cased with the ICU root

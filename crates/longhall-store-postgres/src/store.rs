@@ -22,8 +22,8 @@ const READ_CONNECTIONS: usize = 8;
 /// order even if their futures are awaited together. Dropping the future does not cancel
 /// the write.
 ///
-/// Until servers share a catalog through a pool, one server at a time may use a database:
-/// each keeps its own copy of the catalog in memory.
+/// Several servers (a pool) may use one database: each keeps a copy of the catalog in memory
+/// and follows the others' changes through the change log (`catalog_changes`) and the bus.
 pub struct PgStore {
     writer: Writer,
     readers: Arc<ReadPool>,
