@@ -102,6 +102,73 @@ pub struct ChangeOutcome {
     pub removed_files: Vec<String>,
     /// Tokens a `RemoveUser` deleted.
     pub tokens_removed: u32,
+    /// The catalog revision the change made (0 from a store that logs no changes).
+    pub revision: i64,
+}
+
+/// A committed catalog change as the store logs it for the other servers of a pool: its
+/// revision, the change (secrets left out: no password hash) and the id an insert was given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedChange {
+    pub revision: i64,
+    pub change: CatalogChange,
+    pub id: i64,
+}
+
+impl CatalogChange {
+    /// The change as it is logged for other servers: without password hashes (they read
+    /// those from the store when someone signs in) or a token's hash.
+    pub fn for_log(&self) -> CatalogChange {
+        match self {
+            CatalogChange::InsertUser { user, .. } => {
+                CatalogChange::InsertUser { user: user.clone(), password_hash: String::new() }
+            }
+            CatalogChange::UpdateUser { user, .. } => {
+                CatalogChange::UpdateUser { user: user.clone(), password_hash: None }
+            }
+            CatalogChange::InsertToken { token } => {
+                CatalogChange::InsertToken { token: TokenRecord { hash: String::new(), ..token.clone() } }
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// Whether other servers must learn of the change: everything but a new token (tokens
+    /// are read from the store when used; only their removal ends live sessions).
+    pub fn is_logged(&self) -> bool {
+        !matches!(self, CatalogChange::InsertToken { .. })
+    }
+
+    /// What the change writes over: two changes with the same key, validated against the same
+    /// catalog, would overwrite each other. `None` for inserts (a name clash is the store's
+    /// `Conflict`) and changes that read nothing first.
+    pub fn object_key(&self) -> Option<(&'static str, String)> {
+        use CatalogChange as C;
+        Some(match self {
+            C::UpdateUser { user, .. } => ("user", user.id.to_string()),
+            C::RemoveUser { id } => ("user", id.to_string()),
+            C::UpdateGroup { group } => ("group", group.id.to_string()),
+            C::DeleteGroup { id } => ("group", id.to_string()),
+            C::UpdateCategory { category } => ("category", category.id.to_string()),
+            C::DeleteCategory { id } => ("category", id.to_string()),
+            C::UpdateRoom { room } => ("room", room.id.to_string()),
+            C::DeleteRoom { id } => ("room", id.to_string()),
+            C::UpdateAddin { addin } => ("addin", addin.id.to_string()),
+            C::DeleteAddin { id } => ("addin", id.to_string()),
+            C::PutPolicy { policy } => ("policy", policy.scope.to_string()),
+            C::DeletePolicy { scope } => ("policy", scope.to_string()),
+            C::PutConfig { config } => ("config", config.scope.to_string()),
+            C::DeleteConfig { scope } => ("config", scope.to_string()),
+            C::InsertUser { .. }
+            | C::InsertGroup { .. }
+            | C::InsertCategory { .. }
+            | C::InsertRoom { .. }
+            | C::InsertAddin { .. }
+            | C::PutComplianceConfig { .. }
+            | C::InsertToken { .. }
+            | C::DeleteToken { .. } => return None,
+        })
+    }
 }
 
 /// One record of the audit log (in the compliance store).

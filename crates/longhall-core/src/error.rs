@@ -41,6 +41,14 @@ impl CoreError {
         CoreError::new(ErrorCode::InvalidValue, message)
     }
 
+    /// Another server of the pool changed what this change was computed from.
+    pub fn changed_meanwhile() -> Self {
+        CoreError::new(
+            ErrorCode::ChangedMeanwhile,
+            "Another server changed this at the same time and nothing was saved; read it again and repeat your change.",
+        )
+    }
+
     pub fn admin_required() -> Self {
         CoreError::new(ErrorCode::AdminRequired, "Only administrators may do this; ask an administrator.")
     }
@@ -59,6 +67,11 @@ pub enum StoreError {
     /// The store failed or is unreachable.
     #[error("store failure: {0}")]
     Unavailable(String),
+    /// The catalog moved on (another server of the pool committed a change) since the
+    /// revision the change was validated against; nothing was written. Holds the store's
+    /// revision.
+    #[error("the catalog is at revision {0}")]
+    Stale(i64),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -70,6 +83,7 @@ impl From<StoreError> for CoreError {
                 CoreError::new(ErrorCode::NameTaken, format!("{what} is already taken; choose another name."))
             }
             StoreError::NotFound(what) => CoreError::new(ErrorCode::InvalidValue, format!("{what} no longer exists.")),
+            StoreError::Stale(_) => CoreError::changed_meanwhile(),
             StoreError::Unavailable(why) => {
                 tracing::error!(error = %why, "store failure");
                 CoreError::new(

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use bytes::Bytes;
 use futures_core::Stream;
 
-use crate::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome};
+use crate::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome, LoggedChange};
 use crate::error::{CoreResult, StoreResult};
 use crate::model::*;
 
@@ -50,6 +50,30 @@ pub trait Store: Send + Sync + 'static {
     /// Small named values kept by the deployment (e.g. whether first start is done).
     fn get_meta<'a>(&'a self, key: &'a str) -> BoxFuture<'a, StoreResult<Option<String>>>;
     fn put_meta<'a>(&'a self, key: &'a str, value: &'a str) -> BoxFuture<'a, StoreResult<()>>;
+
+    /// The catalog's revision: the number of the latest catalog change the store logged for
+    /// the other servers of a pool (0 for a store that logs none: one server owns it).
+    fn catalog_revision(&self) -> BoxFuture<'_, StoreResult<i64>> {
+        Box::pin(async { Ok(0) })
+    }
+    /// As `commit_change`, only while the catalog is at `revision`: a change validated against
+    /// an older catalog than another server has since committed is refused with
+    /// `Stale` (nothing written), so it can't silently overwrite that newer change. A store
+    /// that logs no changes (one server owns it) commits as `commit_change`.
+    fn commit_change_at<'a>(
+        &'a self,
+        change: &'a CatalogChange,
+        audit: Option<&'a AuditRecord>,
+        revision: i64,
+    ) -> BoxFuture<'a, StoreResult<ChangeOutcome>> {
+        let _ = revision;
+        self.commit_change(change, audit)
+    }
+    /// Logged catalog changes with a revision above `after`, in revision order, at most `limit`.
+    fn catalog_changes(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<LoggedChange>>> {
+        let _ = (after, limit);
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     // ---- tokens
 
@@ -381,4 +405,63 @@ pub trait PoolAgent: Send + Sync + 'static {
     fn find_token_elsewhere<'a>(&'a self, hash: &'a str) -> BoxFuture<'a, CoreResult<Option<TokenRecord>>>;
     /// Takes settings another server sent (an older or equal revision changes nothing).
     fn adopt(&self, settings: longhall_types::api::PoolSettings) -> BoxFuture<'_, CoreResult<()>>;
+}
+
+/// What one server of a pool tells the others once a change is committed. Small on purpose
+/// (a PostgreSQL notification holds at most 8000 bytes): it says where to look, and the
+/// receiver reads the change itself from the store.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "note", rename_all = "snake_case")]
+pub enum Note {
+    /// The room's messages up to `seq` are committed.
+    Message { room: RoomId, seq: Seq },
+    /// The catalog's logged changes up to `revision` are committed.
+    Catalog { revision: i64 },
+    /// An administrator replaced messages of the room: copies kept in memory are out of date.
+    /// `from` names the server that did it (it told its own connections already).
+    Replaced { from: u64, room: RoomId },
+    /// An administrator removed these messages of the room (at most [`Note::MAX_SEQS`]).
+    Removed { from: u64, room: RoomId, seqs: Vec<Seq> },
+    /// An administrator cleared the room's messages up to time `up_to`.
+    Cleared { from: u64, room: RoomId, up_to: Millis },
+    /// Users were invited to the room: (user, invitation id) pairs, at most [`Note::MAX_SEQS`].
+    Invited { from: u64, room: RoomId, ts: Millis, invitations: Vec<(UserId, i64)> },
+}
+
+impl Note {
+    /// Sequence numbers one `Removed` note carries (and invitations one `Invited` note) (its text stays far below the 8000 bytes
+    /// of a PostgreSQL notification).
+    pub const MAX_SEQS: usize = 200;
+
+    /// The text form carried by a bus (JSON, a few dozen bytes).
+    pub fn to_text(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the text form; `None` for anything else (a note of a newer server is ignored).
+    pub fn from_text(text: &str) -> Option<Note> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+/// What a bus hands its subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusSignal {
+    Note(Note),
+    /// The bus (re)connected: notes sent while it was away are lost, so the subscriber reads
+    /// what it may have missed from the store.
+    Connected,
+}
+
+/// How the servers of a pool tell each other about commits (PostgreSQL LISTEN/NOTIFY, NATS).
+/// A server alone needs none: the core then publishes nothing and listens to nothing.
+pub trait Bus: Send + Sync + 'static {
+    /// Announces a committed change to every server of the pool, this one included. A bus
+    /// whose store announced it already, in the committing transaction (PostgreSQL's NOTIFY of
+    /// messages and catalog changes), skips it. Never fails: a note that is lost is made up for by the next one or by
+    /// the catch-up after a reconnection.
+    fn publish(&self, note: Note) -> BoxFuture<'_, ()>;
+    /// The notes of every server, and a `Connected` signal at each (re)connection, the first
+    /// one included. Called once, at start.
+    fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<BusSignal>;
 }

@@ -19,8 +19,8 @@ use std::time::Instant;
 use divan::Bencher;
 use divan::counter::ItemsCount;
 use longhall_core::model::*;
-use longhall_core::ports::Store;
-use longhall_store_postgres::PgStore;
+use longhall_core::ports::{Bus, BusSignal, Store};
+use longhall_store_postgres::{PgBus, PgStore};
 use longhall_store_tests::support::CatalogWrites;
 use longhall_types::api::{Privacy, RoomInvitations, RoomType};
 use tokio::runtime::Runtime;
@@ -211,6 +211,47 @@ fn small() -> &'static Small {
 #[divan::bench(args = [1, 16, 256], sample_count = 40, sample_size = 1)]
 fn commit_posts(b: Bencher<'_, '_>, batch: usize) {
     let s = small();
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut i = 0u64;
+    b.counter(ItemsCount::new(batch))
+        .with_inputs(|| {
+            (0..batch)
+                .map(|_| {
+                    i += 1;
+                    post(s.rooms[(i % s.rooms.len() as u64) as usize], i, text(&mut rng, i))
+                })
+                .collect::<Vec<_>>()
+        })
+        .bench_local_values(|posts| s.rt.block_on(s.store.commit_posts(posts)).expect("committed"));
+}
+
+/// As `small`, with commits announced to the pool (NOTIFY) and a server's bus listening.
+struct Announced {
+    small: Small,
+    _listening: tokio::sync::mpsc::UnboundedReceiver<BusSignal>,
+}
+
+fn announced() -> &'static Announced {
+    static ANNOUNCED: OnceLock<Announced> = OnceLock::new();
+    ANNOUNCED.get_or_init(|| {
+        let rt = runtime();
+        let (store, rooms) = fresh(&rt, "longhall_bench_announced", 64);
+        store.announce_commits();
+        let listening = rt.block_on(async {
+            let mut rx = PgBus::new(&database_url("longhall_bench_announced")).subscribe();
+            assert_eq!(rx.recv().await, Some(BusSignal::Connected));
+            rx
+        });
+        Announced { small: Small { rt, store, rooms }, _listening: listening }
+    })
+}
+
+/// `commit_posts` of a server of a pool: the same batches, each also announced (one NOTIFY
+/// per room of the batch, in its transaction). The notes pile up unread in the listener's
+/// channel, as they would not in a server (a few dozen bytes each).
+#[divan::bench(args = [1, 16, 256], sample_count = 40, sample_size = 1)]
+fn commit_posts_announced(b: Bencher<'_, '_>, batch: usize) {
+    let s = &announced().small;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut i = 0u64;
     b.counter(ItemsCount::new(batch))

@@ -7,8 +7,8 @@
 //!
 //! All writes go through one writer task per store that commits whatever is queued in one
 //! transaction ("group commit"), like the SQLite backend's writer thread; every write
-//! transaction takes the database's advisory write lock first, so writers (later: the servers
-//! of a pool) commit one at a time and ids become visible in increasing order. Reads use a
+//! transaction takes the database's advisory write lock first, so writers (the servers of a
+//! pool) commit one at a time and ids become visible in increasing order. Reads use a
 //! small pool of connections and see every committed write.
 //!
 //! Search uses `pg_trgm`: a GIN trigram index over the text lower-cased with the ICU root
@@ -16,6 +16,7 @@
 //! substring of three or more characters in any script; shorter texts scan the newest
 //! messages, as in the SQLite backend.
 
+mod bus;
 mod conn;
 mod conv;
 mod ops;
@@ -28,4 +29,5 @@ mod store;
 mod writer;
 
 pub use pool::{PoolChangeRecord, RegisteredServer, check_writable, find_token_at};
+pub use bus::PgBus;
 pub use store::PgStore;

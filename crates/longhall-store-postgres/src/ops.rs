@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use longhall_core::change::{AuditRecord, CatalogChange, ChangeOutcome};
 use longhall_core::model::*;
+use longhall_core::ports::Note;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
 use serde_json::{Value, json};
@@ -406,11 +407,56 @@ async fn delete_token(c: &Conn, id: &TokenId) -> StoreResult<bool> {
 // ---- the one catalog-write path
 
 /// Writes one catalog change and its audit record, in the same transaction.
-pub(crate) async fn commit_change(
-    c: &Conn,
-    (change, audit): &(CatalogChange, Option<AuditRecord>),
-) -> StoreResult<ChangeOutcome> {
+/// A catalog change to commit: the change, its audit record, the revision it was validated
+/// at (`None`: no check) and whether to announce it with NOTIFY.
+pub(crate) type ChangeJob = (CatalogChange, Option<AuditRecord>, Option<i64>, bool);
+
+/// Log entries kept behind the newest revision (a server further behind reloads nothing:
+/// servers of a pool read the log within moments of each change).
+const CHANGE_LOG_KEPT: i64 = 100_000;
+
+/// The channel every server of a pool LISTENs on.
+pub const CHANNEL: &str = "longhall";
+
+pub(crate) async fn catalog_revision(c: &Conn) -> StoreResult<i64> {
+    let row = c.query_one("SELECT coalesce(max(revision), 0) FROM chat.catalog_changes", &[]).await.db()?;
+    get(&row, 0)
+}
+
+/// Logs a committed change (under the write lock, so revisions are dense and in commit
+/// order) and announces it; returns its revision.
+async fn log_change(c: &Conn, change: &CatalogChange, id: i64, announce: bool) -> StoreResult<i64> {
+    let text = serde_json::to_string(&change.for_log())
+        .map_err(|e| StoreError::Unavailable(format!("a catalog change could not be written: {e}")))?;
+    let row = c
+        .query_one(
+            "INSERT INTO chat.catalog_changes (revision, change, object_id) \
+             SELECT coalesce(max(revision), 0) + 1, $1, $2 FROM chat.catalog_changes RETURNING revision",
+            &[&text, &id],
+        )
+        .await
+        .db()?;
+    let revision: i64 = get(&row, 0)?;
+    if revision % 1000 == 0 {
+        c.execute("DELETE FROM chat.catalog_changes WHERE revision <= $1", &[&(revision - CHANGE_LOG_KEPT)])
+            .await
+            .db()?;
+    }
+    if announce {
+        let note = Note::Catalog { revision }.to_text();
+        c.execute("SELECT pg_notify('longhall', $1)", &[&note]).await.db()?;
+    }
+    Ok(revision)
+}
+
+pub(crate) async fn commit_change(c: &Conn, (change, audit, at, announce): &ChangeJob) -> StoreResult<ChangeOutcome> {
     use CatalogChange as C;
+    if let Some(at) = at {
+        let current = catalog_revision(c).await?;
+        if current != *at {
+            return Err(StoreError::Stale(current));
+        }
+    }
     let mut out = ChangeOutcome { found: true, ..ChangeOutcome::default() };
     match change {
         C::InsertUser { user, password_hash } => out.id = insert_user(c, user, password_hash).await?,
@@ -452,6 +498,9 @@ pub(crate) async fn commit_change(
             }
         }
         write_audit(c, &a).await?;
+    }
+    if change.is_logged() {
+        out.revision = log_change(c, change, out.id, *announce).await?;
     }
     Ok(out)
 }
@@ -554,7 +603,7 @@ fn detail_with(base: &Value, extra: Value) -> Value {
 /// Three statements for the whole batch, whatever its size: the rooms' counters move by
 /// their number of posts (sequence numbers are handed out from there in batch order), then
 /// the kept messages and every CHAT record are inserted from arrays.
-pub(crate) async fn commit_posts(c: &Conn, posts: &Vec<NewPost>) -> StoreResult<Vec<Seq>> {
+pub(crate) async fn commit_posts(c: &Conn, (posts, announce): &(Vec<NewPost>, bool)) -> StoreResult<Vec<Seq>> {
     if posts.is_empty() {
         return Ok(Vec::new());
     }
@@ -618,6 +667,11 @@ pub(crate) async fn commit_posts(c: &Conn, posts: &Vec<NewPost>) -> StoreResult<
     )
     .await
     .db()?;
+    if *announce {
+        // Delivered to the listening servers when (and only if) the batch commits.
+        let notes: Vec<String> = next.iter().map(|(&room, &seq)| Note::Message { room, seq }.to_text()).collect();
+        c.execute("SELECT pg_notify('longhall', n) FROM unnest($1::text[]) AS n", &[&notes]).await.db()?;
+    }
     Ok(seqs)
 }
 

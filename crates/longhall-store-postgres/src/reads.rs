@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use longhall_core::change::{AuditQuery, AuditRecord};
+use longhall_core::change::{AuditQuery, AuditRecord, LoggedChange};
 use longhall_core::model::*;
 use longhall_core::principal::Principal;
 use longhall_core::{StoreError, StoreResult};
@@ -581,4 +581,25 @@ pub(crate) async fn audit_records(c: &Conn, q: &AuditQuery) -> StoreResult<Vec<A
         })
     })
     .collect()
+}
+
+/// Logged catalog changes after `after`, in revision order.
+pub(crate) async fn catalog_changes(c: &Conn, &(after, limit): &(i64, u32)) -> StoreResult<Vec<LoggedChange>> {
+    let rows = c
+        .query(
+            "SELECT revision, change, object_id FROM chat.catalog_changes WHERE revision > $1 \
+             ORDER BY revision LIMIT $2",
+            &[&after, &i64::from(limit)],
+        )
+        .await
+        .db()?;
+    rows.iter()
+        .map(|r| {
+            let text: String = get(r, 1)?;
+            let change = serde_json::from_str(&text).map_err(|e| {
+                StoreError::Unavailable(format!("a logged catalog change could not be read (a newer server's?): {e}"))
+            })?;
+            Ok(LoggedChange { revision: get(r, 0)?, change, id: get(r, 2)? })
+        })
+        .collect()
 }

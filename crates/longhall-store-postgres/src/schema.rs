@@ -13,8 +13,7 @@ use crate::conn::{Conn, DbResult, describe};
 const CHAT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/chat/001_init.sql"),
     include_str!("../migrations/chat/002_removed_users_and_content_bytes.sql"),
-    // 003 is the catalog revisions and the bus (merged from its own branch).
-    "-- chat migration 003 is the catalog revisions and the bus",
+    include_str!("../migrations/chat/003_catalog_changes.sql"),
     include_str!("../migrations/chat/004_pool.sql"),
 ];
 const COMPLIANCE_MIGRATIONS: &[&str] =

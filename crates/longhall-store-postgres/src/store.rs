@@ -1,8 +1,9 @@
 //! `PgStore`: the `Store` implementation over the writer task and the read pool.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome};
+use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange, ChangeOutcome, LoggedChange};
 use longhall_core::model::*;
 use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
@@ -21,11 +22,13 @@ const READ_CONNECTIONS: usize = 8;
 /// order even if their futures are awaited together. Dropping the future does not cancel
 /// the write.
 ///
-/// Until servers share a catalog through a pool, one server at a time may use a database:
-/// each keeps its own copy of the catalog in memory.
+/// Several servers (a pool) may use one database: each keeps a copy of the catalog in memory
+/// and follows the others' changes through the change log (`catalog_changes`) and the bus.
 pub struct PgStore {
     writer: Writer,
     readers: Arc<ReadPool>,
+    /// Announce commits with NOTIFY (servers of a pool on the PostgreSQL bus listen).
+    announce: AtomicBool,
 }
 
 struct ReadPool {
@@ -72,12 +75,23 @@ impl PgStore {
         // Fail now, not on the first read, if a second connection cannot be had.
         let first = readers.get().await?;
         readers.put(first);
-        Ok(PgStore { writer, readers })
+        Ok(PgStore { writer, readers, announce: AtomicBool::new(false) })
+    }
+
+    /// Announces every commit of messages and catalog changes on the `longhall` channel
+    /// (NOTIFY, in the committing transaction) from now on: what the servers of a pool on the
+    /// PostgreSQL bus ([`crate::PgBus`]) listen to.
+    pub fn announce_commits(&self) {
+        self.announce.store(true, Ordering::Relaxed);
+    }
+
+    fn announcing(&self) -> bool {
+        self.announce.load(Ordering::Relaxed)
     }
 
     /// Finishes the queued writes and closes the connections.
     pub async fn close(self) {
-        let PgStore { writer, readers } = self;
+        let PgStore { writer, readers, .. } = self;
         writer.stop().await;
         readers.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
@@ -137,7 +151,25 @@ impl Store for PgStore {
         change: &'a CatalogChange,
         audit: Option<&'a AuditRecord>,
     ) -> BoxFuture<'a, StoreResult<ChangeOutcome>> {
-        self.write((change.clone(), audit.cloned()), |c, d| Box::pin(ops::commit_change(c, d)))
+        self.write((change.clone(), audit.cloned(), None, self.announcing()), |c, d| Box::pin(ops::commit_change(c, d)))
+    }
+
+    fn catalog_revision(&self) -> BoxFuture<'_, StoreResult<i64>> {
+        self.read((), |c, _| Box::pin(ops::catalog_revision(c)))
+    }
+
+    fn commit_change_at<'a>(
+        &'a self,
+        change: &'a CatalogChange,
+        audit: Option<&'a AuditRecord>,
+        revision: i64,
+    ) -> BoxFuture<'a, StoreResult<ChangeOutcome>> {
+        let job = (change.clone(), audit.cloned(), Some(revision), self.announcing());
+        self.write(job, |c, d| Box::pin(ops::commit_change(c, d)))
+    }
+
+    fn catalog_changes(&self, after: i64, limit: u32) -> BoxFuture<'_, StoreResult<Vec<LoggedChange>>> {
+        self.read((after, limit), |c, d| Box::pin(reads::catalog_changes(c, d)))
     }
 
     fn audit_records<'a>(&'a self, query: &'a AuditQuery) -> BoxFuture<'a, StoreResult<Vec<AuditRecord>>> {
@@ -165,7 +197,7 @@ impl Store for PgStore {
     }
 
     fn commit_posts(&self, posts: Vec<NewPost>) -> BoxFuture<'_, StoreResult<Vec<Seq>>> {
-        self.write(posts, |c, d| Box::pin(ops::commit_posts(c, d)))
+        self.write((posts, self.announcing()), |c, d| Box::pin(ops::commit_posts(c, d)))
     }
 
     fn latest_messages(&self, room: RoomId, limit: u32) -> BoxFuture<'_, StoreResult<Vec<StoredMessage>>> {

@@ -7,9 +7,9 @@ use futures_util::StreamExt;
 use longhall_core::StoreError;
 use longhall_core::change::{AuditQuery, AuditRecord, CatalogChange};
 use longhall_core::model::*;
-use longhall_core::ports::Store;
+use longhall_core::ports::{Bus, BusSignal, Note, Store};
 use longhall_core::principal::Principal;
-use longhall_store_postgres::PgStore;
+use longhall_store_postgres::{PgBus, PgStore};
 use longhall_store_tests::support::*;
 use serde_json::json;
 use support::{ScratchDb, fresh_store};
@@ -149,7 +149,7 @@ async fn the_content_size_migration_counts_existing_messages() {
              DROP TRIGGER messages_bytes_update ON chat.messages; DROP FUNCTION chat.messages_bytes_insert(); \
              DROP FUNCTION chat.messages_bytes_delete(); DROP FUNCTION chat.messages_bytes_update(); \
              ALTER TABLE chat.rooms DROP COLUMN content_bytes; ALTER TABLE chat.users DROP COLUMN removed; \
-             DROP TABLE chat.pool_servers, chat.pool_settings, chat.pool_history; \
+             DROP TABLE chat.pool_servers, chat.pool_settings, chat.pool_history, chat.catalog_changes; \
              UPDATE chat.schema_version SET version = 1;",
         )
         .await
@@ -360,4 +360,72 @@ async fn a_server_id_is_held_by_one_live_process_and_pool_settings_only_move_for
     let history = s.pool_history(10).await.unwrap();
     assert_eq!(history.len(), 1);
     assert_eq!((history[0].actor.as_str(), history[0].settings.state), ("admin@example.org", PoolState::FailedOver));
+}
+
+#[tokio::test]
+async fn a_catalog_change_commits_only_at_the_newest_revision_and_is_logged_without_secrets() {
+    let (s, _db) = fresh_store().await;
+    let start = s.catalog_revision().await.unwrap();
+    let alice = user("alice@example.org");
+    let insert = CatalogChange::InsertUser { user: alice.clone(), password_hash: "secret-hash".into() };
+    let first = s.commit_change_at(&insert, None, start).await.unwrap();
+    assert_eq!(first.revision, start + 1);
+
+    // A change validated against the older catalog is refused and writes nothing.
+    let policy = Policy { scope: Scope::Global, enable_persistent_chat: true, description: "d".into() };
+    let put = CatalogChange::PutPolicy { policy };
+    assert_eq!(s.commit_change_at(&put, None, start).await.unwrap_err(), StoreError::Stale(start + 1));
+    assert!(s.load_catalog().await.unwrap().policies.is_empty(), "nothing written");
+    let second = s.commit_change_at(&put, None, start + 1).await.unwrap();
+    assert_eq!(second.revision, start + 2);
+
+    // Other servers read the changes in order, the insert with its new id and without its hash.
+    let log = s.catalog_changes(start, 10).await.unwrap();
+    assert_eq!(log.iter().map(|l| l.revision).collect::<Vec<_>>(), [start + 1, start + 2]);
+    assert_eq!(log[0].id, first.id);
+    match &log[0].change {
+        CatalogChange::InsertUser { user, password_hash } => {
+            assert_eq!(user.login, alice.login);
+            assert!(password_hash.is_empty(), "no password hash in the log");
+        }
+        other => panic!("logged {other:?}"),
+    }
+    assert_eq!(log[1].change, put);
+    assert_eq!(s.catalog_changes(start + 2, 10).await.unwrap(), []);
+    assert_eq!(s.catalog_revision().await.unwrap(), start + 2);
+}
+
+async fn next_signal(rx: &mut tokio::sync::mpsc::UnboundedReceiver<BusSignal>) -> BusSignal {
+    tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv())
+        .await
+        .expect("a signal within 10 s")
+        .expect("the bus is running")
+}
+
+#[tokio::test]
+async fn an_announcing_store_notifies_the_pool_of_each_commit_and_of_nothing_undone() {
+    let (s, db) = fresh_store().await;
+    let w = world(&s).await;
+    s.announce_commits();
+    let bus = PgBus::new(&db.url);
+    let mut rx = bus.subscribe();
+    assert_eq!(next_signal(&mut rx).await, BusSignal::Connected);
+
+    // A batch of posts: one note per room, with its latest sequence number.
+    let posts = vec![post(w.room_a, w.alice, 1, "a1"), post(w.room_b, w.bob, 2, "b1"), post(w.room_a, w.bob, 3, "a2")];
+    s.commit_posts(posts).await.unwrap();
+    let mut notes = vec![next_signal(&mut rx).await, next_signal(&mut rx).await];
+    notes.sort_by_key(|n| format!("{n:?}"));
+    let mut want = vec![
+        BusSignal::Note(Note::Message { room: w.room_a, seq: 2 }),
+        BusSignal::Note(Note::Message { room: w.room_b, seq: 1 }),
+    ];
+    want.sort_by_key(|n| format!("{n:?}"));
+    assert_eq!(notes, want);
+
+    // A refused change announces nothing; the next committed one announces its revision.
+    let clash = s.commit_change(&CatalogChange::InsertRoom { room: room("Alpha", w.category) }, None).await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    let made = s.commit_change(&CatalogChange::InsertRoom { room: room("Delta", w.category) }, None).await.unwrap();
+    assert_eq!(next_signal(&mut rx).await, BusSignal::Note(Note::Catalog { revision: made.revision }));
 }

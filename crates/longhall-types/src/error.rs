@@ -114,6 +114,8 @@ error_codes! {
     CategoryNotEmpty = ("category_not_empty", 409);
     /// The object is still in use (e.g. an add-in referenced by rooms).
     InUse = ("in_use", 409);
+    /// Another server of the pool changed the same object meanwhile.
+    ChangedMeanwhile = ("changed_meanwhile", 409);
     /// Compliance processing is off, or this server does not run it.
     ComplianceDisabled = ("compliance_disabled", 409);
     /// The client sends faster than allowed.

@@ -15,6 +15,11 @@ pub struct Config {
     pub store: StoreBackend,
     /// The PostgreSQL database of `store = "postgres"` (a `postgres://` URL or `key=value` string).
     pub postgres_url: String,
+    /// How the servers of a pool (several on one PostgreSQL database) tell each other about
+    /// commits: `postgres` (LISTEN/NOTIFY, the default with that store) or `nats`.
+    pub bus: BusBackend,
+    /// The NATS server of `bus = "nats"` (`nats://host:port`).
+    pub nats_url: String,
     /// Directory holding the chat store, the compliance store and the file store.
     pub data_dir: PathBuf,
     /// The deployment's domain: it names rooms in compliance output (`ma-chan://<domain>/<id>`).
@@ -47,6 +52,8 @@ impl Default for Config {
         Config {
             store: StoreBackend::Sqlite,
             postgres_url: String::new(),
+            bus: BusBackend::Postgres,
+            nats_url: "nats://127.0.0.1:4222".into(),
             data_dir: PathBuf::from("longhall-data"),
             domain: "longhall.local".into(),
             listen: "127.0.0.1:8080".into(),
@@ -71,10 +78,21 @@ pub enum StoreBackend {
     Postgres,
 }
 
+/// The bus of a pool. Only a PostgreSQL store is shared by several servers; with SQLite one
+/// server owns the data directory and uses no bus, whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    Postgres,
+    Nats,
+}
+
 /// Every key, which is also the name of its environment variable after `LONGHALL_`.
 const KEYS: &[&str] = &[
     "store",
     "postgres_url",
+    "bus",
+    "nats_url",
     "data_dir",
     "domain",
     "listen",
@@ -97,12 +115,22 @@ pub const DEFAULT_FILE: &str = r#"# Longhall configuration. Every key may also b
 # (--data-dir, --listen). Flags win over the environment, which wins over this file.
 
 # The store backend: "sqlite" (chat.db and compliance.db in data_dir) or "postgres"
-# (the PostgreSQL database of postgres_url, which a pool of servers may share).
+# (the PostgreSQL database of postgres_url, which a pool of servers may share: see bus).
 store = "sqlite"
 
 # With store = "postgres": the database, e.g. "postgres://longhall@127.0.0.1/longhall"
 # (a password is better given in LONGHALL_POSTGRES_URL or ~/.pgpass than in this file).
 postgres_url = ""
+
+# With store = "postgres", several servers may serve one database together (a pool: any
+# server serves any room; docs/operations.md). They tell each other about commits over a
+# bus: "postgres" (LISTEN/NOTIFY on the same database; nothing else to run) or "nats"
+# (a NATS server, nats_url). Every server of a pool must name the same bus. Ignored with
+# store = "sqlite", where one server owns the data directory.
+bus = "postgres"
+
+# With bus = "nats": the NATS server, e.g. "nats://127.0.0.1:4222".
+nats_url = "nats://127.0.0.1:4222"
 
 # Directory holding the chat store (chat.db), the compliance store (compliance.db)
 # and the file store (files/). Created on first start.
@@ -223,6 +251,16 @@ impl Config {
             anyhow::bail!(
                 "invalid configuration: store = \"postgres\" needs postgres_url, the database to use, e.g. \
                  \"postgres://longhall@127.0.0.1/longhall\""
+            );
+        }
+        if config.store == StoreBackend::Postgres
+            && config.bus == BusBackend::Nats
+            && !config.nats_url.trim().starts_with("nats://")
+        {
+            anyhow::bail!(
+                "invalid configuration: bus = \"nats\" needs nats_url, the NATS server, e.g. \"nats://127.0.0.1:4222\" \
+                 (not {:?})",
+                config.nats_url
             );
         }
         if !is_domain(&config.domain) {

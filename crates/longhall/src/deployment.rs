@@ -7,15 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use longhall_bus_nats::NatsBus;
 use longhall_compliance::processor::{Processor, ProcessorSettings, new_server_id};
 use longhall_core::ports::{Clock, Store, SystemClock};
 use longhall_core::service::FirstStart;
 use longhall_core::{Longhall, Settings};
 use longhall_server::TransportSettings;
-use longhall_store_postgres::PgStore;
+use longhall_store_postgres::{PgBus, PgStore};
 use longhall_store_sqlite::{DirFileStore, SqliteStore};
 
-use crate::config::{Config, StoreBackend};
+use crate::config::{BusBackend, Config, StoreBackend};
 
 pub mod pool;
 
@@ -137,6 +138,9 @@ impl Deployment {
         let lh = Longhall::start(store.clone(), Arc::new(files), tuning.clock.clone(), settings)
             .await
             .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
+        if let Stores::Postgres(pg) = &stores {
+            join_pool(&lh, pg, config);
+        }
         let processor = tuning.compliance_processor.then(|| {
             let settings = ProcessorSettings::new(new_server_id(), config.domain.clone(), data_dir.join("files"));
             RunningProcessor::start(&lh, store.clone(), tuning.clock.clone(), settings)
@@ -269,6 +273,19 @@ impl Deployment {
         drop(self.store);
         self.stores.close().await;
     }
+}
+
+/// Makes the server one of the pool of servers on its PostgreSQL database: it announces its
+/// commits and follows the others' over the configured bus.
+fn join_pool(lh: &Arc<Longhall>, pg: &PgStore, config: &Config) {
+    match config.bus {
+        BusBackend::Postgres => {
+            pg.announce_commits();
+            lh.attach_bus(Arc::new(PgBus::new(&config.postgres_url)));
+        }
+        BusBackend::Nats => lh.attach_bus(Arc::new(NatsBus::new(&config.nats_url))),
+    }
+    tracing::info!(bus = ?config.bus, "serving as one server of a pool on the database");
 }
 
 /// The open stores of a deployment, of the backend its configuration names.

@@ -60,6 +60,7 @@ fn dependencies_point_one_way() {
         ("longhall-core", &["longhall-types"]),
         ("longhall-store-sqlite", &["longhall-types", "longhall-core"]),
         ("longhall-store-postgres", &["longhall-types", "longhall-core"]),
+        ("longhall-bus-nats", &["longhall-types", "longhall-core"]),
         ("longhall-server", &["longhall-types", "longhall-core"]),
         ("longhall-compliance", &["longhall-types", "longhall-core"]),
         ("longhall-client", &["longhall-types"]),
@@ -169,10 +170,11 @@ fn each_noun_has_one_name_across_the_layers() {
     // Not nouns of the API: views (wire views of model objects), throttle (rate limits), auth
     // (actors, sign-in and tokens: the account and tokens routes), chat (the live session of the
     // WebSocket: join, post, history), following (the rooms routes' follow and invitations),
-    // catalog_write (the one path every noun's catalog changes take, with their audit records).
+    // catalog_write (the one path every noun's catalog changes take, with their audit records),
+    // remote (what a server of a pool learns from the others over the bus).
     let services = modules(
         "longhall-core/src/service",
-        &["mod", "views", "throttle", "auth", "chat", "following", "catalog_write"],
+        &["mod", "views", "throttle", "auth", "chat", "following", "catalog_write", "remote"],
     );
     let without_routes: Vec<_> = services.difference(&routes).collect();
     assert!(without_routes.is_empty(), "core services named unlike any routes file: {without_routes:?}");

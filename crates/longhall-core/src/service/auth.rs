@@ -68,7 +68,7 @@ impl Actor {
     }
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(super) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // The OS random source failing is unrecoverable; an all-zero token must never be issued.
     if getrandom::fill(&mut b).is_err() {

@@ -4,6 +4,8 @@
 //! configuration or tokens builds a `CatalogChange` and hands it here; the audit record is
 //! derived from the change (before and after as wire views), never written by a service.
 
+use std::sync::atomic::Ordering;
+
 use longhall_types::api::{GroupView, TokenView};
 use serde_json::{Value, json};
 
@@ -11,8 +13,9 @@ use super::views::{addin_view, category_view, compliance_config_view, config_vie
 use super::{Actor, Longhall};
 use crate::catalog::Catalog;
 use crate::change::{AuditRecord, CatalogChange, ChangeOutcome};
-use crate::error::CoreResult;
+use crate::error::{CoreError, CoreResult, StoreError};
 use crate::model::*;
+use crate::ports::Note;
 
 fn to_json<T: serde::Serialize>(v: &T) -> Option<Value> {
     serde_json::to_value(v).ok()
@@ -76,18 +79,58 @@ impl Longhall {
     }
 
     async fn commit(&self, change: CatalogChange, record: Option<&AuditRecord>) -> CoreResult<ChangeOutcome> {
-        let outcome = self.store.commit_change(&change, record).await?;
+        let revised = self.remote.get().is_some() && change.is_logged();
+        let outcome = if revised {
+            // In a pool: commit only over the newest catalog; behind it, catch up first.
+            let _revision = self.revision_lock.lock().await;
+            let mut tries = 0;
+            loop {
+                let at = self.revision.load(Ordering::Acquire);
+                match self.store.commit_change_at(&change, record, at).await {
+                    Err(StoreError::Stale(_)) if tries < 8 => {
+                        tries += 1;
+                        let newer = self.apply_logged_changes().await?;
+                        // A newer change of the same object: this one was computed from what
+                        // it replaced. Any other: the change still stands; commit it again.
+                        let clash = newer.iter().any(|c| c.change.object_key() == change.object_key());
+                        self.pass_on(newer);
+                        if clash {
+                            return Err(CoreError::changed_meanwhile());
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                    Ok(outcome) => {
+                        self.apply_in_memory(&change, outcome.id);
+                        self.revision.fetch_max(outcome.revision, Ordering::AcqRel);
+                        break outcome;
+                    }
+                }
+            }
+        } else {
+            let outcome = self.store.commit_change(&change, record).await?;
+            self.apply_in_memory(&change, outcome.id);
+            outcome
+        };
+        if let Some(link) = self.remote.get()
+            && outcome.revision > 0
+        {
+            link.bus.publish(Note::Catalog { revision: outcome.revision }).await;
+        }
+        Ok(outcome)
+    }
+
+    /// Applies a committed change to the in-memory catalog and the hub.
+    pub(super) fn apply_in_memory(&self, change: &CatalogChange, id: i64) {
         {
             let mut cat = self.cat_mut();
-            cat.apply(&change, outcome.id);
+            cat.apply(change, id);
             if matches!(change, CatalogChange::PutConfig { .. } | CatalogChange::DeleteConfig { .. }) {
                 self.hub.set_limits(cat.max_chat_history(), cat.participant_update_limit());
             }
         }
         if matches!(change, CatalogChange::InsertRoom { .. }) {
-            self.hub.add_room(outcome.id, 0);
+            self.hub.add_room(id, 0);
         }
-        Ok(outcome)
     }
 
     async fn audit_record(&self, actor: &Actor, change: &CatalogChange) -> CoreResult<AuditRecord> {

@@ -17,6 +17,7 @@ use super::views::message_view;
 use super::{Actor, Longhall, not_found};
 use crate::error::{CoreError, CoreResult};
 use crate::model::*;
+use crate::ports::Note;
 
 /// The text a replaced message shows when the administrator gives none (the original
 /// product's was "This message was replaced by the Persistent Chat administrator.").
@@ -201,6 +202,14 @@ impl Longhall {
         self.hub.invalidate_cache(room);
         if !before.is_empty() {
             self.announce(room, &frame);
+            match &frame {
+                ServerFrame::MessagesRemoved { seqs, .. } => {
+                    for part in seqs.chunks(Note::MAX_SEQS) {
+                        self.tell_pool(|from| Note::Removed { from, room, seqs: part.to_vec() }).await;
+                    }
+                }
+                _ => self.tell_pool(|from| Note::Replaced { from, room }).await,
+            }
         }
         Ok(before)
     }
@@ -222,6 +231,7 @@ impl Longhall {
             }
         }
         self.announce(room, &ServerFrame::RoomCleared { room, up_to });
+        self.tell_pool(|from| Note::Cleared { from, room, up_to }).await;
         Ok(Affected { count })
     }
 
@@ -234,7 +244,7 @@ impl Longhall {
     }
 
     /// Sends a frame to every connection joined to the room.
-    fn announce(&self, room: RoomId, frame: &ServerFrame) {
+    pub(super) fn announce(&self, room: RoomId, frame: &ServerFrame) {
         let bytes = crate::live::encode(frame);
         for conn in self.hub.members(room) {
             conn.send(bytes.clone());

@@ -23,6 +23,7 @@ mod groups;
 mod messages;
 mod policies;
 mod pool;
+mod remote;
 mod rooms;
 mod status;
 mod throttle;
@@ -30,7 +31,7 @@ mod usage;
 mod users;
 mod views;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 
 use longhall_types::ErrorCode;
@@ -135,6 +136,13 @@ pub struct Longhall {
     pool: OnceLock<Arc<dyn PoolAgent>>,
     /// When `start` ran, for the uptime.
     started: Millis,
+    /// The catalog revision the in-memory catalog reflects (in a pool; 0 alone).
+    revision: AtomicI64,
+    /// Held while committing a catalog change at a revision or applying other servers'
+    /// changes (taken after `write_lock` when both are).
+    revision_lock: tokio::sync::Mutex<()>,
+    /// The bus and delivery order of a server in a pool (`attach_bus`).
+    remote: OnceLock<remote::Link>,
 }
 
 /// What the first start of a new deployment did.
@@ -153,6 +161,9 @@ impl Longhall {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> CoreResult<Arc<Longhall>> {
+        // Read before the catalog: changes logged meanwhile are applied again, which leaves
+        // the catalog as they made it.
+        let revision = store.catalog_revision().await?;
         let data = store.load_catalog().await?;
         let (catalog, seqs) = Catalog::from_data(data);
         let hub = Hub::new(seqs, catalog.max_chat_history(), catalog.participant_update_limit());
@@ -175,6 +186,9 @@ impl Longhall {
             compliance: OnceLock::new(),
             compliance_lock: tokio::sync::Mutex::new(()),
             pool: OnceLock::new(),
+            revision: AtomicI64::new(revision),
+            revision_lock: tokio::sync::Mutex::new(()),
+            remote: OnceLock::new(),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
         lh.close_interrupted_participations().await?;
@@ -211,37 +225,43 @@ impl Longhall {
         if self.store.get_meta("initialized").await?.is_some() {
             return Ok(None);
         }
-        let generated = password.is_none();
+        let mut generated = password.is_none();
         let password = password.unwrap_or_else(auth::random_password);
         let system = Actor::system();
         if !self.cat().policies.contains_key(&Scope::Global) {
-            self.put_policy(
-                &system,
-                "global",
-                longhall_types::api::PolicyPut {
-                    enable_persistent_chat: true,
-                    description: "Turned on at first start so that the first users can chat at once.".into(),
-                },
-            )
-            .await?;
+            let put = self
+                .put_policy(
+                    &system,
+                    "global",
+                    longhall_types::api::PolicyPut {
+                        enable_persistent_chat: true,
+                        description: "Turned on at first start so that the first users can chat at once.".into(),
+                    },
+                )
+                .await;
+            tolerate_a_twin(put)?;
             tracing::info!("first start: the global policy enables persistent chat for everyone");
         }
         if self.cat().user_by_login(admin_login).is_none() {
-            self.create_user(
-                &system,
-                longhall_types::api::NewUser {
-                    login: admin_login.to_owned(),
-                    display_name: Some("Administrator".into()),
-                    email: None,
-                    site: None,
-                    password: Some(password.clone()),
-                    admin: true,
-                },
-            )
-            .await?;
+            let made = self
+                .create_user(
+                    &system,
+                    longhall_types::api::NewUser {
+                        login: admin_login.to_owned(),
+                        display_name: Some("Administrator".into()),
+                        email: None,
+                        site: None,
+                        password: Some(password.clone()),
+                        admin: true,
+                    },
+                )
+                .await;
+            if !tolerate_a_twin(made)? {
+                generated = false; // the other server's password is the one
+            }
         }
         if self.cat().categories.is_empty() {
-            let cat = self
+            let made = self
                 .create_category(
                     &system,
                     longhall_types::api::NewCategory {
@@ -255,18 +275,27 @@ impl Longhall {
                         creators: vec!["everyone".into()],
                     },
                 )
-                .await?;
-            self.create_room(
-                &system,
-                longhall_types::api::NewRoom {
-                    name: "Lobby".into(),
-                    category: cat.id.to_string(),
-                    description: "Say hello.".into(),
-                    privacy: longhall_types::api::Privacy::Open,
-                    ..Default::default()
-                },
-            )
-            .await?;
+                .await;
+            // Made by another server starting at the same moment: so is its Lobby.
+            let made = match made {
+                Ok(cat) => Some(cat),
+                Err(e) => tolerate_a_twin::<()>(Err(e)).map(|_| None)?,
+            };
+            if let Some(cat) = made {
+                let room = self
+                    .create_room(
+                        &system,
+                        longhall_types::api::NewRoom {
+                            name: "Lobby".into(),
+                            category: cat.id.to_string(),
+                            description: "Say hello.".into(),
+                            privacy: longhall_types::api::Privacy::Open,
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+                tolerate_a_twin(room)?;
+            }
         }
         self.store.put_meta("initialized", &self.now().to_string()).await?;
         Ok(Some(FirstStart { admin_login: admin_login.to_owned(), generated_password: generated.then_some(password) }))
@@ -278,6 +307,17 @@ impl Longhall {
             self.disconnect(&conn, "server stopping").await;
             conn.close(reason.clone());
         }
+    }
+}
+
+/// The outcome of a first-start step: `Ok(true)` when it was done here, `Ok(false)` when
+/// another server of the pool starting at the same moment did it (`name_taken`,
+/// `changed_meanwhile`).
+fn tolerate_a_twin<T>(step: CoreResult<T>) -> CoreResult<bool> {
+    match step {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.code, ErrorCode::NameTaken | ErrorCode::ChangedMeanwhile) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -314,6 +354,14 @@ async fn end_expired_sessions(lh: Weak<Longhall>) {
     }
 }
 
+/// Keeps the highest sequence number per room of a batch (a batch holds few rooms).
+fn note_last(last: &mut Vec<(RoomId, Seq)>, room: RoomId, seq: Seq) {
+    match last.iter_mut().find(|(r, _)| *r == room) {
+        Some(entry) => entry.1 = entry.1.max(seq),
+        None => last.push((room, seq)),
+    }
+}
+
 /// The group-commit loop: takes every queued post, commits them in one store call, publishes
 /// them in commit order, then acknowledges. Clients can't cancel it, so a committed message
 /// is always published.
@@ -333,13 +381,31 @@ async fn run_poster(
         match result {
             Ok(seqs) => {
                 lh.metrics.posts.fetch_add(seqs.len() as u64, Ordering::Relaxed);
+                // In a pool, publications are ordered with those of other servers' messages.
+                let pool = lh.remote.get();
+                let order = match pool {
+                    Some(link) => Some(link.delivery.lock().await),
+                    None => None,
+                };
+                let mut last: Vec<(RoomId, Seq)> = Vec::new();
                 for (job, seq) in batch.drain(..).zip(seqs) {
                     let mut view = job.view;
                     view.seq = seq;
-                    let recipients = lh.hub.publish(view, job.post.keep);
+                    let recipients = if order.is_some() {
+                        note_last(&mut last, view.room, seq);
+                        lh.publish_in_order(view, job.post.keep).await
+                    } else {
+                        lh.hub.publish(view, job.post.keep)
+                    };
                     lh.metrics.deliveries.fetch_add(recipients as u64, Ordering::Relaxed);
                     lh.metrics.delivery_latency.observe(job.accepted.elapsed());
                     let _ = job.reply.send(Ok(seq));
+                }
+                drop(order);
+                if let Some(link) = pool {
+                    for (room, seq) in last {
+                        link.bus.publish(crate::ports::Note::Message { room, seq }).await;
+                    }
                 }
             }
             Err(e) => {

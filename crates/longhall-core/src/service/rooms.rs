@@ -362,6 +362,12 @@ impl Longhall {
         }
         match self.store.add_invitations(room.id, &users, self.now()).await {
             Ok(invitations) => {
+                let pairs: Vec<(UserId, i64)> = invitations.iter().map(|i| (i.user, i.id)).collect();
+                let ts = invitations.first().map_or(0, |i| i.ts);
+                for part in pairs.chunks(crate::ports::Note::MAX_SEQS) {
+                    let invitations = part.to_vec();
+                    self.tell_pool(|from| crate::ports::Note::Invited { from, room: room.id, ts, invitations }).await;
+                }
                 for inv in invitations {
                     let view = longhall_types::api::InvitationView {
                         id: inv.id,
