@@ -158,7 +158,7 @@ pub struct Answered {
     pub offered: u64,
     /// Per room index: posts acknowledged (rooms with none left out).
     pub acked_in_room: Vec<(u32, u64)>,
-    /// Post numbers acknowledged (only when verifying).
+    /// Post numbers acknowledged since the last `Post` (only when verifying).
     pub acked: Vec<u64>,
 }
 
@@ -237,6 +237,8 @@ pub struct Node {
     open_n: u64,
     picker: Picker,
     posting: Option<Posting>,
+    /// Acknowledged posts already reported to the driver.
+    acked_reported: usize,
     /// The open-file limit in force.
     pub nofile: u64,
 }
@@ -262,6 +264,7 @@ impl Node {
             open_n: 0,
             picker: Picker::new(spec.seed, spec.verify),
             posting: None,
+            acked_reported: 0,
             nofile,
             w,
             spec,
@@ -482,7 +485,13 @@ impl Node {
                 .map(|(r, n)| (r as u32, n.load(Ordering::Acquire)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            acked: self.shared.acked_posts(),
+            acked: {
+                // Only those not reported by an earlier posting phase (a ladder's steps).
+                let all = self.shared.acked_posts();
+                let new = all.get(self.acked_reported..).unwrap_or_default().to_vec();
+                self.acked_reported = all.len();
+                new
+            },
         }
     }
 
