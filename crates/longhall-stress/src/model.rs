@@ -142,11 +142,8 @@ impl Workload {
         match params.scenario {
             Scenario::Mix | Scenario::P10 => {
                 let mix = params.scenario == Scenario::Mix;
-                let (sizes, slots) = if mix {
-                    ([SMALL, MEDIUM, params.large_size.max(1)], SLOTS)
-                } else {
-                    (P10_SIZES, P10_SLOTS)
-                };
+                let (sizes, slots) =
+                    if mix { ([SMALL, MEDIUM, params.large_size.max(1)], SLOTS) } else { (P10_SIZES, P10_SLOTS) };
                 for (ci, class) in Class::ALL.into_iter().enumerate() {
                     let size = sizes[ci].min(u);
                     let per_slot = u.div_ceil(size) as usize;

@@ -209,7 +209,8 @@ async fn post_phase(
     if let Some(p) = &mut report.post
         && p.deliveries > 0
     {
-        let per = |u: &Option<procstat::Usage>| u.as_ref().map(|u| procstat::round3(u.cpu_s * 1e6 / p.deliveries as f64));
+        let per =
+            |u: &Option<procstat::Usage>| u.as_ref().map(|u| procstat::round3(u.cpu_s * 1e6 / p.deliveries as f64));
         p.server_cpu_us_per_delivery = per(&report.server);
         p.generator_cpu_us_per_delivery = per(&report.generator);
     }
