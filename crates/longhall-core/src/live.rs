@@ -2,7 +2,8 @@
 //! messages, and ordered fan-out.
 //!
 //! Ordering and exactly-once delivery rest on three facts:
-//! - messages are published by one task (the poster) in commit order, under the room's lock;
+//! - messages are published by one task (the poster's delivery stage) in commit order, under
+//!   the room's lock;
 //! - a joining connection is registered *pending* under the same lock at the moment its
 //!   backchat snapshot is taken, so every later message is buffered for it;
 //! - the join answer is queued before the buffer is flushed, on the connection's one queue.
@@ -29,7 +30,10 @@ pub type ConnId = u64;
 /// Serialises a frame once; the bytes are shared by every recipient.
 pub fn encode(frame: &ServerFrame) -> Bytes {
     // Serialising our own types to JSON cannot fail (no non-string map keys, no NaN floats).
-    Bytes::from(serde_json::to_vec(frame).unwrap_or_default())
+    let bytes = serde_json::to_vec(frame).unwrap_or_default();
+    // A frame lives until every recipient's socket has taken it: it keeps none of the
+    // serialiser's spare capacity (up to as much again as the frame, for a join answer).
+    Bytes::from(bytes.into_boxed_slice())
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

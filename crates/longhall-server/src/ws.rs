@@ -146,6 +146,8 @@ where
     let mut last_heard = tokio::time::Instant::now();
     let mut check = tokio::time::interval_at(last_heard + ping_every, ping_every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let closing = conn.closing();
+    tokio::pin!(closing);
     loop {
         tokio::select! {
             _ = check.tick() => {
@@ -189,7 +191,7 @@ where
                     break;
                 }
             }},
-            reason = conn.closing() => {
+            reason = &mut closing => {
                 s.lh.metrics.error(reason.code);
                 end_reason = match reason.code {
                     ErrorCode::SlowConsumer => "slow consumer",
@@ -261,6 +263,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
 ) {
     let mut batch: Vec<Bytes> = Vec::new();
+    // One wait for the goodbye for the connection's whole life, not one per write.
+    let closing = conn.closing();
+    tokio::pin!(closing);
     loop {
         tokio::select! {
             biased;
@@ -281,7 +286,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     return;
                 }
             },
-            reason = conn.closing() => {
+            reason = &mut closing => {
                 // A slow consumer's queue is what it could not take: give it back at once, unsent.
                 // Any other goodbye (a disabled account's `kicked` frames, say) follows what was
                 // already queued, which is bounded, as the goodbye's time is.

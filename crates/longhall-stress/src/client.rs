@@ -43,6 +43,12 @@ pub struct Verify {
     pub received: Vec<Mutex<Vec<u64>>>,
     /// Per connection: the room indices joined.
     pub joined: Vec<Mutex<Vec<u32>>>,
+    /// Per connection: the sequence number of the last live message of each room (server
+    /// room id → seq).
+    pub last_seq: Vec<Mutex<HashMap<i64, i64>>>,
+    /// Live messages whose sequence number was not above the last one of their room on the
+    /// same connection.
+    pub out_of_order: AtomicU64,
     /// Post ids acknowledged with `posted`.
     pub acked: Mutex<Vec<u64>>,
 }
@@ -79,6 +85,8 @@ impl Shared {
             verify: verify.then(|| Verify {
                 received: (0..connections).map(|_| Mutex::new(Vec::new())).collect(),
                 joined: (0..connections).map(|_| Mutex::new(Vec::new())).collect(),
+                last_seq: (0..connections).map(|_| Mutex::new(HashMap::new())).collect(),
+                out_of_order: AtomicU64::new(0),
                 acked: Mutex::new(Vec::new()),
             }),
         }
@@ -200,6 +208,19 @@ pub fn marker(frame: &str) -> Option<(u64, u64)> {
     Some((post, us))
 }
 
+/// The number after `"<key>":` in a frame.
+fn number_after(frame: &str, key: &str) -> Option<i64> {
+    let at = frame.find(key)? + key.len();
+    let rest = &frame[at..];
+    let end = rest.find(|c: char| !c.is_ascii_digit() && c != '-').unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+/// A `message` frame's room and sequence number (they come before the text).
+pub fn room_and_seq(frame: &str) -> Option<(i64, i64)> {
+    Some((number_after(frame, "\"room\":")?, number_after(frame, "\"seq\":")?))
+}
+
 fn frame_type(frame: &str) -> &str {
     frame.strip_prefix("{\"type\":\"").and_then(|r| r.split('"').next()).unwrap_or("")
 }
@@ -270,6 +291,12 @@ fn handle_frame(idx: usize, frame: &str, sh: &Shared) -> Option<String> {
                 st.last_delivery_us.fetch_max(now, Ordering::AcqRel);
                 if let Some(v) = &sh.verify {
                     lock(&v.received[idx]).push(post);
+                    if let Some((room, seq)) = room_and_seq(frame) {
+                        let before = lock(&v.last_seq[idx]).insert(room, seq);
+                        if before.is_some_and(|b| b >= seq) {
+                            v.out_of_order.fetch_add(1, Ordering::AcqRel);
+                        }
+                    }
                 }
             }
             None => Stats::bump(&st.foreign_messages, 1),
@@ -378,6 +405,7 @@ mod tests {
     fn marker_and_request_ids_parse() {
         let f = r#"{"type":"message","room":3,"seq":9,"ts":1,"author":"a@x","author_name":"a","text":"~42.123456~ market risk","alert":false}"#;
         assert_eq!(marker(f), Some((42, 123_456)));
+        assert_eq!(room_and_seq(f), Some((3, 9)));
         assert_eq!(marker(r#"{"type":"message","text":"hello"}"#), None);
         assert_eq!(frame_type(f), "message");
         assert_eq!(sent_us("p.42.7.999"), Some(999));

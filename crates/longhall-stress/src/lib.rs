@@ -46,6 +46,8 @@ pub const MAX_USERS: u32 = 200_000;
 pub const MAX_RATE: f64 = 200_000.0;
 /// Most worker processes.
 pub const MAX_WORKERS: u32 = 64;
+/// Most steps of a rate ladder.
+pub const MAX_LADDER_STEPS: u32 = 40;
 
 /// `longhall stress …`
 #[derive(Debug, clap::Args)]
@@ -111,9 +113,23 @@ pub struct RunArgs {
     /// Posts per second offered in the posting phase.
     #[arg(long, default_value_t = 100.0)]
     pub rate: f64,
-    /// Seconds of steady posting (at most 600; 0 skips the phase).
+    /// Seconds of steady posting (at most 600; 0 skips the phase); with --ladder, of each step.
     #[arg(long, default_value_t = 10.0)]
     pub duration: f64,
+    /// Find the highest rate that holds: repeat the posting phase from --rate up, each step
+    /// --ladder-factor times the last, until a step loses a post or a delivery or its delivery
+    /// p99 passes --ladder-p99-ms; then narrow the gap. At most --ladder-steps steps.
+    #[arg(long)]
+    pub ladder: bool,
+    /// Rate of each ladder step over the last, while steps hold (1.05 to 4).
+    #[arg(long, default_value_t = 1.25)]
+    pub ladder_factor: f64,
+    /// Delivery p99 (ms) a ladder step must stay within.
+    #[arg(long, default_value_t = 100.0)]
+    pub ladder_p99_ms: f64,
+    /// Most steps of the ladder (1 to 40).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=MAX_LADDER_STEPS as i64))]
+    pub ladder_steps: u32,
     /// Seconds to wait after posting for the last answers and deliveries.
     #[arg(long, default_value_t = 15.0)]
     pub drain: f64,
@@ -239,6 +255,15 @@ fn check(args: &RunArgs) -> anyhow::Result<()> {
     }
     if args.large_size == 0 {
         bail!("--large-size must be at least 1");
+    }
+    if !(1.05..=4.0).contains(&args.ladder_factor) {
+        bail!("--ladder-factor is 1.05 to 4");
+    }
+    if !(args.ladder_p99_ms > 0.0 && args.ladder_p99_ms <= 600_000.0) {
+        bail!("--ladder-p99-ms is above 0 and at most 600000 (10 minutes)");
+    }
+    if args.ladder && (args.rate <= 0.0 || args.duration <= 0.0) {
+        bail!("--ladder needs a starting --rate and a --duration per step above 0");
     }
     if args.workers > args.users {
         bail!("--workers is at most --users (each worker holds the connections of its share of the users)");

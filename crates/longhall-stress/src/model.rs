@@ -66,6 +66,9 @@ pub enum Scenario {
     Auditorium,
     /// One Open room that every user joins at the same moment, with backchat waiting (P4).
     JoinStorm,
+    /// The delivery comparison with the baseline broadcaster (P10): Closed rooms of 30, 143
+    /// and 500; every user a member of 3, 1 and 1 of them and joined to all 5; posts 92/7/1 %.
+    P10,
 }
 
 impl Scenario {
@@ -74,6 +77,7 @@ impl Scenario {
             Scenario::Mix => "mix",
             Scenario::Auditorium => "auditorium",
             Scenario::JoinStorm => "join-storm",
+            Scenario::P10 => "p10",
         }
     }
 }
@@ -119,8 +123,12 @@ pub const POST_MIX: [u32; 3] = [920, 70, 10];
 
 const SMALL: u32 = 30;
 const MEDIUM: u32 = 150;
-/// Memberships per user in small, medium and large rooms, and how many of each it joins.
+/// Memberships per user in small, medium and large rooms (`mix`: it joins all its small and
+/// medium rooms and one of its large ones).
 const SLOTS: [u32; 3] = [12, 2, 2];
+/// Room sizes of `p10` (small, medium, large) and memberships per user, every one joined.
+const P10_SIZES: [u32; 3] = [30, 143, 500];
+const P10_SLOTS: [u32; 3] = [3, 1, 1];
 
 fn fraction_of(n: usize, per_mille: usize) -> usize {
     (n * per_mille + 500) / 1000
@@ -132,13 +140,15 @@ impl Workload {
         let u = params.users.max(1);
         let mut rooms = Vec::new();
         match params.scenario {
-            Scenario::Mix => {
-                let sizes = [SMALL.min(u), MEDIUM.min(u), params.large_size.max(1).min(u)];
+            Scenario::Mix | Scenario::P10 => {
+                let mix = params.scenario == Scenario::Mix;
+                let (sizes, slots) =
+                    if mix { ([SMALL, MEDIUM, params.large_size.max(1)], SLOTS) } else { (P10_SIZES, P10_SLOTS) };
                 for (ci, class) in Class::ALL.into_iter().enumerate() {
-                    let size = sizes[ci];
+                    let size = sizes[ci].min(u);
                     let per_slot = u.div_ceil(size) as usize;
                     let first = rooms.len();
-                    for _slot in 0..SLOTS[ci] {
+                    for _slot in 0..slots[ci] {
                         let mut perm: Vec<u32> = (0..u).collect();
                         rng.shuffle(&mut perm);
                         for j in 0..per_slot {
@@ -147,6 +157,9 @@ impl Workload {
                             members.sort_unstable();
                             rooms.push(RoomPlan { class, open: false, auditorium: false, members, presenters: vec![] });
                         }
+                    }
+                    if !mix {
+                        continue; // p10: every room Closed, everyone posts
                     }
                     // 3 % (small, medium) or half (large) Open; 1 % or half auditoriums.
                     let n = rooms.len() - first;
@@ -176,7 +189,8 @@ impl Workload {
                 });
             }
         }
-        // Joins: every small and medium room of the user, one of its large rooms.
+        // Joins: every small and medium room of the user, one of its large rooms (`mix`); every
+        // room of the user (the others).
         let mut joins: Vec<Vec<u32>> = vec![Vec::new(); u as usize];
         let mut large_of: Vec<Vec<u32>> = vec![Vec::new(); u as usize];
         for (ri, room) in rooms.iter().enumerate() {
@@ -330,6 +344,28 @@ mod tests {
 
     fn mix(users: u32) -> Workload {
         Workload::build(&Params { scenario: Scenario::Mix, users, seed: 7, large_size: 16_000 })
+    }
+
+    #[test]
+    fn p10_has_the_rooms_of_the_comparison_and_about_41_deliveries_per_post() {
+        let w = Workload::build(&Params { scenario: Scenario::P10, users: 1_000, seed: 1, large_size: 16_000 });
+        let s = w.summary();
+        let per_class: Vec<(usize, usize, usize, usize)> =
+            s.classes.iter().map(|c| (c.rooms, c.largest, c.open, c.auditoriums)).collect();
+        assert_eq!(per_class, [(102, 30, 0, 0), (7, 143, 0, 0), (2, 500, 0, 0)]);
+        for (user, js) in w.joins.iter().enumerate() {
+            let mut per = [0; 3];
+            for &r in js {
+                per[w.rooms[r as usize].class as usize] += 1;
+                assert!(w.rooms[r as usize].members.contains(&(user as u32)));
+            }
+            assert_eq!(per, [3, 1, 1], "user {user} joins every room it is a member of");
+        }
+        let mut rng = Rng::new(5);
+        let n = 100_000;
+        let deliveries: usize = (0..n).map(|_| w.joiners[w.pick_post(&mut rng).unwrap().0 as usize].len()).sum();
+        let per_post = deliveries as f64 / n as f64;
+        assert!((40.0..44.0).contains(&per_post), "{per_post} deliveries per post");
     }
 
     #[test]

@@ -112,9 +112,10 @@ pub enum Request {
     Connect,
     /// One batch join per connection → `Phase`.
     Join,
-    /// Post from the given instant (µs of the system clock) for the run's duration, then wait
-    /// for the answers to the node's own posts (or the drain deadline) → `Answered`.
-    Post { start_us: u64 },
+    /// Post at `rate` from the given instant (µs of the system clock) for the run's duration
+    /// (⌊duration × rate⌋ posts over all nodes), then wait for the answers to the node's own
+    /// posts (or the drain deadline) → `Answered`. A rate ladder sends one per step.
+    Post { start_us: u64, rate: f64 },
     /// The posts acknowledged per room over all nodes: wait for the deliveries they make to the
     /// node's connections (or the drain deadline) → `Phase`.
     Drain { acked_in_room: Vec<(u32, u64)> },
@@ -157,7 +158,7 @@ pub struct Answered {
     pub offered: u64,
     /// Per room index: posts acknowledged (rooms with none left out).
     pub acked_in_room: Vec<(u32, u64)>,
-    /// Post numbers acknowledged (only when verifying).
+    /// Post numbers acknowledged since the last `Post` (only when verifying).
     pub acked: Vec<u64>,
 }
 
@@ -196,6 +197,11 @@ impl Picker {
     }
 }
 
+/// After a posting phase that did not complete: how long nothing must arrive, and the most
+/// the wait may take.
+const SETTLE_QUIET: Duration = Duration::from_millis(500);
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
 /// Between `Post` and `Drain`.
 struct Posting {
     start_us: u64,
@@ -231,6 +237,8 @@ pub struct Node {
     open_n: u64,
     picker: Picker,
     posting: Option<Posting>,
+    /// Acknowledged posts already reported to the driver.
+    acked_reported: usize,
     /// The open-file limit in force.
     pub nofile: u64,
 }
@@ -256,6 +264,7 @@ impl Node {
             open_n: 0,
             picker: Picker::new(spec.seed, spec.verify),
             posting: None,
+            acked_reported: 0,
             nofile,
             w,
             spec,
@@ -270,7 +279,7 @@ impl Node {
         match req {
             Request::Connect => Reply::Phase(Box::new(self.connect().await)),
             Request::Join => Reply::Phase(Box::new(self.join().await)),
-            Request::Post { start_us } => Reply::Answered(self.post(start_us).await),
+            Request::Post { start_us, rate } => Reply::Answered(self.post(start_us, rate).await),
             Request::Drain { acked_in_room } => Reply::Phase(Box::new(self.drain(&acked_in_room).await)),
             Request::Seqs => {
                 Reply::Seqs { last_seq: self.shared.last_seq.iter().map(|s| s.load(Ordering::Acquire)).collect() }
@@ -401,7 +410,7 @@ impl Node {
         part
     }
 
-    async fn post(&mut self, start_us: u64) -> Answered {
+    async fn post(&mut self, start_us: u64, rate: f64) -> Answered {
         self.shared.stats.reset_phase();
         for c in &self.shared.acked_in_room {
             c.store(0, Ordering::Release);
@@ -413,15 +422,17 @@ impl Node {
         let mut ticker = tokio::time::interval(Duration::from_millis(1));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let (count, index) = (self.spec.count, self.spec.index);
-        loop {
+        // Every node draws the same posts of the run's one sequence: this phase's are the next
+        // `total` of it, whatever the timing of each node's last tick.
+        let first = self.picker.drawn;
+        let mut total = (self.spec.duration * rate) as u64;
+        while self.picker.drawn < first + total {
             ticker.tick().await;
             let elapsed = start.elapsed().as_secs_f64();
-            if elapsed >= self.spec.duration {
-                break;
-            }
-            let due = (elapsed * self.spec.rate) as u64;
-            while self.picker.drawn < due {
+            let due = if elapsed >= self.spec.duration { total } else { ((elapsed * rate) as u64).min(total) };
+            while self.picker.drawn < first + due {
                 let Some((post, room, poster, words)) = self.picker.next(&self.w, |p| p % count == index) else {
+                    total = 0; // no room has anyone to post
                     break;
                 };
                 let Some(words) = words else { continue };
@@ -474,7 +485,13 @@ impl Node {
                 .map(|(r, n)| (r as u32, n.load(Ordering::Acquire)))
                 .filter(|(_, n)| *n > 0)
                 .collect(),
-            acked: self.shared.acked_posts(),
+            acked: {
+                // Only those not reported by an earlier posting phase (a ladder's steps).
+                let all = self.shared.acked_posts();
+                let new = all.get(self.acked_reported..).unwrap_or_default().to_vec();
+                self.acked_reported = all.len();
+                new
+            },
         }
     }
 
@@ -516,6 +533,26 @@ impl Node {
         part.last_delivery_us = Stats::get(&st.last_delivery_us);
         part.latency("delivery", &st.delivery);
         part.latency("ack", &st.ack);
+        if !part.completed {
+            // What is still on its way must not count in a next posting phase (a rate ladder's
+            // next step): wait until nothing has arrived for half a second, at most 10 s.
+            let settle = Instant::now() + SETTLE_LIMIT;
+            let mut last = (Stats::get(&st.deliveries), Stats::get(&st.acks));
+            let mut quiet_since = Instant::now();
+            wait_until(
+                settle,
+                || {
+                    let now = (Stats::get(&st.deliveries), Stats::get(&st.acks));
+                    if now != last {
+                        last = now;
+                        quiet_since = Instant::now();
+                    }
+                    quiet_since.elapsed() >= SETTLE_QUIET
+                },
+                || {},
+            )
+            .await;
+        }
         part
     }
 
@@ -712,6 +749,8 @@ impl Node {
             missing,
             duplicates: dups,
             unexpected,
+            out_of_order: v.out_of_order.load(Ordering::Acquire),
+            // Order is judged by the driver: a multi-process baseline numbers posts per process.
             ok: missing == 0 && dups == 0 && unexpected == 0,
         }
     }

@@ -171,6 +171,7 @@ pub fn merge_verifications(parts: &[Verification]) -> Verification {
         v.missing += p.missing;
         v.duplicates += p.duplicates;
         v.unexpected += p.unexpected;
+        v.out_of_order += p.out_of_order;
         v.ok &= p.ok;
     }
     v

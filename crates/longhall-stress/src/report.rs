@@ -26,6 +26,9 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup: Option<SetupReport>,
     pub phases: Vec<PhaseReport>,
+    /// With `--ladder`: the steps of the rate ladder (each is also a `post` phase).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<LadderReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -108,6 +111,66 @@ pub struct PostFigures {
     pub delivery_latency: Option<LatencySummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ack_latency: Option<LatencySummary>,
+    /// The server's CPU time in the phase per delivery (with `--server-pid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_delivery: Option<f64>,
+    /// The generator's own CPU time in the phase per delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_cpu_us_per_delivery: Option<f64>,
+}
+
+/// A rate ladder (`--ladder`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LadderReport {
+    /// The delivery p99 a step had to stay within.
+    pub p99_limit_ms: f64,
+    /// The highest offered rate of a step that held (none: the first step failed).
+    pub highest_rate: Option<f64>,
+    /// The lowest offered rate of a step that failed (none: every step held).
+    pub lowest_failed_rate: Option<f64>,
+    pub steps: Vec<LadderStep>,
+}
+
+/// One step of a rate ladder: a posting phase at one rate.
+#[derive(Debug, Clone, Serialize)]
+pub struct LadderStep {
+    pub rate: f64,
+    pub achieved_per_s: f64,
+    pub posts_failed: u64,
+    pub deliveries: u64,
+    pub deliveries_expected: u64,
+    /// Connections the server closed during the step (slow consumers, say).
+    pub closed_by_server: u64,
+    pub delivery_p50_ms: Option<f64>,
+    pub delivery_p99_ms: Option<f64>,
+    pub server_cpu_us_per_delivery: Option<f64>,
+    pub generator_cpu_us_per_delivery: Option<f64>,
+    /// Nothing lost, every post answered, delivery p99 within the limit.
+    pub held: bool,
+}
+
+impl LadderStep {
+    pub fn of(rate: f64, p: &PhaseReport, held: bool) -> LadderStep {
+        let x = p.post.clone().unwrap_or_default();
+        let l = x.delivery_latency.as_ref();
+        LadderStep {
+            rate,
+            achieved_per_s: x.achieved_per_s,
+            posts_failed: x.posts_failed,
+            deliveries: x.deliveries,
+            deliveries_expected: x.deliveries_expected,
+            closed_by_server: p.closes.values().sum(),
+            delivery_p50_ms: l.map(|l| l.p50_ms),
+            delivery_p99_ms: l.map(|l| l.p99_ms),
+            server_cpu_us_per_delivery: x.server_cpu_us_per_delivery,
+            generator_cpu_us_per_delivery: x.generator_cpu_us_per_delivery,
+            held,
+        }
+    }
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -138,6 +201,10 @@ pub struct Verification {
     pub duplicates: u64,
     /// Deliveries of posts that were not acknowledged or to connections not joined to the room.
     pub unexpected: u64,
+    /// Live messages that arrived on a connection with a sequence number not above the last
+    /// one of their room there.
+    #[serde(default)]
+    pub out_of_order: u64,
     pub ok: bool,
 }
 
@@ -241,6 +308,14 @@ impl Report {
                 );
                 lat(&mut o, "delivery", &x.delivery_latency);
                 lat(&mut o, "ack", &x.ack_latency);
+                if x.server_cpu_us_per_delivery.is_some() || x.generator_cpu_us_per_delivery.is_some() {
+                    let _ = writeln!(
+                        o,
+                        "    cpu per delivery   server {} µs, generator {} µs",
+                        opt(x.server_cpu_us_per_delivery, 2),
+                        opt(x.generator_cpu_us_per_delivery, 2)
+                    );
+                }
             }
             if let Some(s) = &p.scroll {
                 let _ = writeln!(
@@ -263,17 +338,44 @@ impl Report {
             usage(&mut o, "server", &p.server);
             usage(&mut o, "generator", &p.generator);
         }
+        if let Some(l) = &self.ladder {
+            let _ = writeln!(
+                o,
+                "rate ladder (delivery p99 ≤ {} ms, nothing lost): highest rate that held {} posts/s{}",
+                l.p99_limit_ms,
+                opt(l.highest_rate, 0),
+                l.lowest_failed_rate.map(|r| format!(", lowest that failed {r:.0} posts/s")).unwrap_or_default()
+            );
+            for s in &l.steps {
+                let _ = writeln!(
+                    o,
+                    "    {:>8.0}/s → {:>8.1}/s  p50 {:>9} ms  p99 {:>9} ms  {} of {} deliveries, {} failed, {} closed  cpu/delivery server {} µs generator {} µs  {}",
+                    s.rate,
+                    s.achieved_per_s,
+                    opt(s.delivery_p50_ms, 2),
+                    opt(s.delivery_p99_ms, 2),
+                    s.deliveries,
+                    s.deliveries_expected,
+                    s.posts_failed,
+                    s.closed_by_server,
+                    opt(s.server_cpu_us_per_delivery, 2),
+                    opt(s.generator_cpu_us_per_delivery, 2),
+                    if s.held { "held" } else { "FAILED" }
+                );
+            }
+        }
         if let Some(v) = &self.verification {
             let _ = writeln!(
                 o,
-                "verification: {} — {} posts acked, {} of {} deliveries exactly once, {} missing, {} duplicates, {} unexpected",
+                "verification: {} — {} posts acked, {} of {} deliveries exactly once, {} missing, {} duplicates, {} unexpected, {} out of order",
                 if v.ok { "OK" } else { "FAILED" },
                 v.posts_acked,
                 v.delivered_once,
                 v.expected_deliveries,
                 v.missing,
                 v.duplicates,
-                v.unexpected
+                v.unexpected,
+                v.out_of_order
             );
         }
         if let Some(c) = &self.cleanup {

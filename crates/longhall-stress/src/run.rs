@@ -181,6 +181,90 @@ fn sources(args: &RunArgs, t: &ServerTarget) -> Vec<IpAddr> {
     (0..n.min(250)).map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i as u8))).collect()
 }
 
+/// One posting phase at `rate`: every node from the same instant; then, once every post is
+/// answered, each node waits for the deliveries the acknowledged posts make to its connections.
+/// The acknowledged posts are added to `acked` (when verifying).
+async fn post_phase(
+    driver: &mut Driver,
+    args: &RunArgs,
+    rate: f64,
+    progress: &Progress,
+    acked: &mut Vec<u64>,
+) -> anyhow::Result<PhaseReport> {
+    let meter = Meter::start("post", args.server_pid);
+    let lead = if matches!(driver, Driver::Fleet(_)) { POST_LEAD } else { Duration::ZERO };
+    let start_us = client::now_us() + lead.as_micros() as u64;
+    let limit = lead + Duration::from_secs_f64(args.duration + args.drain) + GRACE;
+    let mut in_room: BTreeMap<u32, u64> = BTreeMap::new();
+    for r in driver.call(Request::Post { start_us, rate }, "post", limit, progress).await? {
+        let Reply::Answered(a) = r else { bail!("a worker answered the post phase with {r:?}") };
+        for (room, n) in a.acked_in_room {
+            *in_room.entry(room).or_insert(0) += n;
+        }
+        acked.extend(a.acked);
+    }
+    let drain = Request::Drain { acked_in_room: in_room.into_iter().collect() };
+    let limit = Duration::from_secs_f64(args.drain) + GRACE;
+    let mut report = meter.finish(driver.phase(drain, "post", limit, progress).await?);
+    if let Some(p) = &mut report.post
+        && p.deliveries > 0
+    {
+        let per =
+            |u: &Option<procstat::Usage>| u.as_ref().map(|u| procstat::round3(u.cpu_s * 1e6 / p.deliveries as f64));
+        p.server_cpu_us_per_delivery = per(&report.server);
+        p.generator_cpu_us_per_delivery = per(&report.generator);
+    }
+    Ok(report)
+}
+
+/// Whether a posting phase held: every post acknowledged, every delivery made, no connection
+/// closed by the server, delivery p99 within `p99_ms`, before the drain deadline.
+pub fn held(p: &PhaseReport, p99_ms: f64) -> bool {
+    let Some(x) = &p.post else { return false };
+    p.completed
+        && p.closes.is_empty()
+        && x.posts_failed == 0
+        && x.posts_acked > 0
+        && x.deliveries >= x.deliveries_expected
+        && x.delivery_latency.as_ref().is_some_and(|l| l.p99_ms <= p99_ms)
+}
+
+/// The rate ladder: from `--rate`, each step `--ladder-factor` times the last while steps
+/// hold; after the first step that fails, the gap between the highest rate that held and the
+/// lowest that failed is halved (geometrically) until it is within 5 % or the steps run out.
+async fn climb(
+    driver: &mut Driver,
+    args: &RunArgs,
+    progress: &Progress,
+    phases: &mut Vec<PhaseReport>,
+    acked: &mut Vec<u64>,
+) -> anyhow::Result<LadderReport> {
+    let mut steps = Vec::new();
+    let (mut held_at, mut failed_at): (Option<f64>, Option<f64>) = (None, None);
+    let mut rate = args.rate;
+    for _ in 0..args.ladder_steps {
+        let phase = post_phase(driver, args, rate, progress, acked).await?;
+        let ok = held(&phase, args.ladder_p99_ms);
+        steps.push(LadderStep::of(rate, &phase, ok));
+        phases.push(phase);
+        if ok {
+            held_at = Some(rate);
+        } else {
+            failed_at = Some(rate);
+        }
+        rate = match (held_at, failed_at) {
+            (_, None) => rate * args.ladder_factor,
+            (None, Some(_)) => break, // the first rate already fails
+            (Some(lo), Some(hi)) if hi / lo <= 1.05 => break,
+            (Some(lo), Some(hi)) => (lo * hi).sqrt().round(),
+        };
+        if rate > crate::MAX_RATE {
+            break;
+        }
+    }
+    Ok(LadderReport { p99_limit_ms: args.ladder_p99_ms, highest_rate: held_at, lowest_failed_rate: failed_at, steps })
+}
+
 /// Runs the workload against the server and reports it.
 pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
     let started_unix =
@@ -257,25 +341,13 @@ pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
     let meter = Meter::start("join", args.server_pid);
     phases.push(meter.finish(driver.phase(Request::Join, "join", phase_timeout + GRACE, &progress).await?));
 
-    // ---- steady posting: every node from the same instant; then, once every post is answered,
-    // each node waits for the deliveries the acknowledged posts make to its connections.
+    // ---- steady posting, once or as a rate ladder
     let mut acked: Vec<u64> = Vec::new();
-    if args.duration > 0.0 && args.rate > 0.0 {
-        let meter = Meter::start("post", args.server_pid);
-        let lead = if matches!(driver, Driver::Fleet(_)) { POST_LEAD } else { Duration::ZERO };
-        let start_us = client::now_us() + lead.as_micros() as u64;
-        let limit = lead + Duration::from_secs_f64(args.duration + args.drain) + GRACE;
-        let mut in_room: BTreeMap<u32, u64> = BTreeMap::new();
-        for r in driver.call(Request::Post { start_us }, "post", limit, &progress).await? {
-            let Reply::Answered(a) = r else { bail!("a worker answered the post phase with {r:?}") };
-            for (room, n) in a.acked_in_room {
-                *in_room.entry(room).or_insert(0) += n;
-            }
-            acked.extend(a.acked);
-        }
-        let drain = Request::Drain { acked_in_room: in_room.into_iter().collect() };
-        let limit = Duration::from_secs_f64(args.drain) + GRACE;
-        phases.push(meter.finish(driver.phase(drain, "post", limit, &progress).await?));
+    let mut ladder = None;
+    if args.ladder {
+        ladder = Some(climb(&mut driver, args, &progress, &mut phases, &mut acked).await?);
+    } else if args.duration > 0.0 && args.rate > 0.0 {
+        phases.push(post_phase(&mut driver, args, args.rate, &progress, &mut acked).await?);
     }
 
     // ---- scroll-back and search
@@ -309,7 +381,11 @@ pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
             let Reply::Verified(v) = r else { bail!("a worker answered the verification with {r:?}") };
             all.push(v);
         }
-        Some(parts::merge_verifications(&all))
+        let mut v = parts::merge_verifications(&all);
+        // A multi-process baseline numbers each room's posts per process: only Longhall's
+        // order is checked.
+        v.ok &= args.baseline || v.out_of_order == 0;
+        Some(v)
     } else {
         None
     };
@@ -339,6 +415,7 @@ pub async fn run(args: &RunArgs, t: &ServerTarget) -> anyhow::Result<Report> {
         generator_nofile_limit: nofile,
         setup: Some(prov.report),
         phases,
+        ladder,
         verification,
         cleanup,
     })

@@ -242,3 +242,80 @@ async fn the_auditorium_and_join_storm_scenarios_run() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_p10_scenario_climbs_a_rate_ladder_and_delivers_every_post_once_in_order() {
+    let server = longhall().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("p10.json");
+    let url = format!("http://{}", server.addr);
+    let common = [
+        "--server",
+        url.as_str(),
+        "--admin-login",
+        ADMIN,
+        "--admin-password",
+        PASSWORD,
+        "--scenario",
+        "p10",
+        "--users",
+        "300",
+        "--sources",
+        "2",
+        "--scroll-ops",
+        "0",
+        "--verify",
+        "--phase-timeout",
+        "60",
+        "--state",
+        state.to_str().unwrap(),
+        "--ladder",
+        "--rate",
+        "40",
+        "--duration",
+        "1",
+        "--ladder-factor",
+        "2",
+    ];
+    // A limit no step can fail on this scale: three steps, each at twice the last rate.
+    let mut a = common.to_vec();
+    a.extend(["--ladder-steps", "3", "--ladder-p99-ms", "600000", "--keep"]);
+    let r = run_workload(&args(&a)).await.expect("the ladder run");
+    let text = r.text();
+    // Rooms of 30, 143 and 500 at most --users: 3 × 10 of 30, 3 of 100, 1 of 300.
+    let classes: Vec<(usize, usize)> = r.model.classes.iter().map(|c| (c.rooms, c.largest)).collect();
+    assert_eq!(classes, [(30, 30), (3, 100), (1, 300)], "{text}");
+    assert_eq!(r.model.joins, 300 * 5, "each user joins its 3 + 1 + 1 rooms: {text}");
+    let ladder = r.ladder.as_ref().expect("a ladder report");
+    let rates: Vec<f64> = ladder.steps.iter().map(|s| s.rate).collect();
+    assert_eq!(rates, [40.0, 80.0, 160.0], "{text}");
+    assert!(ladder.steps.iter().all(|s| s.held), "{text}");
+    assert_eq!((ladder.highest_rate, ladder.lowest_failed_rate), (Some(160.0), None), "{text}");
+    let posts: Vec<&PhaseReport> = r.phases.iter().filter(|p| p.name == "post").collect();
+    assert_eq!(posts.len(), 3, "one posting phase per step: {text}");
+    for (p, step) in posts.iter().zip(&ladder.steps) {
+        let x = p.post.as_ref().unwrap();
+        assert!(p.completed && p.closes.is_empty(), "{text}");
+        assert_eq!(x.posts_offered, step.rate as u64, "a step of 1 s offers its rate's posts: {text}");
+        assert_eq!((x.posts_acked, x.posts_failed), (x.posts_offered, 0), "{text}");
+        assert_eq!(x.deliveries, x.deliveries_expected, "{text}");
+        assert!(x.generator_cpu_us_per_delivery.is_some(), "{text}");
+    }
+    let v = r.verification.as_ref().unwrap();
+    assert_eq!(v.posts_acked, 40 + 80 + 160, "{text}");
+    assert!(v.ok && v.out_of_order == 0 && v.missing == 0 && v.duplicates == 0, "{text}");
+    assert_eq!(v.delivered_once, posts.iter().map(|p| p.post.as_ref().unwrap().deliveries).sum::<u64>(), "{text}");
+
+    // A limit no delivery can meet (1 µs): the first step fails and the ladder stops there.
+    let mut a = common.to_vec();
+    a.extend(["--ladder-steps", "5", "--ladder-p99-ms", "0.001"]);
+    let r = run_workload(&args(&a)).await.expect("the failing ladder run");
+    let text = r.text();
+    assert_eq!(r.setup.as_ref().unwrap().how, "reused", "{text}");
+    let ladder = r.ladder.as_ref().unwrap();
+    assert_eq!(ladder.steps.len(), 1, "{text}");
+    assert!(!ladder.steps[0].held, "{text}");
+    assert_eq!((ladder.highest_rate, ladder.lowest_failed_rate), (None, Some(40.0)), "{text}");
+    assert!(r.verification.as_ref().unwrap().ok, "nothing was lost though the step failed: {text}");
+    server.stop().await;
+}

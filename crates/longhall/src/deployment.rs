@@ -118,7 +118,8 @@ impl Deployment {
             Some(m) => open_store_at(config, m.database_url(database)).await?,
             None => open_store(config).await?,
         };
-        let mut deployment = Deployment::start(config, tuning.clone(), stores, data_dir).await?;
+        let postgres_url = membership.as_ref().map_or(config.postgres_url.as_str(), |m| m.database_url(database));
+        let mut deployment = Deployment::start(config, tuning.clone(), stores, data_dir, postgres_url).await?;
         if let Some(membership) = membership {
             deployment.lh.set_pool_agent(membership.clone());
             deployment.pool = Some(PoolPart { membership, config: config.clone(), tuning, database });
@@ -126,8 +127,15 @@ impl Deployment {
         Ok(deployment)
     }
 
-    /// Starts the services (and the processor) over opened stores.
-    async fn start(config: &Config, tuning: Tuning, stores: Stores, data_dir: PathBuf) -> anyhow::Result<Deployment> {
+    /// Starts the services (and the processor) over opened stores; `postgres_url` is the database
+    /// they are on (the primary or, failed over, the backup), whose notifications a pool follows.
+    async fn start(
+        config: &Config,
+        tuning: Tuning,
+        stores: Stores,
+        data_dir: PathBuf,
+        postgres_url: &str,
+    ) -> anyhow::Result<Deployment> {
         let store = stores.store();
         let files = DirFileStore::new(data_dir.join("files"));
         let settings = Settings {
@@ -139,7 +147,7 @@ impl Deployment {
             .await
             .map_err(|e| anyhow::anyhow!("starting: {e}"))?;
         if let Stores::Postgres(pg) = &stores {
-            join_pool(&lh, pg, config);
+            join_pool(&lh, pg, config, postgres_url);
         }
         let processor = tuning.compliance_processor.then(|| {
             let settings = ProcessorSettings::new(new_server_id(), config.domain.clone(), data_dir.join("files"));
@@ -243,8 +251,9 @@ impl Deployment {
             stores.close().await;
             self = loop {
                 let opened = async {
-                    let (stores, _) = open_store_at(&part.config, part.membership.database_url(target)).await?;
-                    Deployment::start(&part.config, part.tuning.clone(), stores, data_dir.clone()).await
+                    let url = part.membership.database_url(target);
+                    let (stores, _) = open_store_at(&part.config, url).await?;
+                    Deployment::start(&part.config, part.tuning.clone(), stores, data_dir.clone(), url).await
                 };
                 match opened.await {
                     Ok(d) => break d,
@@ -277,11 +286,11 @@ impl Deployment {
 
 /// Makes the server one of the pool of servers on its PostgreSQL database: it announces its
 /// commits and follows the others' over the configured bus.
-fn join_pool(lh: &Arc<Longhall>, pg: &PgStore, config: &Config) {
+fn join_pool(lh: &Arc<Longhall>, pg: &PgStore, config: &Config, postgres_url: &str) {
     match config.bus {
         BusBackend::Postgres => {
             pg.announce_commits();
-            lh.attach_bus(Arc::new(PgBus::new(&config.postgres_url)));
+            lh.attach_bus(Arc::new(PgBus::new(postgres_url)));
         }
         BusBackend::Nats => lh.attach_bus(Arc::new(NatsBus::new(&config.nats_url))),
     }

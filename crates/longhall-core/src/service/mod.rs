@@ -362,22 +362,56 @@ fn note_last(last: &mut Vec<(RoomId, Seq)>, room: RoomId, seq: Seq) {
     }
 }
 
-/// The group-commit loop: takes every queued post, commits them in one store call, publishes
-/// them in commit order, then acknowledges. Clients can't cancel it, so a committed message
-/// is always published.
+/// A committed batch on its way to delivery, in commit order: each post with its sequence
+/// number (or the batch's one failure).
+struct CommittedBatch {
+    jobs: Vec<PostJob>,
+    result: CoreResult<Vec<Seq>>,
+}
+
+/// How many committed batches may wait for delivery while the next one commits: one, so that
+/// committing and delivering overlap without letting delivery fall behind unboundedly.
+const COMMITTED_AHEAD: usize = 1;
+
+/// The group-commit loop: takes every queued post and commits them in one store call, then
+/// hands the batch to the delivery stage and goes on with the next batch while that one is
+/// delivered. Commit → publish(room, seq, message) → acknowledge: a post is delivered and
+/// acknowledged only once it is durable, and batches are delivered in commit order. Clients
+/// can't cancel either stage, so a committed message is always published.
 async fn run_poster(
     lh: std::sync::Weak<Longhall>,
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<PostJob>,
     max_batch: usize,
 ) {
+    let (committed_tx, committed_rx) = mpsc::channel(COMMITTED_AHEAD);
+    let delivery = tokio::spawn(run_delivery(lh.clone(), committed_rx));
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         let posts: Vec<NewPost> = batch.iter().map(|j| j.post.clone()).collect();
         let started = std::time::Instant::now();
-        let result = store.commit_posts(posts).await;
+        let result = store.commit_posts(posts).await.map_err(CoreError::from);
+        match lh.upgrade() {
+            Some(lh) => lh.metrics.commit_latency.observe(started.elapsed()),
+            None => break,
+        }
+        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(max_batch));
+        if committed_tx.send(CommittedBatch { jobs, result }).await.is_err() {
+            break;
+        }
+    }
+    // Every committed batch is delivered before the poster ends (the readiness check sees
+    // the poster's channel close only then).
+    drop(committed_tx);
+    let _ = delivery.await;
+    drop(rx);
+}
+
+/// The delivery stage: publishes each committed post to the room's connections keyed by
+/// (room, sequence number), in commit order, then acknowledges it.
+async fn run_delivery(lh: std::sync::Weak<Longhall>, mut committed: mpsc::Receiver<CommittedBatch>) {
+    while let Some(CommittedBatch { jobs, result }) = committed.recv().await {
         let Some(lh) = lh.upgrade() else { return };
-        lh.metrics.commit_latency.observe(started.elapsed());
         match result {
             Ok(seqs) => {
                 lh.metrics.posts.fetch_add(seqs.len() as u64, Ordering::Relaxed);
@@ -388,7 +422,7 @@ async fn run_poster(
                     None => None,
                 };
                 let mut last: Vec<(RoomId, Seq)> = Vec::new();
-                for (job, seq) in batch.drain(..).zip(seqs) {
+                for (job, seq) in jobs.into_iter().zip(seqs) {
                     let mut view = job.view;
                     view.seq = seq;
                     let recipients = if order.is_some() {
@@ -408,9 +442,8 @@ async fn run_poster(
                     }
                 }
             }
-            Err(e) => {
-                let err = CoreError::from(e);
-                for job in batch.drain(..) {
+            Err(err) => {
+                for job in jobs {
                     let _ = job.reply.send(Err(err.clone()));
                 }
             }
