@@ -130,8 +130,7 @@ fn index_query(needle: &str) -> Option<IndexQuery> {
         // Each trigram a one-token string of its own (the index keeps no positions, so no
         // phrases); quotes double inside one, so any text is a plain string.
         let step = all.len().div_ceil(MAX_TRIGRAMS).max(1);
-        let terms: Vec<String> =
-            all.iter().step_by(step).map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
+        let terms: Vec<String> = all.iter().step_by(step).map(|t| format!("\"{}\"", t.replace('"', "\"\""))).collect();
         return Some(IndexQuery::Trigrams(terms.join(" AND ")));
     }
     if !needle.is_ascii() {
@@ -387,7 +386,13 @@ pub(crate) fn search(c: &Connection, q: &SearchQuery) -> StoreResult<Vec<StoredM
     let limit = q.limit as usize;
     let Some(text) = q.text.as_deref().filter(|t| !t.is_empty()) else {
         return c
-            .prepare_cached(&format!(concat!(hit_columns!(), "FROM messages m LEFT JOIN files f ON f.id = m.file_id WHERE {} ORDER BY m.id DESC LIMIT ?5"), FILTERS))
+            .prepare_cached(&format!(
+                concat!(
+                    hit_columns!(),
+                    "FROM messages m LEFT JOIN files f ON f.id = m.file_id WHERE {} ORDER BY m.id DESC LIMIT ?5"
+                ),
+                FILTERS
+            ))
             .db()?
             .query_map(params![rooms, q.author, q.from_ts, q.to_ts, q.limit], message_row)
             .db()?
@@ -397,11 +402,11 @@ pub(crate) fn search(c: &Connection, q: &SearchQuery) -> StoreResult<Vec<StoredM
     let needle = fold(text);
     let filters = (rooms.as_str(), q.author, q.from_ts, q.to_ts);
     c.execute_batch("BEGIN").db()?;
-    let result = (|| match index_query(&needle) {
+    let result = match index_query(&needle) {
         Some(iq) => indexed(c, &iq, &needle, filters, limit),
         // Short ASCII texts match most messages: newest first, the scan stops early.
         None => scan_above(c, 0, &needle, filters, limit),
-    })();
+    };
     let _ = c.execute_batch("COMMIT");
     result
 }
