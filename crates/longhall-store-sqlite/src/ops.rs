@@ -858,7 +858,7 @@ pub(crate) fn import_batch(c: &Conns<'_>, b: &ImportBatch) -> StoreResult<()> {
             .unique(|| format!("file {}", f.id))?;
     }
     if !b.messages.is_empty() {
-        defer_search_index(c.chat)?;
+        defer_message_indexes(c.chat)?;
     }
     let mut insert = c
         .chat
@@ -896,104 +896,55 @@ pub(crate) fn import_batch(c: &Conns<'_>, b: &ImportBatch) -> StoreResult<()> {
     Ok(())
 }
 
-// ---- search indexing put off by an import (migration 005)
-
-/// Rows the bulk indexing takes per transaction: large, so the trigram index is built in few
-/// big segments instead of one per import batch (the segment merges were most of an import's
-/// writes), small enough that one transaction's dirty pages stay a few tens of MiB.
-pub(crate) const INDEX_CHUNK: i64 = 250_000;
-
-/// FTS5's default buffer of pending index entries, and the one of the bulk indexing (its
-/// memory is part of the import's peak, P9 of BENCHMARKS.md).
-const FTS_HASHSIZE: i64 = 1 << 20;
-const BULK_FTS_HASHSIZE: i64 = 64 << 20;
-
-/// The trigger of migration 001, recreated when the indexing catches up.
-const FTS_INSERT_TRIGGER: &str = "CREATE TRIGGER IF NOT EXISTS messages_fts_insert AFTER INSERT ON messages BEGIN \
-     INSERT INTO messages_fts(rowid, text) VALUES (new.id, new.text); END";
+// ---- message indexes put off by an import (migration 005)
 
 /// The secondary indexes of migration 001, dropped by an import into an empty store.
 const MESSAGE_INDEXES: &str = "CREATE INDEX IF NOT EXISTS messages_by_room_ts ON messages(room_id, ts); \
      CREATE INDEX IF NOT EXISTS messages_by_author_ts ON messages(author, ts);";
 
-/// From here until [`index_pending`] catches up, inserted messages are not indexed for search
-/// one by one: the insert trigger is dropped and the `fts_pending` row marks where the index
-/// stops (and, into an empty store, the secondary indexes are dropped too). All of it is part
-/// of the batch's transaction, so a crash can't separate them.
-fn defer_search_index(chat: &Connection) -> StoreResult<()> {
+/// Into a store without messages, the two secondary message indexes are built once at the end
+/// of the import (a sort) instead of row by row (random B-tree inserts: half of the writing's
+/// time). The `fts_pending` row marks that they are put off; all of it is part of the batch's
+/// transaction, so a crash can't separate them.
+fn defer_message_indexes(chat: &Connection) -> StoreResult<()> {
     let pending: Option<i64> = chat.query_row("SELECT after FROM fts_pending", [], |r| r.get(0)).optional().db()?;
     if pending.is_some() {
         return Ok(());
     }
-    let after: i64 = chat.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0)).db()?;
-    chat.execute_batch("DROP TRIGGER IF EXISTS messages_fts_insert").db()?;
-    chat.execute("INSERT INTO fts_pending (id, after) VALUES (1, ?1)", [after]).db()?;
-    if after == 0 {
-        // Into a store without messages, the two secondary indexes are built once at the end
-        // (a sort) instead of row by row (random B-tree inserts: half of the writing's time).
-        chat.execute_batch("DROP INDEX IF EXISTS messages_by_room_ts; DROP INDEX IF EXISTS messages_by_author_ts;")
-            .db()?;
+    let any: bool = chat.query_row("SELECT EXISTS (SELECT 1 FROM messages)", [], |r| r.get(0)).db()?;
+    if !any {
+        chat.execute_batch(
+            "DROP INDEX IF EXISTS messages_by_room_ts; DROP INDEX IF EXISTS messages_by_author_ts; \
+             INSERT INTO fts_pending (id, after) VALUES (1, 0);",
+        )
+        .db()?;
     }
     Ok(())
 }
 
-/// Indexes up to [`INDEX_CHUNK`] messages that an import left unindexed and moves the marker
-/// past them; when none are left, recreates the insert trigger (and any dropped secondary
-/// index) and removes the marker.
-/// Returns how many it indexed and whether the index has caught up. Runs inside the caller's
-/// transaction and may be re-run: it starts from the committed marker.
-pub(crate) fn index_pending(chat: &Connection) -> StoreResult<(u64, bool)> {
-    let Some(after) = chat.query_row("SELECT after FROM fts_pending", [], |r| r.get::<_, i64>(0)).optional().db()?
-    else {
-        return Ok((0, true));
-    };
-    let last: Option<i64> = chat
-        .query_row(
-            "SELECT max(id) FROM (SELECT id FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2)",
-            params![after, INDEX_CHUNK],
-            |r| r.get(0),
-        )
-        .db()?;
-    let Some(last) = last else {
-        chat.execute_batch(&format!(
-            "{FTS_INSERT_TRIGGER}; {MESSAGE_INDEXES} DELETE FROM fts_pending; \
-             INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', {FTS_HASHSIZE});"
-        ))
-        .db()?;
-        return Ok((0, true));
-    };
-    // A larger in-memory buffer for the bulk: FTS5 writes a new segment each time its buffer
-    // fills, and merging those small segments was most of the work (persisted in the index's
-    // config, so set back above when the indexing is done, by whichever process finishes it).
-    chat.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('hashsize', ?1)", [BULK_FTS_HASHSIZE]).db()?;
-    let n = chat
-        .execute(
-            "INSERT INTO messages_fts (rowid, text) SELECT id, text FROM messages WHERE id > ?1 AND id <= ?2",
-            params![after, last],
-        )
-        .db()?;
-    chat.execute("UPDATE fts_pending SET after = ?1", [last]).db()?;
-    Ok((n as u64, false))
+/// Builds the message indexes an import put off, if any, and removes the marker. Runs inside
+/// the caller's transaction.
+pub(crate) fn finish_message_indexes(chat: &Connection) -> StoreResult<bool> {
+    let pending: Option<i64> = chat.query_row("SELECT after FROM fts_pending", [], |r| r.get(0)).optional().db()?;
+    if pending.is_none() {
+        return Ok(false);
+    }
+    chat.execute_batch(&format!("{MESSAGE_INDEXES} DELETE FROM fts_pending;")).db()?;
+    Ok(true)
 }
 
-/// [`index_pending`] to the end, a transaction per chunk, on a connection no writer uses yet
-/// (the store being opened). Returns how many messages it indexed.
-pub(crate) fn index_all_pending(chat: &Connection) -> StoreResult<u64> {
-    let mut total = 0;
-    loop {
-        chat.execute_batch("BEGIN IMMEDIATE").db()?;
-        match index_pending(chat) {
-            Ok((n, done)) => {
-                chat.execute_batch("COMMIT").db()?;
-                total += n;
-                if done {
-                    return Ok(total);
-                }
-            }
-            Err(e) => {
-                let _ = chat.execute_batch("ROLLBACK");
-                return Err(e);
-            }
+/// [`finish_message_indexes`] in a transaction of its own, on a connection no writer uses yet
+/// (the store being opened).
+pub(crate) fn finish_message_indexes_at_open(chat: &Connection) -> StoreResult<bool> {
+    chat.execute_batch("BEGIN IMMEDIATE").db()?;
+    match finish_message_indexes(chat) {
+        Ok(done) => {
+            chat.execute_batch("COMMIT").db()?;
+            Ok(done)
+        }
+        Err(e) => {
+            let _ = chat.execute_batch("ROLLBACK");
+            Err(e)
         }
     }
 }

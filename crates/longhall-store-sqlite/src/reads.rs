@@ -364,61 +364,6 @@ pub(crate) fn messages_around(c: &Connection, room: RoomId, ts: Millis, limit: u
     result
 }
 
-/// Full-text (trigram) search needs three characters; shorter texts are scanned.
-const TRIGRAM: usize = 3;
-
-pub(crate) fn search(c: &Connection, q: &SearchQuery) -> StoreResult<Vec<StoredMessage>> {
-    if q.rooms.is_empty() || q.limit == 0 {
-        return Ok(Vec::new());
-    }
-    let rooms = serde_json::Value::from(q.rooms.clone()).to_string();
-    let text = q.text.as_deref().filter(|t| !t.is_empty());
-    match text {
-        // Walks the index newest first (message ids follow commit order) and stops at the cap,
-        // instead of collecting and sorting every match of a common word.
-        Some(t) if t.chars().count() >= TRIGRAM => messages(
-            c,
-            "SELECT m.room_id, m.seq, m.ts, m.author, m.text, m.alert, m.story_title, m.replaced, \
-                    f.id, f.name, f.size, f.content_type \
-             FROM messages_fts x JOIN messages m ON m.id = x.rowid LEFT JOIN files f ON f.id = m.file_id \
-             WHERE messages_fts MATCH ?5 \
-             AND m.room_id IN (SELECT value FROM json_each(?1)) \
-             AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
-             ORDER BY x.rowid DESC LIMIT ?6",
-            params![rooms, q.author, q.from_ts, q.to_ts, fts_phrase(t), q.limit],
-        ),
-        // SQLite's lower() folds ASCII only; CJK has no case, so the common short queries
-        // (one or two ideographs) are exact.
-        Some(t) => messages(
-            c,
-            concat!(
-                message_select!(),
-                "WHERE m.room_id IN (SELECT value FROM json_each(?1)) \
-                 AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
-                 AND instr(lower(m.text), lower(?5)) > 0 \
-                 ORDER BY m.id DESC LIMIT ?6"
-            ),
-            params![rooms, q.author, q.from_ts, q.to_ts, t, q.limit],
-        ),
-        None => messages(
-            c,
-            concat!(
-                message_select!(),
-                "WHERE m.room_id IN (SELECT value FROM json_each(?1)) \
-                 AND (?2 IS NULL OR m.author = ?2) AND (?3 IS NULL OR m.ts >= ?3) AND (?4 IS NULL OR m.ts <= ?4) \
-                 ORDER BY m.id DESC LIMIT ?5"
-            ),
-            params![rooms, q.author, q.from_ts, q.to_ts, q.limit],
-        ),
-    }
-}
-
-/// The user's text as one FTS5 phrase: operators, parentheses and quotes lose their meaning,
-/// so any input is a plain substring (FTS5 rejects raw input like `deploy AND (`).
-fn fts_phrase(text: &str) -> String {
-    format!("\"{}\"", text.replace('"', "\"\""))
-}
-
 // ---- following, invitations, files, compliance
 
 pub(crate) fn followed(c: &Connection, user: UserId) -> StoreResult<Vec<Followed>> {

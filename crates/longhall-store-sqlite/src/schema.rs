@@ -16,6 +16,7 @@ const CHAT_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/chat/003_removed_users.sql"),
     include_str!("../migrations/chat/004_room_content_bytes.sql"),
     include_str!("../migrations/chat/005_fts_pending.sql"),
+    include_str!("../migrations/chat/006_search_file.sql"),
 ];
 const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/001_init.sql"),
@@ -24,7 +25,11 @@ const COMPLIANCE_MIGRATIONS: &[&str] = &[
     include_str!("../migrations/compliance/004_audit.sql"),
 ];
 
+/// Migrations of `search.db`, which holds nothing that can't be rebuilt from `chat.db`.
+const SEARCH_MIGRATIONS: &[&str] = &[include_str!("../migrations/search/001_init.sql")];
+
 pub(crate) const CHAT_FILE: &str = "chat.db";
+pub(crate) const SEARCH_FILE: &str = "search.db";
 pub(crate) const COMPLIANCE_FILE: &str = "compliance.db";
 
 /// Long enough to ride out another process (a backup, the CLI) briefly holding a lock.
@@ -52,9 +57,29 @@ pub(crate) fn open_writer(path: &Path, chat: bool) -> Result<Connection, StoreEr
     Ok(c)
 }
 
-/// Opens a read-only connection to `chat.db` with `compliance.db` attached as `compliance`,
-/// so one pooled connection serves every read.
-pub(crate) fn open_reader(chat: &Path, compliance: &Path) -> Result<Connection, StoreError> {
+/// Opens `search.db` for the indexer and migrates it (creating it if missing).
+///
+/// `synchronous=NORMAL`: the index can always be rebuilt and its mark moves in the same
+/// transaction as its rows, so a power loss may take back the last rounds of indexing (done
+/// again at the next start) but never leaves the index and its mark apart.
+pub(crate) fn open_search_writer(path: &Path) -> Result<Connection, StoreError> {
+    let mut c = Connection::open(path).map_err(|e| open_error(path, e))?;
+    c.busy_timeout(BUSY_TIMEOUT).db()?;
+    let mode: String = c.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).db()?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!(
+            "{} cannot use write-ahead logging (journal mode {mode})",
+            path.display()
+        )));
+    }
+    c.pragma_update(None, "synchronous", "NORMAL").db()?;
+    migrate(&mut c, SEARCH_MIGRATIONS, "search index")?;
+    Ok(c)
+}
+
+/// Opens a read-only connection to `chat.db` with `compliance.db` attached as `compliance` and
+/// `search.db` as `search`, so one pooled connection serves every read.
+pub(crate) fn open_reader(chat: &Path, compliance: &Path, search: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let c = Connection::open_with_flags(chat, flags).map_err(|e| open_error(chat, e))?;
     c.busy_timeout(BUSY_TIMEOUT).db()?;
@@ -63,6 +88,9 @@ pub(crate) fn open_reader(chat: &Path, compliance: &Path) -> Result<Connection, 
         .ok_or_else(|| StoreError::Unavailable(format!("{} is not a UTF-8 path", compliance.display())))?;
     // An attached database is opened with the main one's flags, so it is read-only too.
     c.execute("ATTACH DATABASE ?1 AS compliance", [comp]).map_err(|e| open_error(compliance, e))?;
+    let search_path =
+        search.to_str().ok_or_else(|| StoreError::Unavailable(format!("{} is not a UTF-8 path", search.display())))?;
+    c.execute("ATTACH DATABASE ?1 AS search", [search_path]).map_err(|e| open_error(search, e))?;
     Ok(c)
 }
 

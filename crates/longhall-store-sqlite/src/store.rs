@@ -9,6 +9,7 @@ use longhall_core::ports::{BoxFuture, Store, StoreSnapshot};
 use longhall_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 
+use crate::search::{self, Indexer};
 use crate::writer::{Conns, Writer};
 use crate::{ops, processing, reads, schema};
 
@@ -26,6 +27,8 @@ const READ_CONNECTIONS: usize = 8;
 /// the write.
 pub struct SqliteStore {
     writer: Writer,
+    /// Stopped after the writer (so its last commits are seen, though not necessarily indexed).
+    indexer: Indexer,
     readers: Arc<ReadPool>,
     /// Held for the store's lifetime: one process at a time owns a data directory (two would
     /// diverge: each keeps its own copy of the catalog in memory).
@@ -72,6 +75,7 @@ fn lock_dir(dir: &Path) -> Result<std::fs::File, StoreError> {
 struct ReadPool {
     chat: PathBuf,
     compliance: PathBuf,
+    search: PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: Arc<tokio::sync::Semaphore>,
 }
@@ -81,7 +85,7 @@ impl ReadPool {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         match idle {
             Some(c) => Ok(c),
-            None => schema::open_reader(&self.chat, &self.compliance),
+            None => schema::open_reader(&self.chat, &self.compliance, &self.search),
         }
     }
 
@@ -103,26 +107,32 @@ impl SqliteStore {
         crate::snapshot::remove_leftovers(dir);
         let chat_path = dir.join(schema::CHAT_FILE);
         let comp_path = dir.join(schema::COMPLIANCE_FILE);
+        let search_path = dir.join(schema::SEARCH_FILE);
         let chat = schema::open_writer(&chat_path, true)?;
-        // An import interrupted before it finished indexing: catch up before serving, so
-        // search never misses a stored message.
-        let indexed = crate::ops::index_all_pending(&chat)?;
-        if indexed > 0 {
-            tracing::info!(messages = indexed, "indexed the messages of an interrupted import for search");
+        // An import interrupted before it built the message indexes: build them before serving.
+        if crate::ops::finish_message_indexes_at_open(&chat)? {
+            tracing::info!("built the message indexes of an interrupted import");
         }
         let comp = schema::open_writer(&comp_path, false)?;
-        let writer = Writer::start(chat, comp)
+        // The indexer catches up in the background (an interrupted import, a restored backup,
+        // a deleted search.db): search scans what it has not reached, so it is complete meanwhile.
+        let indexer = Indexer::start(schema::open_writer(&chat_path, true)?, schema::open_search_writer(&search_path)?)
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the search indexer: {e}")))?;
+        let index = indexer.shared();
+        index.notify();
+        let writer = Writer::start(chat, comp, index)
             .map_err(|e| StoreError::Unavailable(format!("cannot start the store writer: {e}")))?;
         let readers = Arc::new(ReadPool {
             chat: chat_path,
             compliance: comp_path,
+            search: search_path,
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(tokio::sync::Semaphore::new(READ_CONNECTIONS)),
         });
         // Fail now, not on the first read, if the files cannot be read back.
         let first = readers.get()?;
         readers.put(first);
-        Ok(SqliteStore { writer, readers, _dir_lock: dir_lock })
+        Ok(SqliteStore { writer, indexer, readers, _dir_lock: dir_lock })
     }
 
     /// Finishes the queued writes, stops the writer thread and closes the files, so the
@@ -130,6 +140,7 @@ impl SqliteStore {
     /// the same.
     pub fn close(mut self) {
         self.writer.stop();
+        self.indexer.stop();
         self.readers.idle.lock().unwrap_or_else(|e| e.into_inner()).clear();
     }
 
@@ -232,7 +243,7 @@ impl Store for SqliteStore {
 
     fn search<'a>(&'a self, query: &'a SearchQuery) -> BoxFuture<'a, StoreResult<Vec<StoredMessage>>> {
         let query = query.clone();
-        self.read(move |c| reads::search(c, &query))
+        self.read(move |c| search::search(c, &query))
     }
 
     fn replace_messages<'a>(
@@ -429,10 +440,15 @@ impl Store for SqliteStore {
     }
 
     fn finish_import(&self) -> BoxFuture<'_, StoreResult<()>> {
-        // One chunk per write job, so each commits on its own and the writer's batches stay small.
+        // The message indexes put off, then the search index caught up with every message (the
+        // indexer has been indexing beside the import all along, on its own connection).
+        let indexes = self.write(|c| ops::finish_message_indexes(c.chat));
+        let index = self.indexer.shared();
         Box::pin(async move {
-            while !self.write(|c| ops::index_pending(c.chat).map(|(_, done)| done)).await? {}
-            Ok(())
+            indexes.await?;
+            tokio::task::spawn_blocking(move || index.wait_caught_up())
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("the search indexing task failed: {e}")))?
         })
     }
 
@@ -472,7 +488,7 @@ impl Store for SqliteStore {
     }
 
     fn sizes(&self) -> BoxFuture<'_, StoreResult<Vec<(String, u64)>>> {
-        let files = [self.readers.chat.clone(), self.readers.compliance.clone()];
+        let files = [self.readers.chat.clone(), self.readers.compliance.clone(), self.readers.search.clone()];
         Box::pin(async move {
             tokio::task::spawn_blocking(move || files.iter().map(|db| db_size(db)).collect())
                 .await

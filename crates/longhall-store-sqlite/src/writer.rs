@@ -9,12 +9,14 @@
 //! `last_seq + 1` inside the transaction.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use longhall_core::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
+
+use crate::search;
 
 /// The write connections, as a job sees them.
 pub(crate) struct Conns<'a> {
@@ -67,10 +69,12 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(chat: Connection, comp: Connection) -> std::io::Result<Writer> {
+    /// `index` is told after every batch, so the search indexer picks up what was committed.
+    pub(crate) fn start(chat: Connection, comp: Connection, index: Arc<search::Shared>) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
-        let thread =
-            std::thread::Builder::new().name("longhall-sqlite-writer".into()).spawn(move || run(chat, comp, rx))?;
+        let thread = std::thread::Builder::new()
+            .name("longhall-sqlite-writer".into())
+            .spawn(move || run(chat, comp, rx, &index))?;
         Ok(Writer { tx: Some(tx), thread: Some(thread) })
     }
 
@@ -115,7 +119,7 @@ impl Drop for Writer {
     }
 }
 
-fn run(chat: Connection, comp: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
+fn run(chat: Connection, comp: Connection, rx: mpsc::Receiver<Box<dyn Job>>, index: &search::Shared) {
     let conns = Conns { chat: &chat, comp: &comp };
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -145,6 +149,7 @@ fn run(chat: Connection, comp: Connection, rx: mpsc::Receiver<Box<dyn Job>>) {
                 }
             }
         }
+        index.notify();
     }
     // Leave no WAL behind on a clean stop, so the directory is two self-contained files.
     if let Err(e) = chat.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {

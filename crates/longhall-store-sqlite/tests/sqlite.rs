@@ -167,10 +167,11 @@ async fn the_content_size_migration_counts_existing_messages() {
     post_all(&s, w.room_b, w.alice, 1_000, &["x"]).await;
     s.close();
     // Back to the version before the content-size migration (chat/004_room_content_bytes.sql),
-    // as a store of that release left it: undo 005 and 004.
+    // as a store of that release left it: undo 006, 005 and 004.
     let c = rusqlite::Connection::open(dir.path().join("chat.db")).unwrap();
     c.execute_batch(
-        "DROP TABLE fts_pending; \
+        "DROP TRIGGER search_queue_update; DROP TRIGGER search_queue_delete; DROP TABLE search_queue; \
+         DROP TABLE fts_pending; \
          DROP TRIGGER messages_bytes_insert; DROP TRIGGER messages_bytes_delete; DROP TRIGGER messages_bytes_update; \
          ALTER TABLE rooms DROP COLUMN content_bytes;",
     )
@@ -189,7 +190,7 @@ async fn files_use_wal_and_full_sync() {
     let dir = tempfile::tempdir().unwrap();
     let s = SqliteStore::open(dir.path()).unwrap();
     s.ping().await.unwrap();
-    for f in ["chat.db", "compliance.db"] {
+    for f in ["chat.db", "compliance.db", "search.db"] {
         let c = rusqlite::Connection::open(dir.path().join(f)).unwrap();
         let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal", "{f}");
@@ -257,6 +258,16 @@ fn acknowledged_posts_survive_sigkill() {
         }
         let chat = all_events(&s).await;
         assert!(chat.len() >= acked.len(), "every acknowledged post has its compliance record");
+        // And is found by search, however far the killed indexer had got: at once (the index
+        // is behind) and once it has caught up.
+        let kept = s.messages_after(room, 0, 100_000).await.unwrap();
+        for round in ["at once", "after catching up"] {
+            for m in kept.iter().filter(|m| acked.contains(&m.seq)) {
+                let hits = s.search(&query(&[room], Some(&m.text))).await.unwrap();
+                assert_eq!(hits.iter().map(|h| h.seq).collect::<Vec<_>>(), [m.seq], "{round}: {:?}", m.text);
+            }
+            s.finish_import().await.unwrap();
+        }
     });
 }
 
@@ -275,7 +286,8 @@ fn sigkill_child() {
             let s = s.clone();
             tasks.push(tokio::spawn(async move {
                 for i in 0.. {
-                    let seq = s.commit_posts(vec![post(w.room_a, w.alice, i, &format!("t{t} {i}"))]).await.unwrap();
+                    let text = format!("kill t{t}n{i}e");
+                    let seq = s.commit_posts(vec![post(w.room_a, w.alice, i, &text)]).await.unwrap();
                     println!("ack {}", seq[0]);
                 }
             }));
@@ -310,7 +322,7 @@ async fn sizes_count_each_database_with_its_log_and_the_files() {
     let s = SqliteStore::open(dir.path()).unwrap();
     let w = world(&s).await;
     let before: BTreeMap<String, u64> = s.sizes().await.unwrap().into_iter().collect();
-    assert_eq!(before.keys().map(String::as_str).collect::<Vec<_>>(), ["chat.db", "compliance.db"]);
+    assert_eq!(before.keys().map(String::as_str).collect::<Vec<_>>(), ["chat.db", "compliance.db", "search.db"]);
     let on_disk = |name: &str| -> u64 {
         ["", "-wal", "-shm"]
             .iter()
@@ -441,7 +453,33 @@ async fn an_interrupted_import_into_an_empty_store_gets_its_indexes_at_the_next_
         .unwrap();
     names.sort();
     assert_eq!(names, ["messages_by_author_ts", "messages_by_room_ts"]);
-    let triggers: i64 =
-        c.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'messages_fts_insert'", [], |r| r.get(0)).unwrap();
-    assert_eq!(triggers, 1);
+}
+
+/// The search index is a file of its own that can be rebuilt: with it deleted (or behind, after
+/// a crash or a restored backup), search is complete from the first query after the open, and
+/// the index is filled again in the background.
+#[tokio::test]
+async fn search_is_complete_while_a_lost_index_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStore::open(dir.path()).unwrap();
+    let w = world(&s).await;
+    post_all(&s, w.room_a, w.alice, 1_000, &["quarterly budget", "会議の議事録", "lunch"]).await;
+    s.finish_import().await.unwrap();
+    assert_eq!(found(&s, w.room_a, "budget").await, ["quarterly budget"]);
+    s.close();
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(format!("search.db{suffix}")));
+    }
+
+    let s = SqliteStore::open(dir.path()).unwrap();
+    post_all(&s, w.room_a, w.alice, 5_000, &["budget approved"]).await;
+    for round in ["at once", "rebuilt"] {
+        assert_eq!(found(&s, w.room_a, "budget").await, ["budget approved", "quarterly budget"], "{round}");
+        assert_eq!(found(&s, w.room_a, "会議").await, ["会議の議事録"], "{round}");
+        assert_eq!(found(&s, w.room_a, "議").await, ["会議の議事録"], "{round}");
+        s.finish_import().await.unwrap();
+    }
+    let sizes = s.sizes().await.unwrap();
+    assert!(sizes.iter().any(|(name, bytes)| name == "search.db" && *bytes > 0), "{sizes:?}");
+    s.close();
 }

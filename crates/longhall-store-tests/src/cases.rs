@@ -783,6 +783,58 @@ pub async fn search_short_queries<S: Store>(s: &S) {
     assert_eq!(texts(&s.search(&q).await.unwrap()), vec!["no match", "Go!"]);
 }
 
+/// One- and two-character texts in other scripts, case-insensitively, as whole posts and inside
+/// longer ones, whether the store has indexed the posts yet or not (`finish_import` lets a store
+/// that indexes after the commit catch up).
+pub async fn search_short_queries_in_any_script<S: Store>(s: &S) {
+    let w = world(s).await;
+    let posts = ["会", "明天的会议改到三点", "Встреча перенесена", "Ärger im Büro", "x会y", "plain ascii"];
+    post_all(s, w.room_a, w.alice, 1_000, &posts).await;
+    for round in ["just acknowledged", "after catching up"] {
+        let q = |t: &str| query(&[w.room_a], Some(t));
+        assert_eq!(texts(&s.search(&q("会")).await.unwrap()), vec!["x会y", "明天的会议改到三点", "会"], "{round}");
+        assert_eq!(texts(&s.search(&q("会议")).await.unwrap()), vec!["明天的会议改到三点"], "{round}");
+        assert_eq!(texts(&s.search(&q("x会")).await.unwrap()), vec!["x会y"], "{round}: an ASCII and a CJK character");
+        assert_eq!(texts(&s.search(&q("вс")).await.unwrap()), vec!["Встреча перенесена"], "{round}: case-insensitive");
+        assert_eq!(texts(&s.search(&q("ä")).await.unwrap()), vec!["Ärger im Büro"], "{round}");
+        assert_eq!(texts(&s.search(&q("ÜR")).await.unwrap()), vec!["Ärger im Büro"], "{round}");
+        assert!(s.search(&q("议会")).await.unwrap().is_empty(), "{round}: the characters in that order");
+        assert!(s.search(&q("é")).await.unwrap().is_empty(), "{round}");
+        s.finish_import().await.unwrap();
+    }
+}
+
+/// A replaced or deleted message leaves search at once (before and after the store has indexed
+/// the change), and a message posted after them is found at once.
+pub async fn search_follows_replacements_and_deletions<S: Store>(s: &S) {
+    let w = world(s).await;
+    post_all(s, w.room_a, w.alice, 1_000, &["budget draft 会議", "budget final 会議", "budget old 会議"]).await;
+    s.finish_import().await.unwrap();
+    let found = |t: &'static str| async move { s.search(&query(&[w.room_a], Some(t))).await.unwrap() };
+    assert_eq!(found("budget").await.len(), 3);
+
+    let ev = event(ComplianceKind::MessageRemoved, w.room_a, w.bob, 9_000);
+    s.replace_messages(w.room_a, &[1], "[gone] 報告", &ev).await.unwrap();
+    s.delete_messages(w.room_a, &[3], &ev).await.unwrap();
+    post_all(s, w.room_a, w.alice, 9_500, &["budget new 会議"]).await;
+    for round in ["at once", "after catching up"] {
+        assert_eq!(texts(&found("budget").await), vec!["budget new 会議", "budget final 会議"], "{round}");
+        assert_eq!(texts(&found("会議").await), vec!["budget new 会議", "budget final 会議"], "{round}");
+        assert_eq!(texts(&found("会").await), vec!["budget new 会議", "budget final 会議"], "{round}");
+        assert_eq!(texts(&found("報告").await), vec!["[gone] 報告"], "{round}: the new text is found");
+        assert_eq!(texts(&found("gone").await), vec!["[gone] 報告"], "{round}");
+        assert!(found("draft").await.is_empty(), "{round}: the old text is not");
+        s.finish_import().await.unwrap();
+    }
+    // Deleting the newest messages frees nothing a later post could be mistaken for.
+    s.delete_messages(w.room_a, &[2, 4], &ev).await.unwrap();
+    s.finish_import().await.unwrap();
+    post_all(s, w.room_a, w.alice, 9_800, &["budget newest"]).await;
+    s.finish_import().await.unwrap();
+    assert_eq!(texts(&found("budget").await), vec!["budget newest"]);
+    assert!(found("会議").await.is_empty());
+}
+
 pub async fn search_filters_rooms_author_dates_and_limit<S: Store>(s: &S) {
     let w = world(s).await;
     // ts 1000, 2000, 3000, 4000 in room A, alternating authors, and 2500 in room B, committed in

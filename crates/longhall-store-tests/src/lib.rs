@@ -70,6 +70,8 @@ macro_rules! conformance_suite {
             search_finds_substrings_case_insensitively,
             search_finds_cjk_and_other_scripts,
             search_short_queries,
+            search_short_queries_in_any_script,
+            search_follows_replacements_and_deletions,
             search_filters_rooms_author_dates_and_limit,
             search_ignores_query_syntax,
             search_treats_wildcard_characters_literally,
