@@ -267,6 +267,11 @@ impl Hub {
         }
     }
 
+    /// Numbers the connections from `first` on (a server of a pool has a range of its own).
+    pub fn start_connection_ids_at(&self, first: u64) {
+        self.next_conn.store(first, Ordering::Relaxed);
+    }
+
     pub fn set_limits(&self, cache_cap: u32, update_limit: u32) {
         self.cache_cap.store(cache_cap, Ordering::Relaxed);
         self.update_limit.store(update_limit, Ordering::Relaxed);

@@ -28,6 +28,6 @@ mod snapshot;
 mod store;
 mod writer;
 
-pub use pool::{PoolChangeRecord, RegisteredServer, check_writable, find_token_at};
 pub use bus::PgBus;
+pub use pool::{PoolChangeRecord, RegisteredServer, check_writable, find_token_at};
 pub use store::PgStore;

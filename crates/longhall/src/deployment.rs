@@ -92,13 +92,14 @@ struct PoolPart {
 impl Deployment {
     /// Opens the stores named by `config` (creating the data directory), starts the services
     /// and, if `tuning` says so, the compliance processor.
-    pub async fn open(config: &Config, tuning: Tuning) -> anyhow::Result<Deployment> {
+    pub async fn open(config: &Config, mut tuning: Tuning) -> anyhow::Result<Deployment> {
         let membership = match config.store {
             StoreBackend::Sqlite => None,
             StoreBackend::Postgres => {
                 std::fs::create_dir_all(&config.data_dir)
                     .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
                 let id = pool::server_id(&config.server_id, &config.data_dir)?;
+                tuning.core.server_id = Some(id.clone());
                 let url = if config.advertise_url.is_empty() {
                     format!("http://{}", config.listen)
                 } else {

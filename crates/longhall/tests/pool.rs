@@ -572,3 +572,52 @@ async fn a_server_whose_bus_connection_was_cut_catches_up() {
     let texts: Vec<&str> = seen.iter().map(|(_, t)| t.as_str()).collect();
     assert_eq!(texts, (0..5).map(|k| format!("while cut off #{k}")).collect::<Vec<_>>());
 }
+
+/// Compliance JOIN and PART events name the server of the connection, and a server starting
+/// (or restarting after a crash) closes only the participations of its own connections: those
+/// open on the other servers of the pool stay open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_starting_closes_only_its_own_interrupted_participations() {
+    let db = ScratchDb::create();
+    let (mut servers, dirs) = pool(&db, 2).await;
+    let admin = servers[0].sign_in(ADMIN, PASSWORD).await;
+    for i in 0..2 {
+        servers[0].create_user(&admin, &login(i), USER_PASSWORD).await;
+    }
+    let room = servers[0].create_room(&admin, "Two servers").await.id;
+    let on_first = servers[0].sign_in(&login(0), USER_PASSWORD).await;
+    let on_second = sign_in_when_known(&servers[1], &login(1)).await;
+    room_when_known(&servers[1], &on_second, room).await;
+    let mut first = servers[0].connect(&on_first).await;
+    first.join(room).await;
+    let mut second = servers[1].connect(&on_second).await;
+    second.join(room).await;
+
+    // The second server dies with its member joined; it starts again on its data directory.
+    servers[1].proc.sigkill();
+    servers[1].proc.wait_exit(Duration::from_secs(10)).await;
+    let url = db.url.clone();
+    servers[1] = Server::start_with(&dirs[1].path, move |cmd| {
+        cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url).env("LONGHALL_BUS", "postgres");
+        cmd.env("LONGHALL_ADMIN_PASSWORD", PASSWORD);
+    })
+    .await;
+
+    let events = servers[0].all_compliance_events(&admin).await;
+    let of = |kind: &str, user: &str| -> Vec<&serde_json::Value> {
+        events.iter().filter(|e| e.kind == kind && e.room == room && e.user == user).map(|e| &e.detail).collect()
+    };
+    let (joins0, joins1) = (of("JOIN", &login(0)), of("JOIN", &login(1)));
+    assert_eq!((joins0.len(), joins1.len()), (1, 1), "{events:#?}");
+    let (server0, server1) = (joins0[0]["server"].as_str(), joins1[0]["server"].as_str());
+    assert!(server0.is_some() && server1.is_some() && server0 != server1, "JOINs name their servers: {events:#?}");
+    assert_ne!(joins0[0]["connection"], joins1[0]["connection"], "connection ids are the pool's, not one server's");
+    // The restarted server closed its own member's participation, naming itself...
+    let parts1 = of("PART", &login(1));
+    assert_eq!(parts1.len(), 1, "{events:#?}");
+    assert_eq!(parts1[0]["reason"], "server restarted");
+    assert_eq!((parts1[0]["server"].as_str(), &parts1[0]["connection"]), (server1, &joins1[0]["connection"]));
+    // ...and not the one still open on the first server.
+    assert!(of("PART", &login(0)).is_empty(), "a live server's participation was closed: {events:#?}");
+    drop((first, second));
+}

@@ -210,7 +210,7 @@ impl Longhall {
                 &r.room,
                 actor.id(),
                 None,
-                json!({ "connection": conn.id }),
+                self.connection_detail(conn.id, None),
             ));
             events.extend(self.backchat_event(&r.room, actor.id(), &r.messages, "join"));
         }
@@ -315,8 +315,21 @@ impl Longhall {
         true
     }
 
+    /// The detail of a JOIN (no reason) or PART event: the connection, in a pool the server,
+    /// and the reason.
+    fn connection_detail(&self, connection: u64, reason: Option<&str>) -> serde_json::Value {
+        let mut detail = json!({ "connection": connection });
+        if let Some(server) = &self.settings.server_id {
+            detail["server"] = json!(server);
+        }
+        if let Some(reason) = reason {
+            detail["reason"] = json!(reason);
+        }
+        detail
+    }
+
     async fn record_part(&self, room: &Room, user: UserId, conn: &Connection, reason: &str) {
-        let detail = json!({ "connection": conn.id, "reason": reason });
+        let detail = self.connection_detail(conn.id, Some(reason));
         let ev = self.compliance_event(ComplianceKind::Part, room, user, None, detail);
         if let Err(e) = self.store.record_compliance(vec![ev]).await {
             tracing::error!(room = room.id, error = %e, "PART event could not be recorded");
@@ -324,9 +337,18 @@ impl Longhall {
     }
 
     /// JOINs a crash of the previous run left without a PART get it now (reason `server
-    /// restarted`), as the original closed its sessions; called at start, before serving.
-    pub(super) async fn close_interrupted_participations(&self) -> CoreResult<()> {
-        let open = self.store.open_participations().await?;
+    /// restarted`), as the original closed its sessions; called before serving (by `start`,
+    /// or for a server of a pool by the binary once the server holds its id in the registry).
+    ///
+    /// In a pool, only this server's own (by the range of its connection ids): the others'
+    /// are open on servers still running. Their PART records close them in the store.
+    pub async fn close_interrupted_participations(&self) -> CoreResult<()> {
+        let mut open = self.store.open_participations().await?;
+        let pooled = self.settings.server_id.is_some();
+        if pooled {
+            let own = super::connection_id_base(self.settings.server_id.as_deref()) >> super::CONNECTION_ID_BITS;
+            open.retain(|p| (p.connection as u64) >> super::CONNECTION_ID_BITS == own);
+        }
         if open.is_empty() {
             return Ok(());
         }
@@ -337,12 +359,15 @@ impl Longhall {
         let events: Vec<_> = rooms
             .iter()
             .map(|(room, p)| {
-                let detail = json!({ "connection": p.connection, "reason": "server restarted" });
+                let detail = self.connection_detail(p.connection as u64, Some("server restarted"));
                 self.compliance_event(ComplianceKind::Part, room, p.user, None, detail)
             })
             .collect();
         self.store.record_compliance(events).await?;
-        self.store.clear_open_participations().await?;
+        if !pooled {
+            // Also those of rooms deleted since (no PART is recorded for them).
+            self.store.clear_open_participations().await?;
+        }
         tracing::info!(count = open.len(), "closed the participations a crash left open (PART, server restarted)");
         Ok(())
     }

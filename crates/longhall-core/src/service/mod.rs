@@ -83,7 +83,30 @@ pub struct Settings {
     pub sign_in_limits: SignInLimits,
     /// Per-user limits of search, history, upload, room creation and join (docs/api.md §5).
     pub rate_limits: RateLimits,
+    /// This server's id in a pool of servers on one PostgreSQL database (`None`: the one server
+    /// of its deployment). It names the server in compliance JOIN and PART events, and keeps
+    /// the servers' connection ids apart ([`connection_id_base`]).
+    pub server_id: Option<String>,
 }
+
+/// Where a server's connection ids start: in a pool, 2^36 ids of their own per server id
+/// (16 bits of a hash of the id above them), so that one server's connections are never taken
+/// for another's in the store's open participations, and its own are known again after a
+/// restart; ids stay below 2^53, exact as JSON numbers. `1` for the one server of a deployment.
+pub fn connection_id_base(server_id: Option<&str>) -> u64 {
+    match server_id {
+        None => 1,
+        Some(id) => {
+            // FNV-1a: stable across builds and platforms, unlike the standard library's hasher.
+            let hash =
+                id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+            (((hash ^ (hash >> 16) ^ (hash >> 32) ^ (hash >> 48)) & 0xFFFF) << CONNECTION_ID_BITS) + 1
+        }
+    }
+}
+
+/// Bits of a connection id below a pooled server's own prefix.
+const CONNECTION_ID_BITS: u32 = 36;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -99,6 +122,7 @@ impl Default for Settings {
             password_check_queue: 64,
             sign_in_limits: SignInLimits::default(),
             rate_limits: RateLimits::default(),
+            server_id: None,
         }
     }
 }
@@ -167,6 +191,7 @@ impl Longhall {
         let data = store.load_catalog().await?;
         let (catalog, seqs) = Catalog::from_data(data);
         let hub = Hub::new(seqs, catalog.max_chat_history(), catalog.participant_update_limit());
+        hub.start_connection_ids_at(connection_id_base(settings.server_id.as_deref()));
         let (tx, rx) = mpsc::channel(settings.max_batch * 4);
         let started = clock.now_ms();
         let lh = Arc::new(Longhall {
@@ -191,7 +216,11 @@ impl Longhall {
             remote: OnceLock::new(),
         });
         tokio::spawn(run_poster(Arc::downgrade(&lh), store, rx, settings.max_batch));
-        lh.close_interrupted_participations().await?;
+        if settings.server_id.is_none() {
+            // A server of a pool does it once it holds its id in the pool's registry, so that a
+            // second process started with the same id can't close a live server's.
+            lh.close_interrupted_participations().await?;
+        }
         tokio::spawn(end_expired_sessions(Arc::downgrade(&lh)));
         Ok(lh)
     }

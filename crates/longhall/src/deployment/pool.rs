@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use longhall_core::ports::{BoxFuture, PoolAgent, PoolChange};
-use longhall_core::{CoreError, Longhall};
+use longhall_core::{CoreError, Longhall, StoreError};
 use longhall_store_postgres::PgStore;
 use longhall_types::ErrorCode;
 use longhall_types::api::{Pool, PoolChangeResult, PoolMember, PoolReach, PoolServer, PoolSettings, PoolState};
@@ -184,10 +184,24 @@ impl PoolMembership {
         database: PoolState,
     ) -> anyhow::Result<()> {
         let url = lock(&self.url).clone();
-        store
-            .register_server(&self.id, &url, &self.instance, STALE_MS)
+        // A process of this id that died a moment ago (a crash, then a restart by the service
+        // manager) still looks alive until its heartbeat is stale: wait for that, no longer.
+        let give_up = std::time::Instant::now() + Duration::from_millis(STALE_MS as u64 + 2_000);
+        for attempt in 0.. {
+            match store.register_server(&self.id, &url, &self.instance, STALE_MS).await {
+                Ok(()) => break,
+                Err(StoreError::Conflict(_)) if std::time::Instant::now() < give_up => {
+                    if attempt == 0 {
+                        tracing::warn!(server = %self.id, "this server id looks held by a running server; waiting for its heartbeat to go stale");
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(anyhow::anyhow!("registering in the pool: {e}")),
+            }
+        }
+        lh.close_interrupted_participations()
             .await
-            .map_err(|e| anyhow::anyhow!("registering in the pool: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("closing the participations a crash left open: {e}"))?;
         *lock(&self.database) = database;
         let stored = store.pool_settings().await.map_err(|e| anyhow::anyhow!("reading the pool settings: {e}"))?;
         let mine = lock(&self.settings).clone();
