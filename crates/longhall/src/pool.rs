@@ -36,23 +36,28 @@ remove chat2\n  longhall pool active clear    (no server accepts clients)\n  lon
 #[derive(Subcommand)]
 pub enum ActiveCommand {
     /// Make exactly these servers active.
+    #[command(after_help = "Example:\n  longhall pool active set chat1 chat2")]
     Set {
         #[arg(required = true)]
         servers: Vec<String>,
     },
     /// Add servers to the list.
+    #[command(after_help = "Example:\n  longhall pool active add chat3")]
     Add {
         #[arg(required = true)]
         servers: Vec<String>,
     },
     /// Take servers off the list (they drain).
+    #[command(after_help = "Example:\n  longhall pool active remove chat2")]
     Remove {
         #[arg(required = true)]
         servers: Vec<String>,
     },
     /// Empty the list: no server accepts new clients (the first step of a failback).
+    #[command(after_help = "Example:\n  longhall pool active clear")]
     Clear,
     /// No list: every server of the pool is active (the default).
+    #[command(after_help = "Example:\n  longhall pool active all")]
     All,
 }
 
