@@ -596,6 +596,17 @@ async fn a_server_starting_closes_only_its_own_interrupted_participations() {
     // The second server dies with its member joined; it starts again on its data directory.
     servers[1].proc.sigkill();
     servers[1].proc.wait_exit(Duration::from_secs(10)).await;
+    // Restarted at once, it would first wait for its old heartbeat to go stale: wait for
+    // that here, so that its start stays within the harness's readiness bound.
+    let deadline = Instant::now() + ARRIVAL;
+    loop {
+        let pool = servers[0].as_user(&admin).pool().await.expect("the pool");
+        if pool.servers.iter().filter(|s| s.state == "up").count() == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the killed server was never shown down: {pool:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let url = db.url.clone();
     servers[1] = Server::start_with(&dirs[1].path, move |cmd| {
         cmd.env("LONGHALL_STORE", "postgres").env("LONGHALL_POSTGRES_URL", &url).env("LONGHALL_BUS", "postgres");
