@@ -38,7 +38,20 @@ fn config(dir: &Path) -> Config {
 
 async fn open(dir: &Path, clock: Arc<TestClock>) -> Deployment {
     let tuning = Tuning { clock, compliance_processor: false, ..Tuning::default() };
-    let d = Deployment::open(&config(dir), tuning).await.expect("the deployment opens");
+    // A child process another test is spawning at this moment holds a copy of the lock file's
+    // descriptor between its fork and its exec: this process's own lock may outlive a close by
+    // that instant.
+    let mine = format!("in use by process {}", std::process::id());
+    let mut attempts = 0;
+    let d = loop {
+        match Deployment::open(&config(dir), tuning.clone()).await {
+            Err(e) if format!("{e:#}").contains(&mine) && attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            opened => break opened.expect("the deployment opens"),
+        }
+    };
     d.first_start(Some(PASSWORD.into())).await.expect("first start");
     d
 }
