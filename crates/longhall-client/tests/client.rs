@@ -427,7 +427,7 @@ async fn the_status_page_is_for_administrators() {
     assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
     assert!(status.ready, "{status:?}");
     let sizes: Vec<&str> = status.store_sizes.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(sizes, ["chat.db", "compliance.db", "files"], "{status:?}");
+    assert_eq!(sizes, ["chat.db", "compliance.db", "search.db", "files"], "{status:?}");
     let user = s.user(&admin, "someone@example.org").await;
     assert_eq!(api_error(&user.status().await.unwrap_err()), (403, ErrorCode::AdminRequired));
     assert_eq!(status.pool, None, "one server on SQLite is no pool");
